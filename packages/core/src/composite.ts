@@ -1,0 +1,233 @@
+import { compareKeys } from "./keys.js";
+import { orUndefined, innerOptions } from "./layer.js";
+import { BaseStorage, type BaseStorageOptions } from "./storage.js";
+import {
+  type BackendFailure,
+  StorageError,
+  StoragePartialWriteError,
+  StorageValidationError,
+  isStorageError,
+  fromNodeError,
+} from "./errors.js";
+import type {
+  DriverContext,
+  ListEntry,
+  ListPage,
+  ObjectInfo,
+  Storage,
+  StorageCapabilities,
+  StorageDriver,
+  StoredEntry,
+  StoredStream,
+  WriteRequest,
+} from "./types.js";
+
+/** Options of {@link CompositeStorage}. */
+export interface CompositeStorageOptions extends BaseStorageOptions {
+  /**
+   * After a read found the key in a later backend, write it to the earlier backends that
+   * answered "missing" (not to those that failed). Default `true`: a composite of
+   * `[memory, file, s3]` then warms its faster tiers as it reads.
+   */
+  readRepair?: boolean | undefined;
+}
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+function asStorageError(error: unknown): StorageError {
+  return isStorageError(error) ? error : fromNodeError(error);
+}
+
+/**
+ * The composite policy, as a driver:
+ * - **writes** (`put`, `delete`, batches) go to every backend at once; when some fail the
+ *   call rejects with `StoragePartialWriteError` naming them (when all fail, with the
+ *   first backend's error) — never a silent success;
+ * - **reads** (`get`, `stat`, `exists`, streams) come from the first backend, in order,
+ *   that has the key; a backend that fails is skipped, and if no backend has the key and
+ *   one failed, that failure is the result (a "missing" answer would be a guess);
+ * - **lists** are the sorted union of every backend's keys;
+ * - **read repair** (on by default) copies a value found in a later backend to the
+ *   earlier ones that answered "missing"; repair failures are ignored (the read succeeded).
+ */
+export class CompositeDriver implements StorageDriver {
+  readonly name: string;
+  readonly capabilities: StorageCapabilities;
+  readonly backends: readonly Storage[];
+  private readonly readRepair: boolean;
+
+  constructor(backends: readonly Storage[], readRepair: boolean) {
+    this.backends = backends;
+    this.readRepair = readRepair;
+    this.name = `composite(${backends.map((b) => b.name).join(",")})`;
+    const all = (k: keyof StorageCapabilities) => backends.every((b) => b.capabilities[k]);
+    const any = (k: keyof StorageCapabilities) => backends.some((b) => b.capabilities[k]);
+    this.capabilities = {
+      rangeRead: all("rangeRead"),
+      // A condition cannot be checked atomically across several backends.
+      conditionalWrite: false,
+      serverSideCopy: false,
+      keyIsAlsoPrefix: all("keyIsAlsoPrefix"),
+      durable: any("durable"),
+      persistent: any("persistent"),
+    };
+  }
+
+  /** Asks backends in order; returns the first hit, the indexes that said "missing", and failures. */
+  private async firstHit<T>(
+    ask: (b: Storage) => Promise<T | undefined>,
+  ): Promise<{ hit?: { value: T; index: number }; missing: number[]; failures: StorageError[] }> {
+    const missing: number[] = [];
+    const failures: StorageError[] = [];
+    for (let i = 0; i < this.backends.length; i++) {
+      try {
+        const value = await ask(this.backends[i]!);
+        if (value !== undefined) return { hit: { value, index: i }, missing, failures };
+        missing.push(i);
+      } catch (error) {
+        const e = asStorageError(error);
+        // An abort or timeout of the whole call ends it; other failures fall through.
+        if (e.code === "ABORTED" || e.code === "TIMEOUT") throw e;
+        failures.push(e);
+      }
+    }
+    return { missing, failures };
+  }
+
+  async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    const { hit, missing, failures } = await this.firstHit((b) => orUndefined(b.getEntry(key, innerOptions(ctx))));
+    if (!hit) {
+      if (failures.length > 0) throw failures[0];
+      return undefined;
+    }
+    if (this.readRepair) {
+      const earlier = missing.filter((i) => i < hit.index);
+      const { info, data } = hit.value;
+      await Promise.allSettled(
+        earlier.map((i) =>
+          this.backends[i]!.put(key, data, {
+            contentType: info.contentType,
+            metadata: info.metadata,
+            valueType: info.valueType ?? "bytes",
+            ...innerOptions(ctx),
+          }),
+        ),
+      );
+    }
+    return hit.value;
+  }
+
+  async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    const { hit, failures } = await this.firstHit((b) => orUndefined(b.getEntryStream(key, { ...range, ...innerOptions(ctx) })));
+    if (!hit) {
+      if (failures.length > 0) throw failures[0];
+      return undefined;
+    }
+    return hit.value;
+  }
+
+  async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    const { hit, failures } = await this.firstHit((b) => orUndefined(b.stat(key, innerOptions(ctx))));
+    if (!hit) {
+      if (failures.length > 0) throw failures[0];
+      return undefined;
+    }
+    return hit.value;
+  }
+
+  /** Runs a write on every backend; all must succeed. */
+  private async writeAll<T>(operation: string, fn: (b: Storage) => Promise<T>): Promise<T> {
+    const results = await Promise.allSettled(this.backends.map(fn));
+    const failures: BackendFailure[] = [];
+    const succeeded: number[] = [];
+    results.forEach((r, index) => {
+      if (r.status === "fulfilled") succeeded.push(index);
+      else failures.push({ index, backend: this.backends[index]!.name, error: asStorageError(r.reason) });
+    });
+    if (failures.length === 0) return (results[0] as PromiseFulfilledResult<T>).value;
+    if (succeeded.length === 0) throw failures[0]!.error;
+    throw new StoragePartialWriteError(
+      `${operation} failed on ${failures.length} of ${this.backends.length} backends: ` +
+        failures.map((f) => `#${f.index} ${f.backend}: ${f.error.detail} (${f.error.code})`).join("; "),
+      { failures, succeeded, operation },
+    );
+  }
+
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    // A stream can be read once; every backend needs the bytes, so it is buffered.
+    const body = req.body instanceof Uint8Array ? req.body : await collect(req.body);
+    return this.writeAll("put", (b) =>
+      b.put(key, body, {
+        ...req.options,
+        contentType: req.contentType,
+        metadata: req.metadata,
+        valueType: req.valueType,
+        maxSize: undefined,
+        ...innerOptions(ctx),
+      }),
+    );
+  }
+
+  async delete(key: string, ctx: DriverContext): Promise<void> {
+    await this.writeAll("delete", (b) => b.delete(key, innerOptions(ctx)));
+  }
+
+  async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
+    await this.writeAll("deleteMany", (b) => b.deleteMany(keys, innerOptions(ctx)));
+  }
+
+  async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+    const pages = await Promise.all(this.backends.map((b) => b.listPage(prefix, { cursor: page.cursor, limit: page.limit, ...innerOptions(ctx) })));
+    const byKey = new Map<string, ListEntry>();
+    // Earlier backends win for the entry's size and time.
+    for (let i = pages.length - 1; i >= 0; i--) for (const item of pages[i]!.items) byKey.set(item.key, item);
+    const keys = [...byKey.keys()].sort(compareKeys);
+    // A backend that was cut short may have keys below another's last key: stop at the
+    // smallest "last key" of any truncated page so nothing is skipped.
+    let limitKey: string | undefined;
+    for (const p of pages) {
+      if (p.cursor !== undefined && p.items.length > 0) {
+        const last = p.items[p.items.length - 1]!.key;
+        if (limitKey === undefined || compareKeys(last, limitKey) < 0) limitKey = last;
+      }
+    }
+    let items = keys.filter((k) => limitKey === undefined || compareKeys(k, limitKey) <= 0).map((k) => byKey.get(k)!);
+    const truncated = items.length > page.limit;
+    if (truncated) items = items.slice(0, page.limit);
+    const more = truncated || limitKey !== undefined;
+    return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.backends.map((b) => b.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+}
+
+/**
+ * Several storages as one: writes go to all, reads come from the first that has the key.
+ * See {@link CompositeDriver} for the exact policy.
+ *
+ * @example
+ * const storage = new CompositeStorage([new MemoryStorage(), new FileStorage("./data")]);
+ */
+export class CompositeStorage extends BaseStorage {
+  protected declare readonly driver: CompositeDriver;
+
+  constructor(backends: readonly Storage[], options: CompositeStorageOptions = {}) {
+    if (!Array.isArray(backends) || backends.length === 0) {
+      throw new StorageValidationError("CompositeStorage needs at least one backend", { backend: "composite" });
+    }
+    super(new CompositeDriver(backends, options.readRepair ?? true), { timeout: options.timeout ?? 0, maxSize: options.maxSize });
+  }
+
+  /** The storages, in read order. */
+  get backends(): readonly Storage[] {
+    return this.driver.backends;
+  }
+}

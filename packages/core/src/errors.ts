@@ -1,0 +1,289 @@
+/**
+ * The one error family of @pepperpy/storage.
+ *
+ * Every failure that leaves the library is a {@link StorageError} with a stable `code`,
+ * the `operation`, `key` and `backend` it concerns, and `retryable`, which is the only
+ * thing the retry layer looks at. Errors are created where the native error is caught
+ * (a backend maps ENOENT / 404 to {@link StorageNotFoundError}); nothing matches on
+ * message text.
+ *
+ * `instanceof` works across two installed copies of this package: every class checks a
+ * brand registered with `Symbol.for`, not its own prototype chain.
+ */
+
+/** Stable machine-readable error codes. */
+export type StorageErrorCode =
+  | "NOT_FOUND"
+  | "VALIDATION"
+  | "CONFIG"
+  | "PERMISSION"
+  | "CONFLICT"
+  | "INTEGRITY"
+  | "UNAVAILABLE"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "QUOTA"
+  | "UNSUPPORTED"
+  | "PARTIAL_WRITE"
+  | "IO";
+
+/** Options every storage error accepts, so third-party backends throw the same errors. */
+export interface StorageErrorOptions {
+  /** The key the operation concerned. */
+  key?: string | undefined;
+  /** The public operation (`get`, `put`, `delete`, `list`, …). */
+  operation?: string | undefined;
+  /** The backend or layer name (`memory`, `file`, `s3`, `cache`, …). */
+  backend?: string | undefined;
+  /** The native error this one was mapped from. */
+  cause?: unknown;
+  /** Overrides the class default: whether trying the same call again may succeed. */
+  retryable?: boolean | undefined;
+}
+
+const BRAND = Symbol.for("@pepperpy/storage.error");
+type Branded = { [BRAND]?: StorageErrorCode };
+
+/** Keys longer than this are shortened in messages so logs stay readable. */
+const MAX_KEY_IN_MESSAGE = 200;
+
+function describeContext(e: { key?: string | undefined; operation?: string | undefined; backend?: string | undefined }): string {
+  const parts: string[] = [];
+  if (e.operation) parts.push(e.operation);
+  if (e.key !== undefined) {
+    const k = e.key.length > MAX_KEY_IN_MESSAGE ? `${e.key.slice(0, MAX_KEY_IN_MESSAGE)}…` : e.key;
+    parts.push(JSON.stringify(k));
+  }
+  if (e.backend) parts.push(`on ${e.backend}`);
+  return parts.join(" ");
+}
+
+/**
+ * Base class of every error the library throws.
+ *
+ * `message` is the detail followed by the context in brackets, for example
+ * `Key not found [get "users/1" on file]`. The context is filled in by the storage that
+ * caught the error when a backend did not know it, so every message names the key, the
+ * operation and the backend. Messages never contain credentials or key material.
+ */
+export class StorageError extends Error {
+  /** Default of `retryable` for this class. */
+  static readonly defaultRetryable: boolean = false;
+  /** Default of `code` for this class. */
+  static readonly code: StorageErrorCode = "IO";
+
+  /** Stable code, one per class. */
+  readonly code: StorageErrorCode;
+  /** Whether the same call may succeed if tried again (network blips, throttling, timeouts). */
+  retryable: boolean;
+  /** The key the operation concerned, when there was one. */
+  key: string | undefined;
+  /** The public operation that failed. */
+  operation: string | undefined;
+  /** The backend or layer where the error was raised. */
+  backend: string | undefined;
+  /** Set by the retry layer: how many attempts were made before giving up. */
+  attempts: number | undefined;
+  /** The message without its bracketed context. */
+  readonly detail: string;
+
+  constructor(message: string, options: StorageErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const ctor = new.target as unknown as typeof StorageError;
+    this.name = ctor.name;
+    this.code = ctor.code;
+    this.detail = message;
+    this.key = options.key;
+    this.operation = options.operation;
+    this.backend = options.backend;
+    this.retryable = options.retryable ?? ctor.defaultRetryable;
+    this.attempts = undefined;
+    (this as Branded)[BRAND] = this.code;
+    this.refreshMessage();
+  }
+
+  /** Fills in context a backend did not know; existing values win. Returns `this`. */
+  withContext(ctx: { key?: string | undefined; operation?: string | undefined; backend?: string | undefined }): this {
+    if (this.key === undefined && ctx.key !== undefined) this.key = ctx.key;
+    if (this.operation === undefined && ctx.operation !== undefined) this.operation = ctx.operation;
+    if (this.backend === undefined && ctx.backend !== undefined) this.backend = ctx.backend;
+    this.refreshMessage();
+    return this;
+  }
+
+  private refreshMessage(): void {
+    const ctx = describeContext(this);
+    this.message = ctx ? `${this.detail} [${ctx}]` : this.detail;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    const code = (value as Branded)[BRAND];
+    if (code === undefined) return false;
+    // The base class matches every branded error; a subclass matches its own code.
+    return this === StorageError || (this as unknown as typeof StorageError).code === code;
+  }
+}
+
+/** The key does not exist. */
+export class StorageNotFoundError extends StorageError {
+  static override readonly code: StorageErrorCode = "NOT_FOUND";
+}
+/** A key, value, option or argument is invalid; nothing was done. */
+export class StorageValidationError extends StorageError {
+  static override readonly code: StorageErrorCode = "VALIDATION";
+}
+/** A configuration file or object is invalid, or names an unknown plugin. */
+export class StorageConfigError extends StorageError {
+  static override readonly code: StorageErrorCode = "CONFIG";
+}
+/** The backend refused access (EACCES, HTTP 403, bad credentials). */
+export class StoragePermissionError extends StorageError {
+  static override readonly code: StorageErrorCode = "PERMISSION";
+}
+/** A condition failed (`ifMatch`, `ifNoneMatch`) or the key already exists or clashes. */
+export class StorageConflictError extends StorageError {
+  static override readonly code: StorageErrorCode = "CONFLICT";
+}
+/** Stored data is corrupt, truncated, tampered with or was written under another key. */
+export class StorageIntegrityError extends StorageError {
+  static override readonly code: StorageErrorCode = "INTEGRITY";
+}
+/** The backend cannot be reached or is overloaded; retryable by default. */
+export class StorageUnavailableError extends StorageError {
+  static override readonly code: StorageErrorCode = "UNAVAILABLE";
+  static override readonly defaultRetryable: boolean = true;
+}
+/** The operation did not finish within its timeout; retryable by default. */
+export class StorageTimeoutError extends StorageError {
+  static override readonly code: StorageErrorCode = "TIMEOUT";
+  static override readonly defaultRetryable: boolean = true;
+}
+/** The caller aborted the operation through its `AbortSignal`. Never retried. */
+export class StorageAbortedError extends StorageError {
+  static override readonly code: StorageErrorCode = "ABORTED";
+}
+/** Out of space: a full disk (ENOSPC, EDQUOT) or a storage's capacity. */
+export class StorageQuotaError extends StorageError {
+  static override readonly code: StorageErrorCode = "QUOTA";
+}
+/** The backend (or this stack of layers) cannot do what was asked, such as a conditional write. */
+export class StorageUnsupportedError extends StorageError {
+  static override readonly code: StorageErrorCode = "UNSUPPORTED";
+}
+/** An I/O failure that fits no other class; `cause` holds the native error. */
+export class StorageIOError extends StorageError {
+  static override readonly code: StorageErrorCode = "IO";
+}
+
+/** One backend's failure inside a {@link StoragePartialWriteError}. */
+export interface BackendFailure {
+  /** Position of the backend in the composite's list. */
+  index: number;
+  /** Name of the backend. */
+  backend: string;
+  /** What it threw. */
+  error: StorageError;
+}
+
+/**
+ * A write that reached some backends of a composite and failed on others. Never a
+ * silent success: `failures` names every backend that failed, `succeeded` the others.
+ */
+export class StoragePartialWriteError extends StorageError {
+  static override readonly code: StorageErrorCode = "PARTIAL_WRITE";
+  /** The backends that failed, with their errors. */
+  readonly failures: BackendFailure[];
+  /** Indexes of the backends that succeeded. */
+  readonly succeeded: number[];
+
+  constructor(message: string, options: StorageErrorOptions & { failures: BackendFailure[]; succeeded: number[] }) {
+    super(message, { ...options, retryable: options.retryable ?? options.failures.every((f) => f.error.retryable) });
+    this.failures = options.failures;
+    this.succeeded = options.succeeded;
+  }
+}
+
+const CLASSES: Record<StorageErrorCode, typeof StorageError> = {
+  NOT_FOUND: StorageNotFoundError,
+  VALIDATION: StorageValidationError,
+  CONFIG: StorageConfigError,
+  PERMISSION: StoragePermissionError,
+  CONFLICT: StorageConflictError,
+  INTEGRITY: StorageIntegrityError,
+  UNAVAILABLE: StorageUnavailableError,
+  TIMEOUT: StorageTimeoutError,
+  ABORTED: StorageAbortedError,
+  QUOTA: StorageQuotaError,
+  UNSUPPORTED: StorageUnsupportedError,
+  PARTIAL_WRITE: StorageError,
+  IO: StorageIOError,
+};
+
+/** The error class for a code (`PARTIAL_WRITE` maps to the base class). */
+export function errorClassFor(code: StorageErrorCode): typeof StorageError {
+  return CLASSES[code];
+}
+
+/**
+ * True when `value` is a storage error (from any installed copy of this package),
+ * and, with `code`, one with that code.
+ */
+export function isStorageError(value: unknown, code?: StorageErrorCode): value is StorageError {
+  if (typeof value !== "object" || value === null) return false;
+  const brand = (value as Branded)[BRAND];
+  if (brand === undefined) return false;
+  return code === undefined || brand === code;
+}
+
+/** Node errno codes that mean the same thing on every file system. */
+const ERRNO: Record<string, [typeof StorageError, string, boolean?]> = {
+  ENOENT: [StorageNotFoundError, "Key not found"],
+  ENOTDIR: [StorageNotFoundError, "Key not found"],
+  EACCES: [StoragePermissionError, "Permission denied"],
+  EPERM: [StoragePermissionError, "Operation not permitted"],
+  EROFS: [StoragePermissionError, "Read-only file system"],
+  ENOSPC: [StorageQuotaError, "No space left on device"],
+  EDQUOT: [StorageQuotaError, "Disk quota exceeded"],
+  EFBIG: [StorageQuotaError, "File too large for the file system"],
+  EEXIST: [StorageConflictError, "Key already exists"],
+  EISDIR: [StorageConflictError, "Key is a prefix of other keys (a directory)"],
+  ENOTEMPTY: [StorageConflictError, "Directory not empty"],
+  EMFILE: [StorageUnavailableError, "Too many open files", true],
+  ENFILE: [StorageUnavailableError, "Too many open files in the system", true],
+  EAGAIN: [StorageUnavailableError, "Resource temporarily unavailable", true],
+  EBUSY: [StorageUnavailableError, "Resource busy", true],
+  ECONNREFUSED: [StorageUnavailableError, "Connection refused", true],
+  ECONNRESET: [StorageUnavailableError, "Connection reset", true],
+  EPIPE: [StorageUnavailableError, "Connection closed", true],
+  ETIMEDOUT: [StorageTimeoutError, "Timed out", true],
+  ENOTFOUND: [StorageUnavailableError, "Host not found", true],
+  EAI_AGAIN: [StorageUnavailableError, "DNS lookup failed", true],
+};
+
+/**
+ * Maps a Node system error (anything with an errno `code`) to the storage error family.
+ * Unknown codes become {@link StorageIOError}. Storage errors pass through unchanged
+ * (with missing context filled in).
+ */
+export function fromNodeError(error: unknown, ctx: StorageErrorOptions = {}): StorageError {
+  if (isStorageError(error)) return error.withContext(ctx);
+  const code = (error as { code?: unknown } | null)?.code;
+  const entry = typeof code === "string" ? ERRNO[code] : undefined;
+  if (entry) {
+    const [Cls, text, retryable] = entry;
+    return new Cls(`${text} (${code})`, { ...ctx, cause: error, retryable: ctx.retryable ?? retryable });
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return new StorageIOError(`I/O error: ${text}`, { ...ctx, cause: error });
+}
+
+/** Error for a timed-out or aborted signal; distinguishes the two by the signal's reason. */
+export function fromAbortSignal(signal: AbortSignal, ctx: StorageErrorOptions = {}): StorageError {
+  const reason: unknown = signal.reason;
+  if (isStorageError(reason)) return reason.withContext(ctx);
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new StorageTimeoutError("Operation timed out", { ...ctx, cause: reason });
+  }
+  return new StorageAbortedError("Operation aborted", { ...ctx, cause: reason });
+}

@@ -1,0 +1,121 @@
+/**
+ * @packageDocumentation
+ * The core of @pepperpy/storage: the `Storage` contract and the `StorageDriver` contract
+ * backends implement, the shared `BaseStorage` that derives the public surface, the error
+ * family, events, key and value codecs, the plugin registry, the config factory and
+ * `CompositeStorage`.
+ */
+export type {
+  BatchOptions,
+  ByteStream,
+  DriverContext,
+  IterateOptions,
+  JsonValue,
+  ListEntry,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  OperationOptions,
+  PutOptions,
+  RangeOptions,
+  Storage,
+  StorageCapabilities,
+  StorageDriver,
+  StorageEvent,
+  StorageEventName,
+  StorageListener,
+  StorageValue,
+  StoredEntry,
+  StoredStream,
+  ValueType,
+  WriteRequest,
+} from "./types.js";
+export {
+  type BackendFailure,
+  StorageAbortedError,
+  StorageConfigError,
+  StorageConflictError,
+  StorageError,
+  type StorageErrorCode,
+  type StorageErrorOptions,
+  StorageIOError,
+  StorageIntegrityError,
+  StorageNotFoundError,
+  StoragePartialWriteError,
+  StoragePermissionError,
+  StorageQuotaError,
+  StorageTimeoutError,
+  StorageUnavailableError,
+  StorageUnsupportedError,
+  StorageValidationError,
+  errorClassFor,
+  fromAbortSignal,
+  fromNodeError,
+  isStorageError,
+} from "./errors.js";
+export { StorageEvents } from "./events.js";
+export {
+  MAX_KEY_BYTES,
+  MAX_METADATA_BYTES,
+  RESERVED_SEGMENT_PREFIX,
+  compareKeys,
+  isValidKey,
+  validateKey,
+  validateMetadata,
+  validatePrefix,
+} from "./keys.js";
+export {
+  DEFAULT_CONTENT_TYPES,
+  contentTypeFromKey,
+  decodeJSON,
+  decodeText,
+  decodeValue,
+  encodeValue,
+  type EncodedBytes,
+  type EncodedStream,
+  inferValueType,
+  isByteStream,
+  iterateBytes,
+  toBuffer,
+} from "./codec.js";
+export {
+  BaseStorage,
+  type BaseStorageOptions,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_PAGE_SIZE,
+  DEFAULT_TIMEOUT_MS,
+  NEVER_ABORTED,
+  mapLimit,
+} from "./storage.js";
+export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
+export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
+export {
+  BUILTIN_LAYER_PACKAGES,
+  BUILTIN_STORAGE_PACKAGES,
+  type FieldKind,
+  type LayerPlugin,
+  type PluginContext,
+  type ResolvedStorageConfig,
+  type StoragePlugin,
+  getLayerPlugin,
+  getStoragePlugin,
+  registerLayer,
+  registerStorage,
+  registeredLayers,
+  registeredStorageTypes,
+  resolveLayerPlugin,
+  resolveStoragePlugin,
+} from "./registry.js";
+export {
+  type DurationUnit,
+  type StorageConfigInput,
+  compositePlugin,
+  createStorage,
+  interpolateEnv,
+  loadConfig,
+  parseConfig,
+  parseDuration,
+  parseSize,
+  resolveConfig,
+  toCamelCase,
+} from "./config.js";

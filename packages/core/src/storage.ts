@@ -1,0 +1,574 @@
+import { Readable, Transform } from "node:stream";
+import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
+import {
+  StorageError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  StorageUnsupportedError,
+  StorageValidationError,
+  fromAbortSignal,
+  fromNodeError,
+  isStorageError,
+} from "./errors.js";
+import { StorageEvents } from "./events.js";
+import { validateKey, validateMetadata, validatePrefix } from "./keys.js";
+import type {
+  BatchOptions,
+  DriverContext,
+  IterateOptions,
+  JsonValue,
+  ListEntry,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  OperationOptions,
+  PutOptions,
+  RangeOptions,
+  Storage,
+  StorageCapabilities,
+  StorageDriver,
+  StorageEventName,
+  StorageListener,
+  StorageValue,
+  StoredEntry,
+  StoredStream,
+  WriteRequest,
+} from "./types.js";
+
+/** Options every storage accepts. */
+export interface BaseStorageOptions {
+  /** Default timeout of every operation in milliseconds (default 30 000; `0` disables). */
+  timeout?: number | undefined;
+  /** Largest value accepted by `put`, in bytes (default: no limit). */
+  maxSize?: number | undefined;
+}
+
+/** Default operation timeout in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Default concurrency of batch operations. */
+export const DEFAULT_CONCURRENCY = 16;
+/** Default page size of `iterate` and `listPage`. */
+export const DEFAULT_PAGE_SIZE = 1000;
+
+/** The signal drivers get when a call has neither a timeout nor a caller's signal. It never aborts. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+function checkPositive(name: string, value: unknown, allowZero: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new StorageValidationError(`Invalid option ${name}: expected a ${allowZero ? "non-negative" : "positive"} number`);
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; settles every call before rejecting. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let firstError: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !firstError) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (error) {
+        firstError ??= { error };
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
+  await Promise.all(workers);
+  if (firstError) throw firstError.error;
+  return results;
+}
+
+/** Counts bytes of a stream and fails it once more than `max` have passed. */
+async function* limitBytes(source: AsyncIterable<Uint8Array>, max: number, key: string): AsyncIterable<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > max) {
+      throw new StorageValidationError(`Value larger than maxSize (${max} bytes)`, { key, operation: "put" });
+    }
+    yield chunk;
+  }
+}
+
+/**
+ * The shared implementation of the public {@link Storage} surface over a
+ * {@link StorageDriver}. Backends and layers extend it (or construct it with a driver)
+ * and so all check keys, encode values, time out, batch, emit events and report errors
+ * the same way.
+ */
+export class BaseStorage implements Storage {
+  /** The driver this storage runs on. */
+  protected readonly driver: StorageDriver;
+  /** Default timeout in ms (`0`: none). */
+  protected readonly timeout: number;
+  /** Default largest value in bytes. */
+  protected readonly maxSize: number;
+  private readonly events = new StorageEvents();
+  private closed = false;
+
+  constructor(driver: StorageDriver, options: BaseStorageOptions = {}) {
+    checkPositive("timeout", options.timeout, true);
+    checkPositive("maxSize", options.maxSize, true);
+    this.driver = driver;
+    this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.maxSize = options.maxSize ?? Number.POSITIVE_INFINITY;
+  }
+
+  get name(): string {
+    return this.driver.name;
+  }
+
+  get capabilities(): StorageCapabilities {
+    return this.driver.capabilities;
+  }
+
+  /**
+   * Runs one driver call with the caller's signal and timeout, maps any failure into the
+   * error family with full context, and emits events.
+   */
+  protected async run<T>(
+    operation: string,
+    key: string | undefined,
+    opts: OperationOptions | undefined,
+    fn: (ctx: DriverContext) => Promise<T>,
+    success?: { event: StorageEventName; bytes?: (result: T) => number | undefined },
+  ): Promise<T> {
+    const started = performance.now();
+    if (this.closed) {
+      return this.fail(operation, key, started, new StorageUnavailableError("Storage is closed", { retryable: false }));
+    }
+    const timeout = opts?.timeout ?? this.timeout;
+    const userSignal = opts?.signal;
+    if (userSignal?.aborted) return this.fail(operation, key, started, fromAbortSignal(userSignal));
+
+    let result: T;
+    if (!(timeout > 0) && !userSignal) {
+      try {
+        result = await fn({ signal: NEVER_ABORTED, operation });
+      } catch (error) {
+        return this.fail(operation, key, started, error);
+      }
+    } else {
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        const abortWith = (reason: unknown) => {
+          if (!controller.signal.aborted) controller.abort(reason);
+          reject(fromAbortSignal(controller.signal));
+        };
+        if (timeout > 0 && Number.isFinite(timeout)) {
+          timer = setTimeout(() => {
+            const reason = new Error(`Timed out after ${timeout} ms`);
+            reason.name = "TimeoutError";
+            abortWith(reason);
+          }, timeout);
+        }
+        if (userSignal) {
+          onAbort = () => abortWith(userSignal.reason);
+          userSignal.addEventListener("abort", onAbort, { once: true });
+        }
+      });
+      const work = fn({ signal: controller.signal, operation });
+      // The driver call may settle after the race is lost; its outcome is then ignored.
+      work.catch(() => undefined);
+      aborted.catch(() => undefined);
+      try {
+        result = await Promise.race([work, aborted]);
+      } catch (error) {
+        return this.fail(operation, key, started, error);
+      } finally {
+        if (timer) clearTimeout(timer);
+        if (onAbort) userSignal?.removeEventListener("abort", onAbort);
+      }
+    }
+    if (success && this.events.has(success.event)) {
+      this.events.emit(success.event, {
+        key,
+        operation,
+        bytes: success.bytes?.(result),
+        durationMs: performance.now() - started,
+      });
+    }
+    return result;
+  }
+
+  /** Adds context to an error, emits `storage.error` and rethrows it. */
+  private fail(operation: string, key: string | undefined, started: number, error: unknown): never {
+    const mapped = this.toStorageError(error, operation, key);
+    if (this.events.has("storage.error")) {
+      this.events.emit("storage.error", { key, operation, durationMs: performance.now() - started, error: mapped });
+    }
+    throw mapped;
+  }
+
+  /** Maps anything thrown into the error family with this storage's context. */
+  protected toStorageError(error: unknown, operation: string, key?: string): StorageError {
+    const ctx = { key, operation, backend: this.name };
+    if (isStorageError(error)) return error.withContext(ctx);
+    return fromNodeError(error, ctx);
+  }
+
+  /** Validates a key, turning the failure into an event-emitting rejection. */
+  private checkKey(key: unknown, operation: string): asserts key is string {
+    try {
+      validateKey(key, operation);
+    } catch (error) {
+      this.fail(operation, typeof key === "string" ? key : undefined, performance.now(), error);
+    }
+  }
+
+  private notFound(key: string, operation: string): StorageNotFoundError {
+    return new StorageNotFoundError("Key not found", { key, operation, backend: this.name });
+  }
+
+  private async readEntry(key: string, operation: string, opts: OperationOptions | undefined): Promise<StoredEntry> {
+    this.checkKey(key, operation);
+    return this.run(
+      operation,
+      key,
+      opts,
+      async (ctx) => {
+        const entry = await this.driver.read(key, ctx);
+        if (!entry) throw this.notFound(key, operation);
+        return entry;
+      },
+      { event: "storage.get", bytes: (e) => e.data.byteLength },
+    );
+  }
+
+  async get<T = unknown>(key: string, opts?: OperationOptions): Promise<T> {
+    const entry = await this.readEntry(key, "get", opts);
+    try {
+      return decodeValue(entry.data, entry.info, key) as T;
+    } catch (error) {
+      return this.fail("get", key, performance.now(), error);
+    }
+  }
+
+  async getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry> {
+    return this.readEntry(key, "getEntry", opts);
+  }
+
+  async getBytes(key: string, opts?: OperationOptions): Promise<Uint8Array> {
+    return toBuffer((await this.readEntry(key, "getBytes", opts)).data);
+  }
+
+  async getText(key: string, opts?: OperationOptions): Promise<string> {
+    const entry = await this.readEntry(key, "getText", opts);
+    try {
+      return decodeText(entry.data, key, "getText");
+    } catch (error) {
+      return this.fail("getText", key, performance.now(), error);
+    }
+  }
+
+  async getJSON<T = JsonValue>(key: string, opts?: OperationOptions): Promise<T> {
+    const entry = await this.readEntry(key, "getJSON", opts);
+    try {
+      return decodeJSON<T>(entry.data, key, "getJSON");
+    } catch (error) {
+      return this.fail("getJSON", key, performance.now(), error);
+    }
+  }
+
+  async getEntryStream(key: string, opts?: RangeOptions): Promise<StoredStream> {
+    return this.openStream(key, "getEntryStream", opts);
+  }
+
+  async getStream(key: string, opts?: RangeOptions): Promise<Readable> {
+    return (await this.openStream(key, "getStream", opts)).stream;
+  }
+
+  private async openStream(key: string, operation: string, opts: RangeOptions | undefined): Promise<StoredStream> {
+    this.checkKey(key, operation);
+    const start = opts?.start;
+    const end = opts?.end;
+    try {
+      if (start !== undefined && (!Number.isInteger(start) || start < 0)) throw new StorageValidationError("Invalid range: start must be a non-negative integer");
+      if (end !== undefined && (!Number.isInteger(end) || end < 0)) throw new StorageValidationError("Invalid range: end must be a non-negative integer");
+      if (start !== undefined && end !== undefined && end < start) throw new StorageValidationError("Invalid range: end is before start");
+    } catch (error) {
+      return this.fail(operation, key, performance.now(), error);
+    }
+    const opened = await this.run(
+      operation,
+      key,
+      opts,
+      async (ctx) => {
+        const range = { start, end };
+        if (this.driver.readStream) {
+          const s = await this.driver.readStream(key, range, ctx);
+          if (!s) throw this.notFound(key, operation);
+          return s;
+        }
+        const entry = await this.driver.read(key, ctx);
+        if (!entry) throw this.notFound(key, operation);
+        const from = start ?? 0;
+        const to = end === undefined ? entry.data.byteLength : Math.min(end + 1, entry.data.byteLength);
+        const slice = toBuffer(entry.data).subarray(Math.min(from, entry.data.byteLength), Math.max(from, to));
+        return { info: entry.info, stream: Readable.from([slice], { objectMode: false }) };
+      },
+      { event: "storage.get" },
+    );
+    return { info: opened.info, stream: this.mapStreamErrors(opened.stream, key, operation) };
+  }
+
+  /** Makes errors emitted by a returned stream storage errors with context. */
+  private mapStreamErrors(stream: Readable, key: string, operation: string): Readable {
+    const mapper = new Transform({
+      transform(chunk, _enc, cb) {
+        cb(null, chunk);
+      },
+    });
+    stream.on("error", (error) => mapper.destroy(this.toStorageError(error, operation, key)));
+    mapper.on("close", () => {
+      if (!stream.destroyed) stream.destroy();
+    });
+    return stream.pipe(mapper);
+  }
+
+  async put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
+    this.checkKey(key, "put");
+    let req: WriteRequest;
+    try {
+      req = this.buildWriteRequest(key, value, opts);
+    } catch (error) {
+      return this.fail("put", key, performance.now(), error);
+    }
+    return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), {
+      event: "storage.put",
+      bytes: (info) => info.size,
+    });
+  }
+
+  /** Validates put options and encodes the value (copying it). */
+  private buildWriteRequest(key: string, value: StorageValue, opts: PutOptions): WriteRequest {
+    if (opts.contentType !== undefined && (typeof opts.contentType !== "string" || opts.contentType.length === 0 || /[\r\n]/.test(opts.contentType))) {
+      throw new StorageValidationError("Invalid contentType");
+    }
+    if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch !== "*") throw new StorageValidationError('Invalid ifNoneMatch: only "*" is supported');
+    if (opts.ifMatch !== undefined && (typeof opts.ifMatch !== "string" || opts.ifMatch.length === 0)) throw new StorageValidationError("Invalid ifMatch: expected an etag");
+    if (opts.ifMatch !== undefined && opts.ifNoneMatch !== undefined) throw new StorageValidationError("ifMatch and ifNoneMatch cannot be combined");
+    if ((opts.ifMatch !== undefined || opts.ifNoneMatch !== undefined) && !this.capabilities.conditionalWrite) {
+      throw new StorageUnsupportedError(`Conditional writes are not supported by ${this.name}`);
+    }
+    checkPositive("maxSize", opts.maxSize, true);
+    const metadata = validateMetadata(opts.metadata, key);
+    const maxSize = opts.maxSize ?? this.maxSize;
+    const encoded = encodeValue(value, key, opts.valueType);
+    let body: WriteRequest["body"];
+    let size: number | undefined;
+    if (encoded.kind === "bytes") {
+      if (encoded.data.byteLength > maxSize) {
+        throw new StorageValidationError(`Value of ${encoded.data.byteLength} bytes is larger than maxSize (${maxSize} bytes)`);
+      }
+      body = encoded.data;
+      size = encoded.data.byteLength;
+    } else {
+      body = Number.isFinite(maxSize) ? limitBytes(encoded.stream, maxSize, key) : encoded.stream;
+    }
+    return {
+      body,
+      size,
+      valueType: encoded.valueType,
+      contentType: opts.contentType ?? DEFAULT_CONTENT_TYPES[encoded.valueType],
+      metadata,
+      ifNoneMatch: opts.ifNoneMatch,
+      ifMatch: opts.ifMatch,
+      options: opts,
+    };
+  }
+
+  async delete(key: string, opts?: OperationOptions): Promise<void> {
+    this.checkKey(key, "delete");
+    await this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), { event: "storage.delete" });
+  }
+
+  async exists(key: string, opts?: OperationOptions): Promise<boolean> {
+    this.checkKey(key, "exists");
+    return this.run("exists", key, opts, async (ctx) => (await this.driver.stat(key, ctx)) !== undefined);
+  }
+
+  async stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
+    this.checkKey(key, "stat");
+    return this.run("stat", key, opts, async (ctx) => {
+      const info = await this.driver.stat(key, ctx);
+      if (!info) throw this.notFound(key, "stat");
+      return info;
+    });
+  }
+
+  async listPage(prefix = "", opts?: ListPageOptions): Promise<ListPage> {
+    try {
+      validatePrefix(prefix, "listPage");
+      checkPositive("limit", opts?.limit, false);
+      if (opts?.cursor !== undefined && typeof opts.cursor !== "string") throw new StorageValidationError("Invalid cursor");
+    } catch (error) {
+      return this.fail("listPage", prefix, performance.now(), error);
+    }
+    const limit = Math.floor(opts?.limit ?? DEFAULT_PAGE_SIZE);
+    return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, { cursor: opts?.cursor, limit }, ctx));
+  }
+
+  async *iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listPage(prefix, { cursor, limit: opts?.pageSize, signal: opts?.signal, timeout: opts?.timeout });
+      yield* page.items;
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  async list(prefix = "", opts?: OperationOptions): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const entry of this.iterate(prefix, { ...opts, pageSize: DEFAULT_PAGE_SIZE })) keys.push(entry.key);
+    return keys;
+  }
+
+  async getMany<T = unknown>(keys: readonly string[], opts?: BatchOptions): Promise<(T | undefined)[]> {
+    const limit = this.batchLimit(opts, "getMany");
+    for (const key of keys) this.checkKey(key, "getMany");
+    return mapLimit(keys, limit, async (key) => {
+      try {
+        return await this.get<T>(key, opts);
+      } catch (error) {
+        if (error instanceof StorageNotFoundError) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  async putMany(
+    entries: Iterable<readonly [string, StorageValue]> | Record<string, StorageValue>,
+    opts?: BatchOptions & PutOptions,
+  ): Promise<void> {
+    const limit = this.batchLimit(opts, "putMany");
+    const list: (readonly [string, StorageValue])[] =
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] === "function"
+        ? [...(entries as Iterable<readonly [string, StorageValue]>)]
+        : Object.entries(entries as Record<string, StorageValue>);
+    for (const [key] of list) this.checkKey(key, "putMany");
+    const { concurrency: _, ...putOpts } = opts ?? {};
+    await mapLimit(list, limit, async ([key, value]) => {
+      await this.put(key, value, putOpts);
+    });
+  }
+
+  async deleteMany(keys: readonly string[], opts?: BatchOptions): Promise<void> {
+    const limit = this.batchLimit(opts, "deleteMany");
+    for (const key of keys) this.checkKey(key, "deleteMany");
+    const unique = [...new Set(keys)];
+    if (unique.length === 0) return;
+    if (this.driver.deleteMany) {
+      const native = this.driver.deleteMany.bind(this.driver);
+      await this.run("deleteMany", undefined, opts, (ctx) => native(unique, ctx));
+      if (this.events.has("storage.delete")) {
+        for (const key of unique) this.events.emit("storage.delete", { key, operation: "deleteMany", durationMs: 0 });
+      }
+      return;
+    }
+    await mapLimit(unique, limit, (key) =>
+      this.run("deleteMany", key, opts, (ctx) => this.driver.delete(key, ctx), { event: "storage.delete" }),
+    );
+  }
+
+  private batchLimit(opts: BatchOptions | undefined, operation: string): number {
+    try {
+      checkPositive("concurrency", opts?.concurrency, false);
+    } catch (error) {
+      this.fail(operation, undefined, performance.now(), error);
+    }
+    return Math.max(1, Math.floor(opts?.concurrency ?? DEFAULT_CONCURRENCY));
+  }
+
+  async copy(from: string, to: string, opts?: OperationOptions): Promise<void> {
+    this.checkKey(from, "copy");
+    this.checkKey(to, "copy");
+    await this.run(
+      "copy",
+      from,
+      opts,
+      async (ctx) => {
+        if (from === to) {
+          if (!(await this.driver.stat(from, ctx))) throw this.notFound(from, "copy");
+          return;
+        }
+        const copied = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
+        if (!copied) throw this.notFound(from, "copy");
+      },
+      { event: "storage.put" },
+    );
+  }
+
+  /** Copy fallback: read the entry and write it back with its type, content type and metadata. */
+  private async copyByReading(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    const entry = await this.driver.read(from, ctx);
+    if (!entry) return false;
+    await this.driver.write(
+      to,
+      {
+        body: entry.data,
+        size: entry.data.byteLength,
+        valueType: entry.info.valueType ?? "bytes",
+        contentType: entry.info.contentType,
+        metadata: entry.info.metadata,
+        options: {},
+      },
+      ctx,
+    );
+    return true;
+  }
+
+  async move(from: string, to: string, opts?: OperationOptions): Promise<void> {
+    this.checkKey(from, "move");
+    this.checkKey(to, "move");
+    await this.run(
+      "move",
+      from,
+      opts,
+      async (ctx) => {
+        if (from === to) {
+          if (!(await this.driver.stat(from, ctx))) throw this.notFound(from, "move");
+          return;
+        }
+        let moved: boolean;
+        if (this.driver.move) moved = await this.driver.move(from, to, ctx);
+        else {
+          moved = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
+          if (moved) await this.driver.delete(from, ctx);
+        }
+        if (!moved) throw this.notFound(from, "move");
+      },
+      { event: "storage.delete" },
+    );
+  }
+
+  on(event: StorageEventName, listener: StorageListener): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off(event: StorageEventName, listener: StorageListener): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  once(event: StorageEventName, listener: StorageListener): this {
+    this.events.once(event, listener);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.driver.close?.();
+    } catch (error) {
+      throw this.toStorageError(error, "close");
+    }
+  }
+}

@@ -1,0 +1,297 @@
+import type { Readable } from "node:stream";
+import type { StorageError } from "./errors.js";
+
+/** A JSON value, as `JSON.parse` returns it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Anything that yields chunks of bytes: a Node `Readable`, a web `ReadableStream`, an async iterable. */
+export type ByteStream = Readable | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** What `put` accepts: a string, bytes, a JSON value, or a stream of bytes. */
+export type StorageValue = string | Uint8Array | ArrayBuffer | JsonValue | ByteStream;
+
+/**
+ * How stored bytes are turned back into a value by `get`.
+ * - `text`: a UTF-8 string
+ * - `bytes`: a `Uint8Array` (a Node `Buffer`)
+ * - `json`: a parsed JSON value
+ */
+export type ValueType = "text" | "bytes" | "json";
+
+/** One entry of `list` pages and `iterate`. */
+export interface ListEntry {
+  /** The full key. */
+  key: string;
+  /** Stored size in bytes. */
+  size: number;
+  /** Last write time. */
+  lastModified: Date;
+  /** An opaque version tag, when the backend has one cheaply. */
+  etag?: string | undefined;
+}
+
+/** What `stat` returns: a {@link ListEntry} plus content type and metadata. */
+export interface ObjectInfo extends ListEntry {
+  /** MIME type given at `put`, or derived from the value type or the file extension. */
+  contentType: string;
+  /** User metadata given at `put` (string map, keys lowercase). */
+  metadata: Record<string, string>;
+  /**
+   * How `get` decodes the bytes. `undefined` for objects this library did not write;
+   * they are decoded by content type (JSON, `text/*`, otherwise bytes).
+   */
+  valueType?: ValueType | undefined;
+  /** Etag of the object; always set by backends that support `ifMatch`. */
+  etag?: string | undefined;
+}
+
+/** Options shared by every operation. */
+export interface OperationOptions {
+  /** Milliseconds before the call rejects with `StorageTimeoutError`; overrides the storage's default. `0` disables. */
+  timeout?: number | undefined;
+  /** Aborting rejects the call with `StorageAbortedError` and leaves nothing half-done. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of `put`. Layers add their own (for example `compressionLevel`). */
+export interface PutOptions extends OperationOptions {
+  /** MIME type to record; default from the value: text, JSON or octet-stream. */
+  contentType?: string | undefined;
+  /** User metadata: lowercase keys `[a-z0-9._-]`, string values, 2 KiB in all. */
+  metadata?: Record<string, string> | undefined;
+  /** `"*"`: create only; fails with `StorageConflictError` when the key exists. */
+  ifNoneMatch?: "*" | undefined;
+  /** Compare-and-swap: write only while the stored etag equals this one, else `StorageConflictError`. */
+  ifMatch?: string | undefined;
+  /** Largest value accepted, in bytes; overrides the storage's `maxSize`. */
+  maxSize?: number | undefined;
+  /**
+   * How `get` should decode these bytes later. Layers that transform bytes set it to the
+   * type of the value they were given; users normally leave it unset.
+   */
+  valueType?: ValueType | undefined;
+  /** Compression level for the compression layer (ignored elsewhere). */
+  compressionLevel?: number | undefined;
+  /** Extra layer options. */
+  [option: string]: unknown;
+}
+
+/** Byte range of `getStream`: `start` and `end` are inclusive offsets, as in `fs.createReadStream`. */
+export interface RangeOptions extends OperationOptions {
+  start?: number | undefined;
+  end?: number | undefined;
+}
+
+/** Options of `iterate`. */
+export interface IterateOptions extends OperationOptions {
+  /** Entries fetched per backend call (default 1000). */
+  pageSize?: number | undefined;
+}
+
+/** Options of `listPage`. */
+export interface ListPageOptions extends OperationOptions {
+  /** The `cursor` of the previous page (the last key it returned): the page starts after it. */
+  cursor?: string | undefined;
+  /** At most this many entries (default 1000). */
+  limit?: number | undefined;
+}
+
+/** One page of a listing. */
+export interface ListPage {
+  /** Entries in key order. */
+  items: ListEntry[];
+  /** Pass to the next `listPage` call; absent on the last page. */
+  cursor?: string | undefined;
+}
+
+/** Options of batch operations. */
+export interface BatchOptions extends OperationOptions {
+  /** Operations in flight at once (default 16). */
+  concurrency?: number | undefined;
+}
+
+/** A stored value's bytes with its info: the byte-level view layers build on. */
+export interface StoredEntry {
+  info: ObjectInfo;
+  data: Uint8Array;
+}
+
+/** A stored value as a stream with its info. */
+export interface StoredStream {
+  info: ObjectInfo;
+  stream: Readable;
+}
+
+/** Names of the events a storage emits. */
+export type StorageEventName = "storage.put" | "storage.get" | "storage.delete" | "storage.error";
+
+/** Payload of every storage event. */
+export interface StorageEvent {
+  /** The key, when the operation had one. */
+  key?: string | undefined;
+  /** The public operation (`get`, `put`, `getMany`, …). */
+  operation: string;
+  /** Bytes read or written, when known. */
+  bytes?: number | undefined;
+  /** Wall time of the operation. */
+  durationMs: number;
+  /** The error, on `storage.error`. */
+  error?: StorageError | undefined;
+}
+
+/** An event listener. A listener that throws is reported on `process` warnings and never breaks the operation. */
+export type StorageListener = (event: StorageEvent) => void;
+
+/** What a stack of backend and layers can do; the conformance suite skips by these. */
+export interface StorageCapabilities {
+  /** `getStream` with `start`/`end` reads only the range. */
+  rangeRead: boolean;
+  /** `ifNoneMatch` / `ifMatch` are honoured atomically. */
+  conditionalWrite: boolean;
+  /** `copy` runs inside the backend without moving bytes through this process. */
+  serverSideCopy: boolean;
+  /** A key can be both an object and a prefix of other keys (`a` and `a/b`); false on file systems. */
+  keyIsAlsoPrefix: boolean;
+  /** Writes survive a process crash once `put` resolves. */
+  durable: boolean;
+  /** Values persist across instances (false for memory). */
+  persistent: boolean;
+}
+
+/**
+ * The public API every backend and every layer implements.
+ *
+ * Keys are `/`-separated strings (see `validateKey`); values round-trip exactly: a string
+ * comes back a string, bytes come back bytes, a JSON value deep-equal. Every method
+ * rejects with a `StorageError` subclass and never with anything else.
+ */
+export interface Storage {
+  /** Name used in errors and events (`memory`, `file`, `s3`, `cache(file)`, …). */
+  readonly name: string;
+  /** What this storage can do. */
+  readonly capabilities: StorageCapabilities;
+
+  /**
+   * Reads a value, decoded as it was written.
+   * Behaviour: a missing key rejects with `StorageNotFoundError`; an invalid key with
+   * `StorageValidationError` before any I/O.
+   */
+  get<T = unknown>(key: string, opts?: OperationOptions): Promise<T>;
+  /**
+   * Stores a value, replacing any previous one.
+   * Behaviour: the value is copied before `put` returns, so later changes to a buffer or
+   * object do not change what is stored; `undefined`, functions and non-JSON objects
+   * reject with `StorageValidationError`; a value over `maxSize` rejects and stores nothing;
+   * a failed condition rejects with `StorageConflictError`. Resolves to the stored object's info.
+   */
+  put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
+  /** Removes a key. Behaviour: deleting a missing key succeeds. */
+  delete(key: string, opts?: OperationOptions): Promise<void>;
+  /** Behaviour: `true` when the key exists; never throws for a missing key. */
+  exists(key: string, opts?: OperationOptions): Promise<boolean>;
+  /**
+   * Every key that starts with `prefix` (plain string prefix, not only whole segments),
+   * sorted by code point (the order of S3), with no limit on the count.
+   */
+  list(prefix?: string, opts?: OperationOptions): Promise<string[]>;
+  /** One page of entries under `prefix`, in key order. */
+  listPage(prefix?: string, opts?: ListPageOptions): Promise<ListPage>;
+  /** Entries under `prefix` in key order, fetched a page at a time (constant memory). */
+  iterate(prefix?: string, opts?: IterateOptions): AsyncIterable<ListEntry>;
+  /** Size, time, etag, content type and metadata. Behaviour: missing key → `StorageNotFoundError`. */
+  stat(key: string, opts?: OperationOptions): Promise<ObjectInfo>;
+  /** The stored bytes, whatever was stored. */
+  getBytes(key: string, opts?: OperationOptions): Promise<Uint8Array>;
+  /** The stored bytes as UTF-8 text; invalid UTF-8 rejects with `StorageIntegrityError`. */
+  getText(key: string, opts?: OperationOptions): Promise<string>;
+  /** The stored bytes parsed as JSON; invalid JSON rejects with `StorageIntegrityError`. */
+  getJSON<T = JsonValue>(key: string, opts?: OperationOptions): Promise<T>;
+  /** The stored bytes as a Node `Readable`, optionally a byte range (`end` inclusive). */
+  getStream(key: string, opts?: RangeOptions): Promise<Readable>;
+  /** Values in the order of `keys`; `undefined` for a missing key. */
+  getMany<T = unknown>(keys: readonly string[], opts?: BatchOptions): Promise<(T | undefined)[]>;
+  /** Stores many values; rejects with the first failure after every write has settled. */
+  putMany(entries: Iterable<readonly [string, StorageValue]> | Record<string, StorageValue>, opts?: BatchOptions & PutOptions): Promise<void>;
+  /** Removes many keys; missing keys are fine. */
+  deleteMany(keys: readonly string[], opts?: BatchOptions): Promise<void>;
+  /** Copies a value with its content type and metadata. Missing source → `StorageNotFoundError`. */
+  copy(from: string, to: string, opts?: OperationOptions): Promise<void>;
+  /** Moves a value (copy, then delete the source; a rename where the backend has one). */
+  move(from: string, to: string, opts?: OperationOptions): Promise<void>;
+
+  /** Layer contract: the stored bytes with their info, in one backend call. */
+  getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry>;
+  /** Layer contract: the stored bytes as a stream with their info. */
+  getEntryStream(key: string, opts?: RangeOptions): Promise<StoredStream>;
+
+  /** Adds an event listener. */
+  on(event: StorageEventName, listener: StorageListener): this;
+  /** Removes an event listener. */
+  off(event: StorageEventName, listener: StorageListener): this;
+  /** Adds a listener called at most once. */
+  once(event: StorageEventName, listener: StorageListener): this;
+
+  /** Releases clients, timers and handles. Later calls reject with `StorageUnavailableError`. */
+  close(): Promise<void>;
+}
+
+/** Context passed to every driver call. */
+export interface DriverContext {
+  /** Aborted when the caller aborts or the timeout fires. Drivers pass it to their I/O. */
+  signal: AbortSignal;
+  /** The public operation that led to this call (for error messages). */
+  operation: string;
+}
+
+/** What a driver writes: the bytes, how to decode them, and the user-visible info. */
+export interface WriteRequest {
+  /** Bytes in memory, or a stream (already checked against `maxSize` as it flows). */
+  body: Uint8Array | AsyncIterable<Uint8Array>;
+  /** Size of `body` when known in advance. */
+  size?: number | undefined;
+  valueType: ValueType;
+  contentType: string;
+  metadata: Record<string, string>;
+  ifNoneMatch?: "*" | undefined;
+  ifMatch?: string | undefined;
+  /** Layer options from `put`, passed down unchanged. */
+  options: PutOptions;
+}
+
+/**
+ * The small contract a backend implements. `BaseStorage` derives the whole public
+ * {@link Storage} surface from it: key checks, the value codec, batches, `iterate`,
+ * copy and move fallbacks, timeouts, events and error context.
+ *
+ * Keys reaching a driver are already valid. A driver maps native errors to the
+ * `StorageError` family where it catches them; anything else is wrapped as `StorageIOError`.
+ */
+export interface StorageDriver {
+  /** Name for errors and events. */
+  readonly name: string;
+  readonly capabilities: StorageCapabilities;
+  /** Bytes and info of a key; `undefined` when missing. */
+  read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined>;
+  /** Info of a key; `undefined` when missing. */
+  stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined>;
+  /** Stores a value atomically: readers see the old or the new value, never a mix. */
+  write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo>;
+  /** Removes a key; a missing key is not an error. */
+  delete(key: string, ctx: DriverContext): Promise<void>;
+  /**
+   * One page of at most `page.limit` entries whose keys start with `prefix`, in code-point
+   * order (see `compareKeys`), starting strictly after the key `page.cursor`. The returned
+   * `cursor` is the last key of the page, present only when more entries may follow.
+   */
+  list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage>;
+  /** Streaming read; default: `read` then a stream over the (sliced) bytes. */
+  readStream?(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined>;
+  /** Backend-side copy; `false` when the source is missing. Default: read and write. */
+  copy?(from: string, to: string, ctx: DriverContext): Promise<boolean>;
+  /** Backend-side move (a rename); `false` when the source is missing. Default: copy and delete. */
+  move?(from: string, to: string, ctx: DriverContext): Promise<boolean>;
+  /** Native batch delete. Default: `delete` per key, bounded concurrency. */
+  deleteMany?(keys: readonly string[], ctx: DriverContext): Promise<void>;
+  /** Releases resources. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,202 @@
+import {
+  BaseStorage,
+  type BaseStorageOptions,
+  compareKeys,
+  type DriverContext,
+  type ListPage,
+  type ObjectInfo,
+  type StorageCapabilities,
+  type StorageDriver,
+  StorageConflictError,
+  StorageQuotaError,
+  type StoredEntry,
+  StorageValidationError,
+  type WriteRequest,
+} from "@pepperpy/storage-core";
+
+/** Options of {@link MemoryStorage}. */
+export interface MemoryStorageOptions extends BaseStorageOptions {
+  /**
+   * Total bytes of values the storage may hold; a `put` that would exceed it rejects with
+   * `StorageQuotaError` and stores nothing. Default: no limit.
+   */
+  capacity?: number | undefined;
+}
+
+interface Record_ {
+  data: Buffer;
+  info: Omit<ObjectInfo, "key">;
+}
+
+let etagCounter = 0;
+
+/** The in-process driver: a `Map` of private byte copies plus a lazily sorted key index. */
+export class MemoryDriver implements StorageDriver {
+  readonly name = "memory";
+  readonly capabilities: StorageCapabilities = {
+    rangeRead: true,
+    conditionalWrite: true,
+    serverSideCopy: true,
+    keyIsAlsoPrefix: true,
+    durable: false,
+    persistent: false,
+  };
+  private readonly records = new Map<string, Record_>();
+  /** Sorted keys, rebuilt on the next listing after a key is added or removed. */
+  private sorted: string[] | undefined = [];
+  private bytes = 0;
+  private readonly capacity: number;
+
+  constructor(capacity = Number.POSITIVE_INFINITY) {
+    this.capacity = capacity;
+  }
+
+  /** Bytes held. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  private entry(key: string, r: Record_): StoredEntry {
+    // A fresh copy: callers may change what they get without changing what is stored.
+    return { info: { key, ...r.info, metadata: { ...r.info.metadata } }, data: Buffer.from(r.data) };
+  }
+
+  async read(key: string): Promise<StoredEntry | undefined> {
+    const r = this.records.get(key);
+    return r && this.entry(key, r);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const r = this.records.get(key);
+    return r && { key, ...r.info, metadata: { ...r.info.metadata } };
+  }
+
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    let data: Buffer;
+    if (req.body instanceof Uint8Array) {
+      // The core already copied the caller's value; this buffer is ours.
+      data = Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+    } else {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for await (const chunk of req.body) {
+        ctx.signal.throwIfAborted();
+        chunks.push(Buffer.from(chunk));
+        total += chunk.byteLength;
+        if (this.bytes + total > this.capacity) throw this.full(total);
+      }
+      data = Buffer.concat(chunks, total);
+    }
+    // Checked after the body is complete: an aborted or failed stream stores nothing.
+    ctx.signal.throwIfAborted();
+    const previous = this.records.get(key);
+    if (req.ifNoneMatch === "*" && previous) throw new StorageConflictError("Key already exists (ifNoneMatch)");
+    if (req.ifMatch !== undefined && previous?.info.etag !== req.ifMatch) {
+      throw new StorageConflictError(previous ? "Etag does not match (ifMatch)" : "Key does not exist (ifMatch)");
+    }
+    const delta = data.byteLength - (previous?.data.byteLength ?? 0);
+    if (this.bytes + delta > this.capacity) throw this.full(data.byteLength);
+    const info: Omit<ObjectInfo, "key"> = {
+      size: data.byteLength,
+      lastModified: new Date(),
+      etag: `"m${(++etagCounter).toString(36)}"`,
+      contentType: req.contentType,
+      metadata: req.metadata,
+      valueType: req.valueType,
+    };
+    this.records.set(key, { data, info });
+    this.bytes += delta;
+    if (!previous) this.sorted = undefined;
+    return { key, ...info, metadata: { ...info.metadata } };
+  }
+
+  private full(size: number): StorageQuotaError {
+    return new StorageQuotaError(`Memory storage capacity of ${this.capacity} bytes exceeded by a value of ${size} bytes`);
+  }
+
+  async delete(key: string): Promise<void> {
+    const r = this.records.get(key);
+    if (!r) return;
+    this.records.delete(key);
+    this.bytes -= r.data.byteLength;
+    this.sorted = undefined;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.delete(key);
+  }
+
+  async copy(from: string, to: string): Promise<boolean> {
+    const r = this.records.get(from);
+    if (!r) return false;
+    const previous = this.records.get(to);
+    const delta = r.data.byteLength - (previous?.data.byteLength ?? 0);
+    if (this.bytes + delta > this.capacity) throw this.full(r.data.byteLength);
+    // Stored buffers are never mutated, so the copy may share it.
+    this.records.set(to, {
+      data: r.data,
+      info: { ...r.info, metadata: { ...r.info.metadata }, lastModified: new Date(), etag: `"m${(++etagCounter).toString(36)}"` },
+    });
+    this.bytes += delta;
+    if (!previous) this.sorted = undefined;
+    return true;
+  }
+
+  async list(prefix: string, page: { cursor?: string | undefined; limit: number }): Promise<ListPage> {
+    if (!this.sorted) this.sorted = [...this.records.keys()].sort(compareKeys);
+    const keys = this.sorted;
+    // Binary search for the first key after the cursor, or the first key >= prefix.
+    const after = page.cursor;
+    const target = after !== undefined && compareKeys(after, prefix) >= 0 ? after : prefix;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareKeys(keys[mid]!, target);
+      if (c < 0 || (c === 0 && after !== undefined && target === after)) lo = mid + 1;
+      else hi = mid;
+    }
+    const items: ListPage["items"] = [];
+    let i = lo;
+    for (; i < keys.length && items.length < page.limit; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) break;
+      const r = this.records.get(key);
+      if (r) items.push({ key, size: r.info.size, lastModified: r.info.lastModified, etag: r.info.etag });
+    }
+    const more = i < keys.length && keys[i]!.startsWith(prefix);
+    return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+
+  async close(): Promise<void> {
+    this.records.clear();
+    this.sorted = [];
+    this.bytes = 0;
+  }
+}
+
+/**
+ * A storage held in this process's memory. Values are isolated by copy: changing a buffer
+ * or object after `put`, or a value returned by `get`, never changes what is stored.
+ * Nothing survives the process; `close()` drops everything.
+ *
+ * @example
+ * const storage = new MemoryStorage({ capacity: 64 * 1024 * 1024 });
+ * await storage.put("user", { name: "John" });
+ */
+export class MemoryStorage extends BaseStorage {
+  protected declare readonly driver: MemoryDriver;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
+    if (typeof capacity !== "number" || Number.isNaN(capacity) || capacity < 0) {
+      throw new StorageValidationError("Invalid option capacity: expected a non-negative number of bytes", { backend: "memory" });
+    }
+    super(new MemoryDriver(capacity), options);
+  }
+
+  /** Bytes of values held. */
+  get bytesUsed(): number {
+    return this.driver.size;
+  }
+}
