@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs the packed tarballs of every public package into an empty folder with npm, as a
+# user would from the registry, and checks that `import`, `require`, the types (both
+# module modes) and the CLI bin work. Run after `pnpm build`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d /tmp/pepperpy-pack.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/packs" "$work/app"
+
+for dir in "$root"/packages/*/; do
+  (cd "$dir" && pnpm pack --pack-destination "$work/packs" >/dev/null)
+done
+ls "$work/packs"
+
+cd "$work/app"
+cat > package.json <<'EOF'
+{ "name": "pack-test-app", "version": "1.0.0", "private": true }
+EOF
+# All tarballs in one install: their @pepperpy/* dependencies resolve to each other.
+npm install --no-audit --no-fund --loglevel=error "$work"/packs/*.tgz typescript@6.0.3 @types/node@20 >/dev/null
+
+cat > esm.mjs <<'EOF'
+import { MemoryStorage, createStorage, StorageNotFoundError, isStorageError } from "@pepperpy/storage";
+import { FileStorage } from "@pepperpy/storage-fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+const m = new MemoryStorage();
+await m.put("a/b", { hello: "esm" });
+if ((await m.get("a/b")).hello !== "esm") throw new Error("memory round trip");
+const f = new FileStorage(mkdtempSync(join(tmpdir(), "pack-")));
+await f.put("x.txt", "file");
+if ((await f.get("x.txt")) !== "file") throw new Error("file round trip");
+const s = await createStorage({ type: "memory" });
+try { await s.get("missing"); throw new Error("no error"); } catch (e) {
+  if (!(e instanceof StorageNotFoundError) || !isStorageError(e, "NOT_FOUND")) throw e;
+}
+console.log("esm ok");
+EOF
+cat > cjs.cjs <<'EOF'
+const { MemoryStorage, createStorage, StorageNotFoundError } = require("@pepperpy/storage");
+(async () => {
+  const m = new MemoryStorage();
+  await m.put("k", new Uint8Array([1, 2, 3]));
+  const v = await m.get("k");
+  if (v.length !== 3) throw new Error("bytes round trip");
+  const s = await createStorage({ type: "file", path: require("node:os").tmpdir() + "/pack-cjs-" + process.pid });
+  await s.put("a", "cjs");
+  if ((await s.get("a")) !== "cjs") throw new Error("file via config");
+  try { await s.get("missing"); throw new Error("no error"); } catch (e) { if (!(e instanceof StorageNotFoundError)) throw e; }
+  console.log("cjs ok");
+})().catch((e) => { console.error(e); process.exit(1); });
+EOF
+cat > types.mts <<'EOF'
+import { MemoryStorage, type Storage, type ObjectInfo, StorageError } from "@pepperpy/storage";
+const s: Storage = new MemoryStorage();
+const info: Promise<ObjectInfo> = s.put("k", "v");
+const e: StorageError = new StorageError("x", { key: "k" });
+export { info, e };
+EOF
+cat > types.cts <<'EOF'
+import { MemoryStorage, type Storage } from "@pepperpy/storage";
+const s: Storage = new MemoryStorage();
+export const p: Promise<string[]> = s.list("");
+EOF
+cat > tsconfig.json <<'EOF'
+{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true, "noEmit": true, "types": ["node"], "skipLibCheck": false }, "files": ["types.mts", "types.cts"] }
+EOF
+
+node esm.mjs
+node cjs.cjs
+npx tsc -p tsconfig.json
+npx pepperpy-storage --help >/dev/null
+echo "pack test ok: $(ls "$work"/packs | wc -l) packages installed from tarballs; import, require, types and bin work"
