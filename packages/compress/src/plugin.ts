@@ -1,0 +1,24 @@
+import type { LayerPlugin } from "@pepperpy/storage-core";
+import { CompressedStorage } from "./compressed-storage.js";
+import type { CompressionAlgorithm } from "./format.js";
+
+/** Config `options.compression: true | { algorithm, level, threshold, maxDecompressedSize }`. */
+export const layerPlugin: LayerPlugin = {
+  name: "compression",
+  order: 30,
+  fields: {
+    algorithm: { enum: ["gzip", "deflate", "brotli", "zstd"] },
+    level: "integer",
+    threshold: "size",
+    maxDecompressedSize: "size",
+  },
+  create(backend, options) {
+    return new CompressedStorage({
+      backend,
+      algorithm: options.algorithm as CompressionAlgorithm | undefined,
+      level: options.level as number | undefined,
+      threshold: options.threshold as number | undefined,
+      maxDecompressedSize: options.maxDecompressedSize as number | undefined,
+    });
+  },
+};
