@@ -1,0 +1,156 @@
+import {
+  StorageConfigError,
+  StorageConflictError,
+  type StorageError,
+  StorageIOError,
+  StorageNotFoundError,
+  StoragePermissionError,
+  StorageQuotaError,
+  StorageTimeoutError,
+  StorageUnavailableError,
+  StorageValidationError,
+  fromAbortSignal,
+  fromNodeError,
+  isStorageError,
+} from "@pepperpy/storage-core";
+
+/** What {@link mapS3Error} needs to know about the failed call. */
+export interface S3ErrorContext {
+  /** The bucket the call went to (named in bucket errors). */
+  bucket: string;
+  /** The key as the user sees it (relative to the storage's prefix). */
+  key?: string | undefined;
+  /** The public operation. */
+  operation?: string | undefined;
+  /** The signal of the call: an abort it caused is reported as abort or timeout, never as a network error. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The fields of an AWS SDK v3 error this mapper reads. */
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $fault?: "client" | "server";
+  $retryable?: { throttling?: boolean };
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+}
+
+const PERMISSION_CODES = new Set([
+  "AccessDenied",
+  "AllAccessDisabled",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "TokenRefreshRequired",
+  "AccountProblem",
+  "InvalidObjectState",
+  "Forbidden",
+]);
+const NOT_FOUND_CODES = new Set(["NoSuchKey", "NotFound", "NoSuchVersion"]);
+const CONFLICT_CODES = new Set(["PreconditionFailed", "ConditionalRequestConflict"]);
+const THROTTLING_CODES = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "TooManyRequests",
+  "RequestLimitExceeded",
+  "BandwidthLimitExceeded",
+  "ProvisionedThroughputExceededException",
+]);
+const TRANSIENT_CODES = new Set(["InternalError", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"]);
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
+
+/**
+ * Maps anything the AWS SDK (or the network under it) throws into the storage error
+ * family. It is the one place S3 failures are classified, so `retryable` means the same
+ * thing for every operation:
+ *
+ * - 404 / `NoSuchKey` → {@link StorageNotFoundError}
+ * - `NoSuchBucket` → {@link StorageConfigError} naming the bucket (not retryable: the config is wrong)
+ * - 403 / `AccessDenied` / `InvalidAccessKeyId` / `SignatureDoesNotMatch` → {@link StoragePermissionError} (not retryable)
+ * - 412 / `PreconditionFailed`, 409 `ConditionalRequestConflict` → {@link StorageConflictError}
+ * - 429, 503 `SlowDown`, 500 / 502 / 504, other 5xx → {@link StorageUnavailableError}, retryable
+ * - socket timeouts, `RequestTimeout` → {@link StorageTimeoutError}, retryable
+ * - `ECONNREFUSED`, `ECONNRESET`, `EPIPE`, … → {@link StorageUnavailableError}, retryable
+ * - an abort of `signal` → `StorageAbortedError` / `StorageTimeoutError` as the signal says
+ *
+ * Messages are built from the S3 error code and HTTP status, never from request data, so
+ * they cannot carry credentials or signatures.
+ */
+export function mapS3Error(error: unknown, ctx: S3ErrorContext): StorageError {
+  const base = { key: ctx.key, operation: ctx.operation, backend: "s3", cause: error };
+  if (isStorageError(error)) return error.withContext({ key: ctx.key, operation: ctx.operation, backend: "s3" });
+  if (ctx.signal?.aborted) return fromAbortSignal(ctx.signal, { key: ctx.key, operation: ctx.operation, backend: "s3" });
+
+  const e = (typeof error === "object" && error !== null ? error : {}) as SdkErrorShape;
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.Code ?? (e.name && e.name !== "Error" && e.name !== "S3ServiceException" ? e.name : undefined) ?? e.code;
+  const label = [code, status !== undefined ? `HTTP ${status}` : undefined].filter(Boolean).join(", ");
+  const requestId = e.$metadata?.requestId ? `; request id ${e.$metadata.requestId}` : "";
+
+  if (code === "NoSuchBucket") {
+    return new StorageConfigError(`S3 bucket "${ctx.bucket}" does not exist (NoSuchBucket${requestId})`, { ...base, retryable: false });
+  }
+  if (code !== undefined && NOT_FOUND_CODES.has(code)) return new StorageNotFoundError("Key not found", base);
+  if ((code !== undefined && PERMISSION_CODES.has(code)) || status === 401 || status === 403) {
+    const hint =
+      code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch"
+        ? " (check the access key id and secret)"
+        : code === "ExpiredToken" || code === "InvalidToken"
+          ? " (the session token is expired or invalid)"
+          : "";
+    return new StoragePermissionError(`S3 denied access to bucket "${ctx.bucket}" (${label}${requestId})${hint}`, { ...base, retryable: false });
+  }
+  if ((code !== undefined && CONFLICT_CODES.has(code)) || status === 412) {
+    return new StorageConflictError(`Write condition failed (${label || "HTTP 412"})`, { ...base, retryable: false });
+  }
+  if (code === "EntityTooLarge" || code === "EntityTooSmall" || code === "KeyTooLongError" || code === "MetadataTooLarge" || code === "InvalidArgument") {
+    return new StorageValidationError(`S3 rejected the request (${label}${requestId})`, base);
+  }
+  if (code === "QuotaExceeded" || code === "XMinioStorageFull" || code === "StorageFull") {
+    return new StorageQuotaError(`S3 storage is full (${label}${requestId})`, base);
+  }
+  if (code === "TimeoutError" || code === "RequestTimeout" || code === "RequestTimeoutException" || code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT") {
+    return new StorageTimeoutError(`S3 request timed out (${label})`, { ...base, retryable: true });
+  }
+  if ((code !== undefined && (THROTTLING_CODES.has(code) || TRANSIENT_CODES.has(code))) || status === 429 || (status !== undefined && status >= 500)) {
+    return new StorageUnavailableError(`S3 is unavailable or throttling (${label}${requestId})`, { ...base, retryable: true });
+  }
+  if (code !== undefined && NETWORK_CODES.has(code)) return fromNodeError(error, { key: ctx.key, operation: ctx.operation, backend: "s3", retryable: true });
+  if (e.name === "AbortError") {
+    // An abort that was not ours: the SDK or a socket gave up.
+    return new StorageUnavailableError("S3 request was aborted by the connection", { ...base, retryable: true });
+  }
+  if (status !== undefined && status >= 200 && status < 300) {
+    // A 2xx whose body could not be read or parsed: a response cut short in transit.
+    return new StorageUnavailableError(`S3 response was incomplete or malformed (${label})`, { ...base, retryable: true });
+  }
+  if (status === undefined && isLikelyNetworkFailure(e)) {
+    return new StorageUnavailableError(`S3 connection failed (${e.code ?? e.name ?? "network error"})`, { ...base, retryable: true });
+  }
+  const retryable = e.$retryable !== undefined;
+  return new StorageIOError(`S3 request failed (${label || "unknown error"}${requestId})`, { ...base, retryable });
+}
+
+/** Errors the HTTP layer raises without a status: a socket that closed or never answered. */
+function isLikelyNetworkFailure(e: SdkErrorShape): boolean {
+  const text = `${e.name ?? ""} ${e.message ?? ""}`.toLowerCase();
+  return /socket hang up|aborted|premature close|econnreset|connection (?:reset|closed|refused)|other side closed|terminated/.test(text);
+}
+
+/** A response body that ended before its announced length: retryable, never a value. */
+export function truncatedBody(received: number, expected: number, ctx: S3ErrorContext): StorageError {
+  return new StorageUnavailableError(`S3 response body truncated: received ${received} of ${expected} bytes`, {
+    key: ctx.key,
+    operation: ctx.operation,
+    backend: "s3",
+    retryable: true,
+  });
+}

@@ -1,0 +1,154 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Options of {@link startS3Server}. */
+export interface S3ServerOptions {
+  /** A bucket to create before the server answers (optional). */
+  bucket?: string | undefined;
+  /** Data directory; default a fresh temp directory, removed by `stop()`. */
+  directory?: string | undefined;
+  /** Milliseconds to wait for the server to start (default 20 000). */
+  startTimeout?: number | undefined;
+}
+
+/** A running s3rver, as {@link startS3Server} returns it. */
+export interface S3Server {
+  /** `http://127.0.0.1:<port>`. */
+  endpoint: string;
+  port: number;
+  /** The bucket created at start, when one was asked for. */
+  bucket?: string | undefined;
+  /** Creates a bucket (idempotent). */
+  createBucket(name: string): Promise<void>;
+  /** Stops the server process and removes its temp directory. */
+  stop(): Promise<void>;
+  /**
+   * S3Client settings s3rver needs: path-style URLs, its fixed credentials, and checksums
+   * only where required (otherwise it stores aws-chunked framing as content).
+   */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    forcePathStyle: true;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+    requestChecksumCalculation: "WHEN_REQUIRED";
+    responseChecksumValidation: "WHEN_REQUIRED";
+  };
+}
+
+// Runs inside the child. s3rver's list continuation tokens use DES, which OpenSSL 3
+// only offers under --openssl-legacy-provider; a child process keeps that flag (and
+// s3rver's event-loop work) out of the test process.
+const CHILD_SCRIPT = `
+const S3rver = require(process.env.S3RVER_PATH);
+const server = new S3rver({ address: "127.0.0.1", port: 0, directory: process.env.S3RVER_DIR, silent: true, allowMismatchedSignatures: false });
+server.run().then((addr) => process.send({ type: "ready", port: addr.port }), (err) => { process.send({ type: "error", message: String(err && err.stack || err) }); process.exit(1); });
+process.on("message", (msg) => {
+  if (msg.type === "createBucket") {
+    server.store.putBucket(msg.name).then(() => process.send({ type: "bucket", id: msg.id }), (err) => process.send({ type: "bucket", id: msg.id, error: String(err) }));
+  }
+});
+process.on("disconnect", () => process.exit(0));
+`;
+
+/**
+ * Starts s3rver (a real S3-compatible HTTP server written in Node) in a child process on
+ * a free 127.0.0.1 port with a temp data directory, for tests of S3 backends. Needs the
+ * optional peer dependency `s3rver`.
+ *
+ * @example
+ * const server = await startS3Server({ bucket: "test" });
+ * const storage = new S3Storage({ bucket: "test", clientConfig: server.clientConfig });
+ * afterAll(() => server.stop());
+ */
+export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Server> {
+  let s3rverPath: string;
+  try {
+    s3rverPath = createRequire(import.meta.url).resolve("s3rver");
+  } catch (cause) {
+    throw new Error("startS3Server needs the s3rver package: npm install --save-dev s3rver", { cause });
+  }
+  const ownDir = opts.directory === undefined;
+  const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), "pepperpy-s3rver-")));
+  const child: ChildProcess = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD_SCRIPT], {
+    env: { ...process.env, S3RVER_PATH: s3rverPath, S3RVER_DIR: directory, NODE_OPTIONS: "" },
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`s3rver did not start within ${opts.startTimeout ?? 20_000} ms: ${stderr}`));
+    }, opts.startTimeout ?? 20_000);
+    child.on("message", (msg: { type: string; port?: number; message?: string; id?: number; error?: string }) => {
+      if (msg.type === "ready") {
+        clearTimeout(timer);
+        resolve(msg.port!);
+      } else if (msg.type === "error") {
+        clearTimeout(timer);
+        reject(new Error(`s3rver failed to start: ${msg.message}`));
+      } else if (msg.type === "bucket") {
+        const p = pending.get(msg.id!);
+        pending.delete(msg.id!);
+        if (msg.error) p?.reject(new Error(`createBucket failed: ${msg.error}`));
+        else p?.resolve();
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`s3rver exited (${code ?? signal}) before it started: ${stderr}`));
+      for (const p of pending.values()) p.reject(new Error("s3rver exited"));
+      pending.clear();
+    });
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const createBucket = (name: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (!child.connected) return reject(new Error("s3rver is not running"));
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ type: "createBucket", name, id });
+    });
+  if (opts.bucket !== undefined) await createBucket(opts.bucket);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (ownDir) await rm(directory, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+
+  return {
+    endpoint,
+    port,
+    bucket: opts.bucket,
+    createBucket,
+    stop,
+    clientConfig: {
+      endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    },
+  };
+}
