@@ -1,0 +1,79 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { type ResolvedStorageConfig, type Storage, StorageConfigError, createStorage, loadConfig } from "@pepperpy/storage";
+
+/** Where the CLI reads and writes: the process's streams by default, anything in tests or embedders. */
+export interface CliIO {
+  /** Source of `put KEY -`. */
+  stdin: Readable;
+  /** Command output: values of `get`, listings, JSON. */
+  stdout: Writable;
+  /** Errors, warnings and the progress bar. */
+  stderr: Writable;
+  /** Environment for `${VAR}` in config files and `PEPPERPY_STORAGE_CONFIG`. */
+  env: NodeJS.ProcessEnv;
+  /** Aborting it stops the command cleanly (Ctrl-C): in-flight operations are aborted, exit 130. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The config file used when `--config` is not given. */
+export const DEFAULT_CONFIG_FILE = "storage.yaml";
+/** Where files go when there is no config file at all. */
+export const DEFAULT_DATA_DIR = "data";
+
+/** What the global options resolve to for one storage. */
+export interface OpenedStorage {
+  storage: Storage;
+  /** For messages: the config file, or `./data (default)`. */
+  source: string;
+}
+
+/**
+ * The config of `--config FILE`, else `$PEPPERPY_STORAGE_CONFIG`, else `./storage.yaml`
+ * when it exists, else file storage under `./data`. An explicitly named file that does
+ * not exist is an error, never a silent fallback to the default.
+ */
+export async function resolveCliConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: ResolvedStorageConfig | Parameters<typeof createStorage>[0]; source: string }> {
+  const named = file ?? (env.PEPPERPY_STORAGE_CONFIG || undefined);
+  if (named !== undefined) {
+    const path = resolve(named);
+    if (!existsSync(path)) throw new StorageConfigError(`Config file ${named} does not exist`, { operation: "loadConfig" });
+    return { config: await loadConfig(path, { env }), source: named };
+  }
+  const fallback = resolve(DEFAULT_CONFIG_FILE);
+  if (existsSync(fallback)) return { config: await loadConfig(fallback, { env }), source: DEFAULT_CONFIG_FILE };
+  return { config: { type: "file", path: resolve(DEFAULT_DATA_DIR) }, source: `./${DEFAULT_DATA_DIR} (default)` };
+}
+
+/** Builds the storage a command works on. */
+export async function openStorage(file: string | undefined, env: NodeJS.ProcessEnv): Promise<OpenedStorage> {
+  const { config, source } = await resolveCliConfig(file, env);
+  return { storage: await createStorage(config), source };
+}
+
+/** Writes and waits for the stream to accept more, so large outputs stay in bounded memory. */
+export function write(stream: Writable, text: string | Uint8Array): Promise<void> | undefined {
+  if (stream.write(text)) return undefined;
+  return new Promise((resolvePromise, reject) => {
+    const done = (error?: Error) => {
+      stream.off("drain", onDrain);
+      stream.off("error", done);
+      if (error) reject(error);
+      else resolvePromise();
+    };
+    const onDrain = () => done();
+    stream.once("drain", onDrain);
+    stream.once("error", done);
+  });
+}
+
+/** Writes a line (a newline is added). */
+export async function line(stream: Writable, text: string): Promise<void> {
+  await write(stream, `${text}\n`);
+}
+
+/** True when the stream is a terminal (colours and progress bars make sense). */
+export function isTerminal(stream: Writable): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
+}
