@@ -1,0 +1,239 @@
+import {
+  type BaseStorageOptions,
+  type DriverContext,
+  ForwardingDriver,
+  LayerStorage,
+  type ListPage,
+  type ObjectInfo,
+  type Storage,
+  StorageUnavailableError,
+  type StoredEntry,
+  type StoredStream,
+  type WriteRequest,
+  fromAbortSignal,
+} from "@pepperpy/storage-core";
+
+/** The driver calls a fault can hit (the backend contract, not the public methods). */
+export type FaultOperation = "read" | "readStream" | "stat" | "write" | "delete" | "list" | "copy" | "move" | "deleteMany";
+
+/** What a fault predicate or error factory is told about the call. */
+export interface FaultCall {
+  /** The driver call. */
+  operation: FaultOperation;
+  /** The public operation that led to it (`get`, `getMany`, `put`, …). */
+  publicOperation: string;
+  /** The key, or the prefix of `list`, or the source of `copy`/`move`; undefined for `deleteMany`. */
+  key: string | undefined;
+  /** 1-based number of this driver call on this storage (counting every operation). */
+  call: number;
+}
+
+/** Options of {@link FaultStorage} and {@link withFaults}. */
+export interface FaultOptions {
+  /**
+   * Delay before every driver call, in ms: a number, or `[min, max]` drawn from the
+   * seeded generator. An abort or timeout of the call ends the wait.
+   */
+  latency?: number | readonly [number, number] | undefined;
+  /** Probability (0..1) that a call fails, drawn from the seeded generator. */
+  failureRate?: number | undefined;
+  /**
+   * Calls that fail for sure: `{ call: N }` (or a list of call numbers, 1-based, counting
+   * every driver call on this storage), or a predicate.
+   */
+  failOn?: { call: number | readonly number[] } | ((call: FaultCall) => boolean) | undefined;
+  /** Restricts latency and failures to these driver calls (default: all). */
+  operations?: readonly FaultOperation[] | undefined;
+  /**
+   * Builds the injected error. Default: a retryable `StorageUnavailableError`
+   * ("Injected fault …"), the kind of failure a network blip produces.
+   */
+  error?: ((call: FaultCall) => unknown) | undefined;
+  /** Seed of the generator behind `failureRate` and latency ranges (default 1): the same seed gives the same faults. */
+  seed?: number | undefined;
+}
+
+/** mulberry32: a tiny, fast, seedable generator; quality is plenty for fault injection. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(fromAbortSignal(signal));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(fromAbortSignal(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function checkOptions(o: FaultOptions): void {
+  const bad = (what: string) => {
+    throw new RangeError(`withFaults: invalid ${what}`);
+  };
+  if (o.failureRate !== undefined && !(o.failureRate >= 0 && o.failureRate <= 1)) bad("failureRate (expected 0..1)");
+  if (typeof o.latency === "number" && !(o.latency >= 0)) bad("latency (expected ms >= 0)");
+  if (Array.isArray(o.latency)) {
+    const [min, max] = o.latency as [number, number];
+    if (!(min >= 0 && max >= min)) bad("latency range (expected [min, max] with 0 <= min <= max)");
+  }
+}
+
+/** Counters of a {@link FaultStorage}. */
+export interface FaultStats {
+  /** Driver calls seen. */
+  calls: number;
+  /** Faults injected (failed calls). */
+  injected: number;
+  /** Injected faults per driver operation. */
+  byOperation: Partial<Record<FaultOperation, number>>;
+}
+
+/** The fault-injecting driver: waits, maybe fails, then forwards. */
+export class FaultDriver extends ForwardingDriver {
+  /** While false, calls pass through untouched (and are not counted). */
+  enabled = true;
+  readonly stats: FaultStats = { calls: 0, injected: 0, byOperation: {} };
+  private readonly options: FaultOptions;
+  private readonly random: () => number;
+
+  constructor(inner: Storage, options: FaultOptions = {}) {
+    super(inner, "faults");
+    checkOptions(options);
+    this.options = options;
+    this.random = seededRandom(options.seed ?? 1);
+  }
+
+  /** Applies latency and maybe throws the injected error for one driver call. */
+  private async inject(operation: FaultOperation, key: string | undefined, ctx: DriverContext): Promise<void> {
+    if (!this.enabled) return;
+    const o = this.options;
+    if (o.operations && !o.operations.includes(operation)) return;
+    const call: FaultCall = { operation, publicOperation: ctx.operation, key, call: ++this.stats.calls };
+    // Draw in a fixed order so a seed gives the same sequence whatever the options.
+    const latencyDraw = this.random();
+    const failureDraw = this.random();
+    if (o.latency !== undefined) {
+      const ms = typeof o.latency === "number" ? o.latency : o.latency[0] + latencyDraw * (o.latency[1] - o.latency[0]);
+      await sleep(ms, ctx.signal);
+    }
+    let fail = o.failureRate !== undefined && failureDraw < o.failureRate;
+    if (!fail && o.failOn !== undefined) {
+      if (typeof o.failOn === "function") fail = o.failOn(call);
+      else {
+        const n = o.failOn.call;
+        fail = typeof n === "number" ? n === call.call : n.includes(call.call);
+      }
+    }
+    if (!fail) return;
+    this.stats.injected++;
+    this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
+    throw o.error
+      ? o.error(call)
+      : new StorageUnavailableError(`Injected fault in ${operation} (call ${call.call})`, { key, operation: ctx.operation, backend: this.name });
+  }
+
+  override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    await this.inject("read", key, ctx);
+    return super.read(key, ctx);
+  }
+  override async readStream(
+    key: string,
+    range: { start?: number | undefined; end?: number | undefined },
+    ctx: DriverContext,
+  ): Promise<StoredStream | undefined> {
+    await this.inject("readStream", key, ctx);
+    return super.readStream(key, range, ctx);
+  }
+  override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    await this.inject("stat", key, ctx);
+    return super.stat(key, ctx);
+  }
+  override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    await this.inject("write", key, ctx);
+    return super.write(key, req, ctx);
+  }
+  override async delete(key: string, ctx: DriverContext): Promise<void> {
+    await this.inject("delete", key, ctx);
+    return super.delete(key, ctx);
+  }
+  override async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+    await this.inject("list", prefix, ctx);
+    return super.list(prefix, page, ctx);
+  }
+  override async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    await this.inject("copy", from, ctx);
+    return super.copy(from, to, ctx);
+  }
+  override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    await this.inject("move", from, ctx);
+    return super.move(from, to, ctx);
+  }
+  override async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
+    await this.inject("deleteMany", undefined, ctx);
+    return super.deleteMany(keys, ctx);
+  }
+}
+
+/** Options of the {@link FaultStorage} constructor. */
+export interface FaultStorageOptions extends FaultOptions, BaseStorageOptions {
+  /** The storage to inject faults in front of. */
+  backend: Storage;
+}
+
+/**
+ * A layer that injects latency and failures in front of any storage, deterministically
+ * from a seed, so tests of retries, composites, caches and timeouts run against real
+ * failures of the backend contract instead of mocks. The injected error is thrown before
+ * the call reaches the backend (a failed write stores nothing). Named `faults(<inner>)`.
+ *
+ * @example
+ * const flaky = withFaults(new MemoryStorage(), { failureRate: 0.3, seed: 42 });
+ * const storage = new RetryStorage({ backend: flaky, maxRetries: 5, delay: 1 });
+ */
+export class FaultStorage extends LayerStorage<FaultDriver> {
+  constructor(options: FaultStorageOptions) {
+    const { backend, timeout, maxSize, ...faults } = options;
+    super(new FaultDriver(backend, faults), { timeout, maxSize });
+  }
+
+  /** Calls seen and faults injected so far. */
+  get stats(): Readonly<FaultStats> {
+    return this.driver.stats;
+  }
+
+  /** Faults injected so far. */
+  get injectedFaults(): number {
+    return this.driver.stats.injected;
+  }
+
+  /** While false, calls pass straight through (for setting up data, then turning faults on). */
+  get enabled(): boolean {
+    return this.driver.enabled;
+  }
+  set enabled(value: boolean) {
+    this.driver.enabled = value;
+  }
+}
+
+/** Wraps `storage` in a {@link FaultStorage}. */
+export function withFaults(storage: Storage, options: FaultOptions = {}): FaultStorage {
+  return new FaultStorage({ ...options, backend: storage });
+}

@@ -1,0 +1,40 @@
+/**
+ * @packageDocumentation
+ * The testing kit of @pepperpy/storage: `MockStorage` for unit tests of code that uses a
+ * storage, `FaultStorage` / `withFaults` to inject latency and failures into a real
+ * storage, and `describeStorageConformance`, the behaviour suite every backend and layer
+ * passes (vitest is a peer dependency).
+ */
+export {
+  type MockCall,
+  type MockErrorOptions,
+  type MockOperation,
+  MockStorage,
+  type MockStorageOptions,
+} from "./mock-storage.js";
+export {
+  type FaultCall,
+  FaultDriver,
+  type FaultOperation,
+  type FaultOptions,
+  type FaultStats,
+  FaultStorage,
+  type FaultStorageOptions,
+  withFaults,
+} from "./faults.js";
+export {
+  type CaseContext,
+  type ConformanceCase,
+  ConformanceFailure,
+  type ConformanceOptions,
+  ILLEGAL_KEYS,
+  conformanceCaseNames,
+  conformanceCases,
+  describeStorageConformance,
+  expectBytes,
+  expectRejects,
+  randomPrefix,
+  readAll,
+} from "./conformance/index.js";
+// A real S3-compatible server for tests (added by @pepperpy/storage-s3's helper):
+export { type S3Server, type S3ServerOptions, startS3Server } from "./s3-server.js";
