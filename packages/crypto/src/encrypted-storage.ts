@@ -1,0 +1,356 @@
+import {
+  type DriverContext,
+  ForwardingDriver,
+  type LayerOptions,
+  LayerStorage,
+  type ObjectInfo,
+  type Storage,
+  type StorageCapabilities,
+  StorageConfigError,
+  type StorageError,
+  StorageIntegrityError,
+  type StoredEntry,
+  type StoredStream,
+  type WriteRequest,
+  innerOptions,
+  isStorageError,
+  orUndefined,
+} from "@pepperpy/storage-core";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { ByteReader, collect, drain, sliceRange } from "./bytes.js";
+import {
+  CHUNK_LOG2,
+  FIXED_HEADER_LENGTH,
+  type Header,
+  MAGIC,
+  MAX_HEADER_LENGTH,
+  TAG_LENGTH,
+  decodeHeader,
+  encodeHeader,
+  hasMagic,
+  headerLength,
+  plaintextSize,
+  recordNonce,
+} from "./format.js";
+import { type KeyMaterial, KeyRing, objectKey } from "./keyring.js";
+
+/** Options of {@link EncryptedStorage}. */
+export interface EncryptedStorageOptions extends LayerOptions {
+  /** One key, id `"default"`: a passphrase (stretched with scrypt) or 32 random bytes. */
+  key?: KeyMaterial | undefined;
+  /** Several keys by id, for rotation: new writes use `activeKeyId`, reads use the id in each object's header. */
+  keys?: Record<string, KeyMaterial> | undefined;
+  /** The id of `keys` new writes use (optional when `keys` has one entry). */
+  activeKeyId?: string | undefined;
+  /**
+   * Return objects that are not encrypted (no header) as they are, instead of failing with
+   * `StorageIntegrityError`. For migrating existing data; anyone who can write the backend
+   * can then substitute values, so leave it off once `reencrypt()` has run.
+   */
+  allowPlaintext?: boolean | undefined;
+}
+
+/** What {@link EncryptedStorage.reencrypt} did. */
+export interface ReencryptResult {
+  /** Objects looked at. */
+  scanned: number;
+  /** Objects rewritten under the active key (plaintext ones included when `allowPlaintext`). */
+  reencrypted: number;
+  /** Objects already under the active key, left alone. */
+  upToDate: number;
+  /** Objects that could not be rewritten (unreadable, changed meanwhile, …), with the error. */
+  failed: { key: string; error: StorageError }[];
+}
+
+function authFailed(cause?: unknown): StorageIntegrityError {
+  return new StorageIntegrityError(
+    "Encrypted value failed authentication (tampered, truncated, wrong key, or copied from another storage key)",
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** One object's decryption state: its key, AAD and record geometry. */
+interface OpenObject {
+  header: Header;
+  key: Buffer;
+  aad: Buffer;
+}
+
+function openRecord(obj: OpenObject, index: number, final: boolean, record: Buffer): Buffer {
+  if (record.byteLength < TAG_LENGTH || record.byteLength > obj.header.chunkSize + TAG_LENGTH) throw authFailed();
+  const cut = record.byteLength - TAG_LENGTH;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", obj.key, recordNonce(index, final), { authTagLength: TAG_LENGTH });
+    decipher.setAAD(obj.aad);
+    decipher.setAuthTag(record.subarray(cut));
+    const plain = decipher.update(record.subarray(0, cut));
+    // final() verifies the tag; `plain` is released only after it returns.
+    decipher.final();
+    return plain;
+  } catch (error) {
+    throw authFailed(error);
+  }
+}
+
+function sealRecord(key: Buffer, aad: Buffer, index: number, final: boolean, chunk: Uint8Array, out: Buffer[]): void {
+  const cipher = createCipheriv("aes-256-gcm", key, recordNonce(index, final), { authTagLength: TAG_LENGTH });
+  cipher.setAAD(aad);
+  out.push(cipher.update(chunk));
+  cipher.final();
+  out.push(cipher.getAuthTag());
+}
+
+/** The driver of {@link EncryptedStorage}. */
+export class EncryptionDriver extends ForwardingDriver {
+  readonly keyRing: KeyRing;
+  readonly allowPlaintext: boolean;
+
+  constructor(inner: Storage, keyRing: KeyRing, allowPlaintext: boolean) {
+    super(inner, "crypto");
+    this.keyRing = keyRing;
+    this.allowPlaintext = allowPlaintext;
+  }
+
+  override get capabilities(): StorageCapabilities {
+    // Ranges are cut from decrypted data, and a copy must be re-encrypted (the key is authenticated).
+    return { ...this.inner.capabilities, rangeRead: false, serverSideCopy: false };
+  }
+
+  /** A fresh header and object key for a write to `key`. */
+  private async sealer(key: string): Promise<{ header: Buffer; objKey: Buffer; aad: Buffer }> {
+    const wk = await this.keyRing.writeKey();
+    const objectSalt = randomBytes(32);
+    const header = encodeHeader({ chunkLog2: CHUNK_LOG2, kdf: wk.kdf, scrypt: wk.scrypt, keyId: wk.keyId, kdfSalt: wk.kdfSalt, objectSalt });
+    return { header, objKey: objectKey(wk.master, objectSalt), aad: Buffer.concat([header, Buffer.from(key, "utf8")]) };
+  }
+
+  override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    const { header, objKey, aad } = await this.sealer(key);
+    if (req.body instanceof Uint8Array) {
+      const data = req.body;
+      const chunk = 2 ** CHUNK_LOG2;
+      const parts: Buffer[] = [header];
+      const records = Math.max(1, Math.ceil(data.byteLength / chunk));
+      for (let i = 0; i < records; i++) {
+        sealRecord(objKey, aad, i, i === records - 1, data.subarray(i * chunk, Math.min(data.byteLength, (i + 1) * chunk)), parts);
+      }
+      const body = Buffer.concat(parts);
+      const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
+      return { ...info, size: data.byteLength };
+    }
+    const counter = { size: 0 };
+    const info = await super.write(key, { ...req, body: this.sealStream(req.body, header, objKey, aad, counter), size: undefined }, ctx);
+    return { ...info, size: counter.size };
+  }
+
+  /** Encrypts a stream record by record, holding one chunk back until it knows whether it is the last. */
+  private async *sealStream(body: AsyncIterable<Uint8Array>, header: Buffer, objKey: Buffer, aad: Buffer, counter: { size: number }): AsyncGenerator<Buffer> {
+    const chunk = 2 ** CHUNK_LOG2;
+    const reader = new ByteReader(body);
+    yield header;
+    let index = 0;
+    for (;;) {
+      await reader.fill(chunk + 1);
+      const final = reader.buffered <= chunk;
+      const plain = reader.take(final ? reader.buffered : chunk);
+      counter.size += plain.byteLength;
+      const out: Buffer[] = [];
+      sealRecord(objKey, aad, index++, final, plain, out);
+      yield* out;
+      if (final) return;
+    }
+  }
+
+  /** Parses the header and derives the object key; fails before any decryption. */
+  private async open(key: string, bytes: Buffer): Promise<OpenObject> {
+    const header = decodeHeader(bytes);
+    const master = await this.keyRing.readMaster(header);
+    return { header, key: objectKey(master, header.objectSalt), aad: Buffer.concat([header.bytes, Buffer.from(key, "utf8")]) };
+  }
+
+  private notEncrypted(): StorageIntegrityError {
+    return new StorageIntegrityError("Value is not encrypted (no header); set allowPlaintext to read values written without the layer");
+  }
+
+  override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    const entry = await super.read(key, ctx);
+    if (!entry) return undefined;
+    const bytes = Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
+    if (!hasMagic(bytes)) {
+      if (this.allowPlaintext) return entry;
+      throw this.notEncrypted();
+    }
+    const obj = await this.open(key, bytes);
+    const hLen = obj.header.bytes.byteLength;
+    const size = plaintextSize(bytes.byteLength, hLen, obj.header.chunkSize);
+    if (size === undefined) throw authFailed();
+    const record = obj.header.chunkSize + TAG_LENGTH;
+    const parts: Buffer[] = [];
+    let offset = hLen;
+    for (let i = 0; offset < bytes.byteLength; i++) {
+      const end = Math.min(bytes.byteLength, offset + record);
+      parts.push(openRecord(obj, i, end === bytes.byteLength, bytes.subarray(offset, end)));
+      offset = end;
+    }
+    // Nothing is returned unless every record, the last one included, verified.
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    return { info: { ...entry.info, size }, data };
+  }
+
+  override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    const opened = await orUndefined(this.inner.getEntryStream(key, innerOptions(ctx)));
+    if (!opened) return undefined;
+    const reader = new ByteReader(opened.stream);
+    let obj: OpenObject;
+    let size: number | undefined;
+    try {
+      await reader.fill(FIXED_HEADER_LENGTH);
+      if (!hasMagic(reader.peek(Math.min(MAGIC.length, reader.buffered)))) {
+        if (!this.allowPlaintext) throw this.notEncrypted();
+        return { info: opened.info, stream: Readable.from(sliceRange(drain(reader), range.start, range.end), { objectMode: false }) };
+      }
+      const hLen = reader.buffered >= FIXED_HEADER_LENGTH ? headerLength(reader.peek(FIXED_HEADER_LENGTH)) : FIXED_HEADER_LENGTH;
+      await reader.fill(hLen);
+      obj = await this.open(key, reader.peek(Math.min(hLen, reader.buffered)));
+      reader.take(hLen);
+      size = plaintextSize(opened.info.size, hLen, obj.header.chunkSize);
+      if (size === undefined) throw authFailed();
+    } catch (error) {
+      await reader.close();
+      throw error;
+    }
+    const records = this.openStream(reader, obj);
+    return { info: { ...opened.info, size }, stream: Readable.from(sliceRange(records, range.start, range.end), { objectMode: false }) };
+  }
+
+  /**
+   * Decrypts record by record. A record is released only after its tag verified, and a
+   * record is final only when the stream ends right after it, so a cut at a record
+   * boundary fails the last record's tag (its nonce says "not final").
+   */
+  private async *openStream(reader: ByteReader, obj: OpenObject): AsyncGenerator<Buffer> {
+    const record = obj.header.chunkSize + TAG_LENGTH;
+    try {
+      for (let index = 0; ; index++) {
+        await reader.fill(record + 1);
+        const final = reader.buffered <= record;
+        const plain = openRecord(obj, index, final, reader.take(final ? reader.buffered : record));
+        if (plain.byteLength > 0) yield plain;
+        if (final) return;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    const head = await orUndefined(this.inner.getEntryStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }));
+    if (!head) return undefined;
+    const bytes = await collect(head.stream);
+    // A plaintext object reports its own size; reading it is what allowPlaintext governs.
+    if (!hasMagic(bytes)) return head.info;
+    const header = decodeHeader(bytes);
+    const size = plaintextSize(head.info.size, header.bytes.byteLength, header.chunkSize);
+    if (size === undefined) throw authFailed();
+    return { ...head.info, size };
+  }
+
+  /** Re-encrypts under the destination key: the storage key is authenticated, so raw bytes cannot be copied. */
+  override async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    const source = await this.readStream(from, {}, ctx);
+    if (!source) return false;
+    await this.write(
+      to,
+      {
+        body: source.stream,
+        valueType: source.info.valueType ?? "bytes",
+        contentType: source.info.contentType,
+        metadata: source.info.metadata,
+        options: {},
+      },
+      ctx,
+    );
+    return true;
+  }
+
+  override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    if (!(await this.copy(from, to, ctx))) return false;
+    await this.inner.delete(from, innerOptions(ctx));
+    return true;
+  }
+
+  /** Key id of an object's header, `null` for a plaintext object, `undefined` when missing. */
+  async keyIdOf(key: string, ctx: DriverContext): Promise<string | null | undefined> {
+    const head = await orUndefined(this.inner.getEntryStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }));
+    if (!head) return undefined;
+    const bytes = await collect(head.stream);
+    if (!hasMagic(bytes)) return null;
+    return decodeHeader(bytes).keyId;
+  }
+}
+
+/**
+ * A layer that encrypts every value with AES-256-GCM before it reaches the wrapped storage.
+ *
+ * Each object gets its own key (HKDF of the master key with a random salt) and is sealed in
+ * 64 KiB records whose nonces carry the record index and a final flag; the header and the
+ * storage key are authenticated with every record. So tampering, truncation, reordering, a
+ * wrong key and a ciphertext moved to another key all fail with `StorageIntegrityError`, and
+ * no byte is released before its record verified, on `get` and on `getStream` alike.
+ *
+ * Content type and metadata are stored in the clear. `stat().size` is the plaintext size,
+ * computed from the stored size and the header (not authenticated until read); list and
+ * `iterate` entries report the stored size.
+ *
+ * @example
+ * const storage = new EncryptedStorage({ backend, keys: { "2024": oldKey, "2025": newKey }, activeKeyId: "2025" });
+ * await storage.reencrypt("users/");
+ */
+export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
+  constructor(options: EncryptedStorageOptions) {
+    if (!options || typeof options !== "object" || !options.backend) throw new StorageConfigError("EncryptedStorage needs { backend, key }");
+    const ring = new KeyRing(options);
+    super(new EncryptionDriver(options.backend, ring, options.allowPlaintext === true), options);
+  }
+
+  /** The key id new writes use. */
+  get activeKeyId(): string {
+    return this.driver.keyRing.activeKeyId;
+  }
+
+  /**
+   * Rewrites every object under `prefix` that is not yet under the active key (and, with
+   * `allowPlaintext`, every plaintext object), one at a time. Where the backend has
+   * conditional writes, an object changed meanwhile is left alone and reported in `failed`.
+   */
+  async reencrypt(prefix = "", opts: { signal?: AbortSignal | undefined } = {}): Promise<ReencryptResult> {
+    const result: ReencryptResult = { scanned: 0, reencrypted: 0, upToDate: 0, failed: [] };
+    const ctx: DriverContext = { signal: opts.signal ?? new AbortController().signal, operation: "reencrypt" };
+    const conditional = this.capabilities.conditionalWrite;
+    for await (const { key } of this.backend.iterate(prefix, { signal: opts.signal })) {
+      result.scanned++;
+      try {
+        const keyId = await this.driver.keyIdOf(key, ctx);
+        if (keyId === undefined) continue;
+        if (keyId === this.activeKeyId) {
+          result.upToDate++;
+          continue;
+        }
+        const entry = await this.getEntry(key, { signal: opts.signal });
+        await this.put(key, entry.data, {
+          valueType: entry.info.valueType ?? "bytes",
+          contentType: entry.info.contentType,
+          metadata: entry.info.metadata,
+          ifMatch: conditional ? entry.info.etag : undefined,
+          signal: opts.signal,
+        });
+        result.reencrypted++;
+      } catch (error) {
+        if (opts.signal?.aborted) throw error;
+        result.failed.push({ key, error: isStorageError(error) ? error : new StorageIntegrityError(String(error), { cause: error, key }) });
+      }
+    }
+    return result;
+  }
+}

@@ -1,0 +1,138 @@
+import { StorageConfigError, StorageIntegrityError } from "@pepperpy/storage-core";
+import { hkdfSync, randomBytes, scrypt } from "node:crypto";
+import { type Header, KDF_RAW, KDF_SCRYPT, SCRYPT_WRITE, type ScryptParams } from "./format.js";
+
+/** A key: a passphrase (stretched with scrypt) or exactly 32 random bytes (used as is). */
+export type KeyMaterial = string | Uint8Array;
+
+/** The id a single `key` gets. */
+export const DEFAULT_KEY_ID = "default";
+
+type Entry = { kind: "raw"; key: Buffer } | { kind: "passphrase"; secret: Buffer; writeSalt: Buffer };
+
+/** Derived master keys kept per instance; each entry is one scrypt run. */
+const MASTER_CACHE_SIZE = 32;
+const HKDF_INFO = Buffer.from("pepperpy-storage/v1/aes-256-gcm", "utf8");
+
+function checkKeyId(id: string): void {
+  const bytes = Buffer.byteLength(id, "utf8");
+  if (bytes === 0 || bytes > 255 || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new StorageConfigError(`Invalid key id ${JSON.stringify(id.slice(0, 40))}: expected 1 to 255 UTF-8 bytes without control characters`);
+  }
+}
+
+function toEntry(id: string, material: unknown): Entry {
+  if (typeof material === "string") {
+    if (material.length === 0) throw new StorageConfigError(`Key "${id}" is an empty passphrase`);
+    return { kind: "passphrase", secret: Buffer.from(material, "utf8"), writeSalt: randomBytes(16) };
+  }
+  if (material instanceof Uint8Array) {
+    // The length is not secret; the bytes never appear in messages.
+    if (material.byteLength !== 32) throw new StorageConfigError(`Key "${id}" must be exactly 32 bytes (got ${material.byteLength}); use a string for a passphrase`);
+    return { kind: "raw", key: Buffer.from(material) };
+  }
+  throw new StorageConfigError(`Key "${id}" must be a passphrase string or a 32-byte Uint8Array`);
+}
+
+/** What the layer needs to write one object under the active key. */
+export interface WriteKey {
+  keyId: string;
+  kdf: typeof KDF_RAW | typeof KDF_SCRYPT;
+  scrypt: ScryptParams;
+  kdfSalt: Buffer;
+  master: Buffer;
+}
+
+/**
+ * The keys of one `EncryptedStorage`: validates them once, stretches passphrases with
+ * scrypt at most once per (key id, salt, parameters) and caches the result, so no
+ * operation after the first pays for the KDF.
+ */
+export class KeyRing {
+  readonly activeKeyId: string;
+  private readonly entries = new Map<string, Entry>();
+  private readonly masters = new Map<string, Promise<Buffer>>();
+
+  constructor(options: { key?: unknown; keys?: unknown; activeKeyId?: unknown }) {
+    if (options.key !== undefined && options.keys !== undefined) throw new StorageConfigError("Give either key or keys, not both");
+    if (options.key !== undefined) {
+      this.entries.set(DEFAULT_KEY_ID, toEntry(DEFAULT_KEY_ID, options.key));
+      if (options.activeKeyId !== undefined && options.activeKeyId !== DEFAULT_KEY_ID) {
+        throw new StorageConfigError(`activeKeyId "${String(options.activeKeyId)}" needs keys: { "${String(options.activeKeyId)}": … }`);
+      }
+      this.activeKeyId = DEFAULT_KEY_ID;
+      return;
+    }
+    if (typeof options.keys !== "object" || options.keys === null || Array.isArray(options.keys)) {
+      throw new StorageConfigError("EncryptedStorage needs key (a passphrase or 32 bytes) or keys: { id: key } with activeKeyId");
+    }
+    for (const [id, material] of Object.entries(options.keys as Record<string, unknown>)) {
+      checkKeyId(id);
+      this.entries.set(id, toEntry(id, material));
+    }
+    if (this.entries.size === 0) throw new StorageConfigError("keys is empty");
+    let active = options.activeKeyId;
+    if (active === undefined && this.entries.size === 1) active = [...this.entries.keys()][0];
+    if (typeof active !== "string") throw new StorageConfigError("activeKeyId is required when keys has more than one key");
+    if (!this.entries.has(active)) {
+      throw new StorageConfigError(`activeKeyId "${active}" is not in keys (known ids: ${[...this.entries.keys()].join(", ")})`);
+    }
+    this.activeKeyId = active;
+  }
+
+  /** Key ids this ring can read. */
+  get ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The active key for a write (runs scrypt on first use only). */
+  async writeKey(): Promise<WriteKey> {
+    const entry = this.entries.get(this.activeKeyId)!;
+    if (entry.kind === "raw") {
+      return { keyId: this.activeKeyId, kdf: KDF_RAW, scrypt: { logN: 0, r: 0, p: 0 }, kdfSalt: Buffer.alloc(16), master: entry.key };
+    }
+    const params = { ...SCRYPT_WRITE };
+    const master = await this.stretch(this.activeKeyId, entry.secret, entry.writeSalt, params);
+    return { keyId: this.activeKeyId, kdf: KDF_SCRYPT, scrypt: params, kdfSalt: entry.writeSalt, master };
+  }
+
+  /** The master key a header names. Unknown ids and KDF mismatches fail before any work. */
+  async readMaster(header: Header): Promise<Buffer> {
+    const entry = this.entries.get(header.keyId);
+    if (!entry) {
+      throw new StorageIntegrityError(`Encrypted value names key id ${JSON.stringify(header.keyId)}, which is not configured (known ids: ${this.ids.join(", ")})`);
+    }
+    if (entry.kind === "raw") {
+      if (header.kdf !== KDF_RAW) throw new StorageIntegrityError(`Encrypted value was written with a passphrase, but key "${header.keyId}" is a raw key (wrong key)`);
+      return entry.key;
+    }
+    if (header.kdf !== KDF_SCRYPT) throw new StorageIntegrityError(`Encrypted value was written with a raw key, but key "${header.keyId}" is a passphrase (wrong key)`);
+    return this.stretch(header.keyId, entry.secret, header.kdfSalt, header.scrypt);
+  }
+
+  private stretch(id: string, secret: Buffer, salt: Buffer, p: ScryptParams): Promise<Buffer> {
+    const cacheKey = `${id}\u0000${salt.toString("hex")}\u0000${p.logN}/${p.r}/${p.p}`;
+    let master = this.masters.get(cacheKey);
+    if (master) {
+      // Refresh its place in the LRU order.
+      this.masters.delete(cacheKey);
+      this.masters.set(cacheKey, master);
+      return master;
+    }
+    const N = 2 ** p.logN;
+    master = new Promise<Buffer>((resolve, reject) =>
+      scrypt(secret, Buffer.from(salt), 32, { N, r: p.r, p: p.p, maxmem: 2 * 128 * N * p.r + 1024 * 1024 }, (error, key) =>
+        error ? reject(new StorageIntegrityError("Key derivation failed", { cause: error })) : resolve(key),
+      ),
+    );
+    master.catch(() => this.masters.delete(cacheKey));
+    this.masters.set(cacheKey, master);
+    if (this.masters.size > MASTER_CACHE_SIZE) this.masters.delete(this.masters.keys().next().value!);
+    return master;
+  }
+}
+
+/** The per-object key: HKDF-SHA256(master, object salt). A fresh salt per write makes every object key unique. */
+export function objectKey(master: Buffer, objectSalt: Buffer): Buffer {
+  return Buffer.from(hkdfSync("sha256", master, objectSalt, HKDF_INFO, 32));
+}
