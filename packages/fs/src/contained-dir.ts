@@ -1,0 +1,180 @@
+import { constants as C, promises as fsp, statSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+
+/**
+ * Race-free path walking inside a base directory.
+ *
+ * Node has no `openat`, but on Linux `/proc/self/fd/N/name` resolves `name` relative to
+ * the directory open as descriptor `N` exactly as `openat(N, name)` would: the magic link
+ * is the open directory itself, not a path that could be swapped. So every directory of
+ * a key is opened one component at a time with `O_DIRECTORY | O_NOFOLLOW` relative to the
+ * already-verified parent, and every leaf operation (open, rename, link, unlink) names
+ * the leaf relative to its parent's descriptor. A symlink planted before or during an
+ * operation is never followed: opening it fails (`ELOOP` / `ENOTDIR`), and `rename` /
+ * `unlink` act on the link itself.
+ *
+ * Elsewhere (macOS, a Linux without /proc) the walk falls back to `lstat` per component,
+ * which refuses symlinks planted before an operation but not one swapped in during it.
+ */
+
+/** Flags of a directory opened during a walk: never through a symlink. */
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+
+/** An open directory of the walk; `path` names it for `${path}/${leaf}` operations. */
+export interface DirRef {
+  /** A path that resolves to this directory without following any attacker-controlled link. */
+  readonly path: string;
+  /** The open descriptor (procfd mode), closed by {@link Walk.close}. */
+  readonly handle: FileHandle | undefined;
+}
+
+/** The directories opened for a key, from the base (index 0) to the key's parent. */
+export class Walk {
+  constructor(
+    readonly chain: DirRef[],
+    private readonly ownsFirst: boolean,
+  ) {}
+
+  /** The key's parent directory. */
+  get dir(): DirRef {
+    return this.chain[this.chain.length - 1]!;
+  }
+
+  /** Closes every descriptor this walk opened (never the base's). */
+  async close(): Promise<void> {
+    const start = this.ownsFirst ? 0 : 1;
+    await Promise.all(this.chain.slice(start).map((d) => d.handle?.close().catch(() => undefined)));
+  }
+}
+
+/** The base directory, opened once per storage. */
+export interface BaseDir {
+  /** The real path (symlinks in the configured path resolved once). */
+  readonly realPath: string;
+  readonly root: DirRef;
+  /** True when walks use `/proc/self/fd` (race-free); false on the lstat fallback. */
+  readonly procfd: boolean;
+  /** Identifies the base directory across instances in this process (`dev:ino`). */
+  readonly id: string;
+}
+
+/** An error with an errno code, as the walk raises for a component that is not a real directory. */
+export function errnoError(code: string, message: string): NodeJS.ErrnoException {
+  const e = new Error(`${message} (${code})`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+/** Opens (creating when missing) the base directory. */
+export async function openBase(basePath: string): Promise<BaseDir> {
+  await fsp.mkdir(basePath, { recursive: true });
+  const realPath = await fsp.realpath(basePath);
+  const handle = await fsp.open(realPath, DIR_FLAGS);
+  try {
+    const st = await handle.stat({ bigint: true });
+    const id = `${st.dev}:${st.ino}`;
+    if (process.platform === "linux") {
+      const viaProc = `/proc/self/fd/${handle.fd}`;
+      try {
+        const ps = await fsp.stat(viaProc, { bigint: true });
+        if (ps.ino === st.ino && ps.dev === st.dev) return { realPath, root: { path: viaProc, handle }, procfd: true, id };
+      } catch {
+        // No usable /proc: fall back below.
+      }
+    }
+    await handle.close();
+    return { realPath, root: { path: realPath, handle: undefined }, procfd: false, id };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** True on errors meaning "this path does not lead to a real directory or file". */
+export function isMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP";
+}
+
+/**
+ * Opens the child directory `name` of `parent` without following a symlink; with
+ * `create`, makes it first when missing. Throws `ENOTDIR` when `name` is a file or a
+ * symlink (never followed), `ENOENT` when missing and not created.
+ */
+export async function openChildDir(base: BaseDir, parent: DirRef, name: string, create: boolean): Promise<DirRef> {
+  const path = `${parent.path}/${name}`;
+  if (base.procfd) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await fsp.open(path, DIR_FLAGS);
+        return { path: `/proc/self/fd/${handle.fd}`, handle };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ELOOP" || code === "ENOTDIR") throw errnoError("ENOTDIR", "A parent of the key is a file or a symlink");
+        if (code !== "ENOENT" || !create || attempt > 2) throw error;
+      }
+      try {
+        await fsp.mkdir(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
+  }
+  // Fallback: lstat refuses links planted before the call (not during it).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const st = await fsp.lstat(path);
+      if (!st.isDirectory()) throw errnoError("ENOTDIR", "A parent of the key is a file or a symlink");
+      return { path, handle: undefined };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || !create || attempt > 2) throw error;
+    }
+    try {
+      await fsp.mkdir(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
+
+/** Opens the directories `segments` below the base, one component at a time. */
+export async function walk(base: BaseDir, segments: readonly string[], create: boolean): Promise<Walk> {
+  const chain: DirRef[] = [base.root];
+  const w = new Walk(chain, false);
+  try {
+    for (const seg of segments) chain.push(await openChildDir(base, chain[chain.length - 1]!, seg, create));
+  } catch (error) {
+    await w.close();
+    throw error;
+  }
+  return w;
+}
+
+/** Flushes a directory's entries (renames, unlinks) to disk. */
+export async function syncDir(dir: DirRef): Promise<void> {
+  if (dir.handle) {
+    await dir.handle.sync();
+    return;
+  }
+  const h = await fsp.open(dir.path, C.O_RDONLY | C.O_DIRECTORY);
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** `dev:ino` of a directory, to stop `list` from looping through bind mounts. */
+export async function dirIdentity(dir: DirRef): Promise<string> {
+  const st = dir.handle ? await dir.handle.stat({ bigint: true }) : await fsp.lstat(dir.path, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+}
+
+/** True when `/proc/self/fd` walking is available on this machine (informational). */
+export function procFdAvailable(): boolean {
+  try {
+    return process.platform === "linux" && statSync("/proc/self/fd").isDirectory();
+  } catch {
+    return false;
+  }
+}

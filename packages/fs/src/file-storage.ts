@@ -1,0 +1,947 @@
+import { type BigIntStats, constants as C, promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import {
+  BaseStorage,
+  type BaseStorageOptions,
+  compareKeys,
+  contentTypeFromKey,
+  type DriverContext,
+  type ListEntry,
+  type ListPage,
+  type ObjectInfo,
+  RESERVED_SEGMENT_PREFIX,
+  type StorageCapabilities,
+  StorageConflictError,
+  type StorageDriver,
+  StorageIOError,
+  StorageUnavailableError,
+  StorageValidationError,
+  type StoredEntry,
+  type StoredStream,
+  type ValueType,
+  type WriteRequest,
+} from "@pepperpy/storage-core";
+import { type BaseDir, type DirRef, dirIdentity, isMissing, openBase, openChildDir, syncDir, type Walk, walk } from "./contained-dir.js";
+import {
+  foreignEtag,
+  makeRecord,
+  matchRecord,
+  newEtag,
+  readSidecar,
+  SIDECAR_PREFIX,
+  type SidecarRecord,
+  serializeSidecar,
+  sidecarName,
+  sidecarOwner,
+  TEMP_PREFIX,
+  tempName,
+} from "./sidecar.js";
+
+/** Options of {@link FileStorage}. */
+export interface FileStorageOptions extends BaseStorageOptions {
+  /** Directory holding the data; created when missing. Symlinks in it are resolved once, at open. */
+  basePath: string;
+  /**
+   * `true` (default): `put` resolves only after the file, its sidecar and the directory
+   * entry are on disk (`fsync`), so a power loss keeps the value. `false`: writes are still
+   * atomic against process crashes (temp file + rename) but the last writes may be lost,
+   * or read back as an older value, after a power loss or kernel crash. Several times faster.
+   */
+  fsync?: boolean | undefined;
+  /**
+   * Age in ms after which a temp file or orphaned sidecar left by a crashed writer is
+   * removed when `list` or {@link FileStorage.removeOrphans} meets it (default 10 minutes).
+   * It must exceed the longest write, or a slow write in another process loses its temp file and fails.
+   */
+  orphanAge?: number | undefined;
+}
+
+/** Default {@link FileStorageOptions.orphanAge}: 10 minutes. */
+export const DEFAULT_ORPHAN_AGE_MS = 10 * 60 * 1000;
+
+/** Bytes gathered from a stream before one write(2): bounds memory and syscalls. */
+const STREAM_WRITE_CHUNK = 64 * 1024;
+/** Content files are opened for reading without following a leaf symlink and without blocking on a FIFO. */
+const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
+/** New temp files: exclusive create (never through an existing name or link). */
+const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
+// ---------------------------------------------------------------------------------------
+// In-process per-key locks. Every write, delete, copy and move of a key runs under its
+// lock, so one process never interleaves two updates of the same content + sidecar pair
+// and `ifMatch` is a true compare-and-swap within the process. Keyed by the base
+// directory's dev:ino, so two FileStorage instances on one directory share them.
+const locks = new Map<string, Promise<void>>();
+
+function acquire(id: string): Promise<() => void> {
+  const previous = locks.get(id) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = previous.then(() => mine);
+  locks.set(id, tail);
+  return previous.then(() => () => {
+    release();
+    if (locks.get(id) === tail) locks.delete(id);
+  });
+}
+
+async function withLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(ids)].sort();
+  const releases: (() => void)[] = [];
+  try {
+    for (const id of sorted) releases.push(await acquire(id));
+    return await fn();
+  } finally {
+    for (const r of releases.reverse()) r();
+  }
+}
+
+/** Writes every byte of `data`, looping over short writes. */
+async function writeFully(h: FileHandle, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const { bytesWritten } = await h.write(data, offset, data.byteLength - offset);
+    if (bytesWritten <= 0) throw new StorageIOError("Write made no progress");
+    offset += bytesWritten;
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  await fsp.unlink(path).catch(() => undefined);
+}
+
+function splitKey(key: string): { parents: string[]; name: string } {
+  const parents = key.split("/");
+  const name = parents.pop()!;
+  return { parents, name };
+}
+
+/** Maps file-system conditions that mean something specific for keys. */
+function keyError(error: unknown, key: string): unknown {
+  const code = errorCode(error);
+  if (code === "ENAMETOOLONG") {
+    return new StorageValidationError("Key has a segment longer than the file system allows (255 bytes)", { key, cause: error });
+  }
+  if (code === "ENOTDIR" || code === "ELOOP") {
+    return new StorageConflictError("A parent of the key is a file or a symlink (a key cannot also be a prefix here)", { key, cause: error });
+  }
+  return error;
+}
+
+/** A content file opened for reading with its identity and record. */
+interface OpenedEntry {
+  handle: FileHandle;
+  info: ObjectInfo;
+}
+
+/** The sort name of a directory entry: a directory sorts as `name/`, which is where its keys sort. */
+interface DirEntry {
+  name: string;
+  sortName: string;
+  dir: boolean;
+}
+
+/**
+ * The file-system driver of {@link FileStorage}. See the package README for the on-disk
+ * layout and the guarantees.
+ */
+export class FileDriver implements StorageDriver {
+  readonly name = "file";
+  readonly capabilities: StorageCapabilities = {
+    rangeRead: true,
+    // ifNoneMatch is atomic across processes (link(2)); ifMatch is atomic within a process
+    // (per-key lock, check, rename); see the README for the cross-process limit of ifMatch.
+    conditionalWrite: true,
+    serverSideCopy: true,
+    keyIsAlsoPrefix: false,
+    durable: true,
+    persistent: true,
+  };
+  private readonly basePath: string;
+  private readonly fsync: boolean;
+  /** Default age (ms) after which crash leftovers are removed. */
+  readonly orphanAge: number;
+  private opening: Promise<BaseDir> | undefined;
+  private closed = false;
+
+  constructor(options: { basePath: string; fsync?: boolean | undefined; orphanAge?: number | undefined }) {
+    this.basePath = options.basePath;
+    this.fsync = options.fsync ?? true;
+    this.orphanAge = options.orphanAge ?? DEFAULT_ORPHAN_AGE_MS;
+    if (!this.fsync) this.capabilities = { ...this.capabilities, durable: false };
+  }
+
+  /** The base directory, opened (and created) on first use; a failed open is retried by the next call. */
+  base(): Promise<BaseDir> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError("Storage is closed", { retryable: false }));
+    if (!this.opening) {
+      this.opening = openBase(this.basePath);
+      this.opening.catch(() => {
+        this.opening = undefined;
+      });
+    }
+    return this.opening;
+  }
+
+  private lockId(base: BaseDir, key: string): string {
+    return `${base.id}\u0000${key}`;
+  }
+
+  /** Opens the parent directories of a key for reading; `undefined` when one is missing. */
+  private async walkToRead(base: BaseDir, parents: string[]): Promise<Walk | undefined> {
+    try {
+      return await walk(base, parents, false);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private info(key: string, st: BigIntStats, record: SidecarRecord | undefined): ObjectInfo {
+    return {
+      key,
+      size: Number(st.size),
+      lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
+      etag: record?.etag ?? foreignEtag(st),
+      contentType: record?.ct ?? contentTypeFromKey(key),
+      metadata: record ? { ...record.meta } : {},
+      valueType: record?.type,
+    };
+  }
+
+  /**
+   * Finds the record of the content file `st`. When the sidecar has records but none
+   * matches, a concurrent writer may have replaced both files between our two reads:
+   * `raced` then tells the caller to read again.
+   */
+  private async recordFor(dir: DirRef, name: string, st: BigIntStats): Promise<{ record?: SidecarRecord; raced: boolean }> {
+    const records = await readSidecar(dir.path, name);
+    const record = matchRecord(records, st);
+    if (record || records.length === 0) return { record, raced: false };
+    try {
+      const now = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
+      return { raced: now.ino !== st.ino || now.mtimeNs !== st.mtimeNs };
+    } catch {
+      return { raced: true };
+    }
+  }
+
+  /** Opens a key's content file for reading, with its info; `undefined` when missing. */
+  private async openEntry(key: string, ctx: DriverContext): Promise<OpenedEntry | undefined> {
+    const base = await this.base();
+    const { parents, name } = splitKey(key);
+    const w = await this.walkToRead(base, parents);
+    if (!w) return undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        ctx.signal.throwIfAborted();
+        let handle: FileHandle;
+        try {
+          handle = await fsp.open(`${w.dir.path}/${name}`, READ_FLAGS);
+        } catch (error) {
+          if (isMissing(error)) return undefined;
+          throw keyError(error, key);
+        }
+        try {
+          const st = await handle.stat({ bigint: true });
+          // A directory (a prefix of other keys), FIFO, socket or device is not a value.
+          if (!st.isFile()) {
+            await handle.close();
+            return undefined;
+          }
+          const { record, raced } = await this.recordFor(w.dir, name, st);
+          if (raced && attempt < 3) {
+            await handle.close();
+            continue;
+          }
+          return { handle, info: this.info(key, st, record) };
+        } catch (error) {
+          await handle.close().catch(() => undefined);
+          throw error;
+        }
+      }
+    } finally {
+      await w.close();
+    }
+  }
+
+  async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    const opened = await this.openEntry(key, ctx);
+    if (!opened) return undefined;
+    try {
+      const data = await opened.handle.readFile({ signal: ctx.signal });
+      // Files this library wrote never change after the rename; a foreign file may have grown.
+      opened.info.size = data.byteLength;
+      return { info: opened.info, data };
+    } finally {
+      await opened.handle.close();
+    }
+  }
+
+  async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    const opened = await this.openEntry(key, ctx);
+    if (!opened) return undefined;
+    const stream: Readable = opened.handle.createReadStream({
+      start: range.start,
+      end: range.end,
+      autoClose: true,
+      highWaterMark: 64 * 1024,
+    });
+    return { info: opened.info, stream };
+  }
+
+  async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    const base = await this.base();
+    const { parents, name } = splitKey(key);
+    const w = await this.walkToRead(base, parents);
+    if (!w) return undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        ctx.signal.throwIfAborted();
+        let st: BigIntStats;
+        try {
+          st = await fsp.lstat(`${w.dir.path}/${name}`, { bigint: true });
+        } catch (error) {
+          if (isMissing(error)) return undefined;
+          throw keyError(error, key);
+        }
+        if (!st.isFile()) return undefined;
+        const { record, raced } = await this.recordFor(w.dir, name, st);
+        if (raced && attempt < 3) continue;
+        return this.info(key, st, record);
+      }
+    } finally {
+      await w.close();
+    }
+  }
+
+  /** Opens (creating) a key's parent directories for a write; a file or symlink in the way is a conflict. */
+  private async walkToWrite(base: BaseDir, key: string, parents: string[]): Promise<Walk> {
+    try {
+      return await walk(base, parents, true);
+    } catch (error) {
+      throw keyError(error, key);
+    }
+  }
+
+  /** The current etag of `name` in `dir` (for ifMatch), `undefined` when missing. */
+  private async currentEtag(dir: DirRef, name: string, records: SidecarRecord[]): Promise<string | undefined> {
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    if (!st.isFile()) return undefined;
+    return matchRecord(records, st)?.etag ?? foreignEtag(st);
+  }
+
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    const base = await this.base();
+    const { parents, name } = splitKey(key);
+    return withLocks([this.lockId(base, key)], async () => {
+      for (let attempt = 0; ; attempt++) {
+        const w = await this.walkToWrite(base, key, parents);
+        try {
+          return await this.writeIn(w.dir, key, name, req, ctx, async (tmpPath) => {
+            const h = await fsp.open(tmpPath, CREATE_FLAGS, 0o666);
+            try {
+              await this.fill(h, req.body, ctx);
+            } catch (error) {
+              await h.close().catch(() => undefined);
+              throw error;
+            }
+            return h;
+          });
+        } catch (error) {
+          // A concurrent delete removed the (then empty) directory between our walk and the
+          // temp file's creation: walk again. The body has not been consumed yet.
+          if (error instanceof DirectoryVanished && attempt < 5) continue;
+          throw keyError(error instanceof DirectoryVanished ? error.cause : error, key);
+        } finally {
+          await w.close();
+        }
+      }
+    });
+  }
+
+  /** Writes the body into the temp file. Streams flow through a 64 KiB buffer. */
+  private async fill(h: FileHandle, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
+    if (body instanceof Uint8Array) {
+      await writeFully(h, body);
+      return;
+    }
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    for await (const chunk of body) {
+      ctx.signal.throwIfAborted();
+      if (chunk.byteLength >= STREAM_WRITE_CHUNK && pendingBytes === 0) {
+        await writeFully(h, chunk);
+        continue;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.byteLength;
+      if (pendingBytes >= STREAM_WRITE_CHUNK) {
+        await writeFully(h, Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (pendingBytes > 0) await writeFully(h, Buffer.concat(pending, pendingBytes));
+  }
+
+  /**
+   * The write path: temp file (created and filled by `create`), fsync, sidecar temp,
+   * condition checks, rename sidecar, rename (or link) content, fsync directory.
+   * Any failure before the content lands removes both temp files; the old value stays.
+   */
+  private async writeIn(
+    dir: DirRef,
+    key: string,
+    name: string,
+    req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string>; ifMatch?: string | undefined; ifNoneMatch?: "*" | undefined },
+    ctx: DriverContext,
+    create: (tmpPath: string) => Promise<FileHandle>,
+    etag: string = newEtag(),
+  ): Promise<ObjectInfo> {
+    const target = `${dir.path}/${name}`;
+    if (req.ifNoneMatch === "*") {
+      // Early answer before any byte is written; link(2) below is what makes it atomic.
+      const exists = await fsp.lstat(target).then(
+        () => true,
+        (error) => (isMissing(error) ? false : Promise.reject(error)),
+      );
+      if (exists) throw new StorageConflictError("Key already exists (ifNoneMatch)");
+    }
+    const tmpPath = `${dir.path}/${tempName()}`;
+    const sideTmpPath = `${dir.path}/${tempName()}`;
+    let handle: FileHandle | undefined;
+    let tmpExists = false;
+    let sideTmpExists = false;
+    // Set once our sidecar replaced a missing one and until the content lands: on failure
+    // the sidecar would describe nothing, so it is removed again.
+    let sidecarOnlyOurs = false;
+    try {
+      try {
+        handle = await create(tmpPath);
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") throw new DirectoryVanished(error);
+        throw error;
+      }
+      tmpExists = true;
+      ctx.signal.throwIfAborted();
+      const st = await handle.stat({ bigint: true });
+      const previous = await readSidecar(dir.path, name);
+      if (req.ifMatch !== undefined) {
+        const current = await this.currentEtag(dir, name, previous);
+        if (current === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
+        if (current !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
+      }
+      // No value type: a copy of a foreign file stays foreign (no record at all).
+      const record = req.valueType === undefined ? undefined : makeRecord(st, etag, { ...req, valueType: req.valueType });
+      const sidecar = record && serializeSidecar(name, record, previous);
+      const writeSidecar = async () => {
+        if (!sidecar) return;
+        const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
+        sideTmpExists = true;
+        try {
+          await writeFully(sh, sidecar);
+          if (this.fsync) await sh.sync();
+        } finally {
+          await sh.close();
+        }
+      };
+      // Both files are flushed in parallel; the journal often commits them together.
+      await Promise.all([this.fsync ? handle.sync() : undefined, writeSidecar()]);
+      await handle.close();
+      handle = undefined;
+      // The last moment an abort or timeout can stop the write: after this it lands.
+      ctx.signal.throwIfAborted();
+      // Sidecar first: it still holds the previous records, so the old content keeps its
+      // metadata if we crash before the content lands.
+      if (sidecar) {
+        await fsp.rename(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
+        sidecarOnlyOurs = previous.length === 0;
+      }
+      sideTmpExists = false;
+      if (req.ifNoneMatch === "*") {
+        // link(2) fails with EEXIST if anything (file, directory, symlink) holds the name: an atomic create-only.
+        try {
+          await fsp.link(tmpPath, target);
+        } catch (error) {
+          if (errorCode(error) === "EEXIST") throw new StorageConflictError("Key already exists (ifNoneMatch)", { cause: error });
+          throw error;
+        }
+        await unlinkQuietly(tmpPath);
+      } else {
+        await fsp.rename(tmpPath, target);
+      }
+      tmpExists = false;
+      sidecarOnlyOurs = false;
+      if (record) await this.repairSidecar(dir, name, record);
+      else await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      if (this.fsync) await syncDir(dir);
+      return this.info(key, st, record);
+    } finally {
+      if (handle) await handle.close().catch(() => undefined);
+      if (tmpExists) await unlinkQuietly(tmpPath);
+      if (sideTmpExists) await unlinkQuietly(sideTmpPath);
+      if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+    }
+  }
+
+  /**
+   * Another process may have renamed its own sidecar (built before ours landed) over ours
+   * between our two renames. When our content is the current one but the sidecar lacks
+   * its record, write it again (still atomically). Costs one small read per write.
+   */
+  private async repairSidecar(dir: DirRef, name: string, record: SidecarRecord): Promise<void> {
+    const records = await readSidecar(dir.path, name);
+    if (records[0]?.etag === record.etag || records.some((r) => r.etag === record.etag)) return;
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
+    } catch {
+      return;
+    }
+    if (st.ino.toString() !== record.ino || st.mtimeNs.toString() !== record.mtime) return;
+    const tmp = `${dir.path}/${tempName()}`;
+    try {
+      const sh = await fsp.open(tmp, CREATE_FLAGS, 0o666);
+      try {
+        await writeFully(sh, serializeSidecar(name, record, records));
+        if (this.fsync) await sh.sync();
+      } finally {
+        await sh.close();
+      }
+      await fsp.rename(tmp, `${dir.path}/${sidecarName(name)}`);
+    } catch {
+      await unlinkQuietly(tmp);
+    }
+  }
+
+  async delete(key: string, _ctx: DriverContext): Promise<void> {
+    const base = await this.base();
+    const { parents, name } = splitKey(key);
+    await withLocks([this.lockId(base, key)], async () => {
+      const w = await this.walkToRead(base, parents);
+      if (!w) return;
+      try {
+        try {
+          await fsp.unlink(`${w.dir.path}/${name}`);
+        } catch (error) {
+          const code = errorCode(error);
+          // EISDIR / EPERM: the name is a directory (a prefix of other keys), not a key.
+          if (code === "EISDIR" || (code === "EPERM" && (await isDirectory(`${w.dir.path}/${name}`)))) return;
+          if (!isMissing(error)) throw keyError(error, key);
+        }
+        await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+        if (this.fsync) await syncDir(w.dir);
+        await this.removeEmptyDirs(w, parents);
+      } finally {
+        await w.close();
+      }
+    });
+  }
+
+  /** Removes the now-empty parent directories of a deleted key, up to (not including) the base. */
+  private async removeEmptyDirs(w: Walk, parents: string[]): Promise<void> {
+    for (let i = parents.length; i >= 1; i--) {
+      const parent = w.chain[i - 1]!;
+      try {
+        await fsp.rmdir(`${parent.path}/${parents[i - 1]!}`);
+      } catch {
+        return; // ENOTEMPTY, EEXIST, ENOENT, EBUSY: stop climbing.
+      }
+      if (this.fsync) await syncDir(parent).catch(() => undefined);
+    }
+  }
+
+  async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    const base = await this.base();
+    return withLocks([this.lockId(base, from), this.lockId(base, to)], async () => {
+      const source = await this.openEntry(from, ctx);
+      if (!source) return false;
+      try {
+        const { parents, name } = splitKey(to);
+        for (let attempt = 0; ; attempt++) {
+          const w = await this.walkToWrite(base, to, parents);
+          try {
+            await this.writeIn(
+              w.dir,
+              to,
+              name,
+              {
+                valueType: source.info.valueType,
+                contentType: source.info.contentType,
+                metadata: source.info.metadata,
+              },
+              ctx,
+              (tmpPath) => this.copyInto(base, source.handle, tmpPath),
+            );
+            return true;
+          } catch (error) {
+            if (error instanceof DirectoryVanished && attempt < 5) continue;
+            throw keyError(error instanceof DirectoryVanished ? error.cause : error, to);
+          } finally {
+            await w.close();
+          }
+        }
+      } finally {
+        await source.handle.close();
+      }
+    });
+  }
+
+  /**
+   * Copies the open source into a new temp file. With /proc the kernel copies
+   * (`copy_file_range`, or a reflink where the file system has them) from the already
+   * opened file, so no path is resolved twice; otherwise it streams through 64 KiB buffers.
+   */
+  private async copyInto(base: BaseDir, source: FileHandle, tmpPath: string): Promise<FileHandle> {
+    if (base.procfd) {
+      await fsp.copyFile(`/proc/self/fd/${source.fd}`, tmpPath, C.COPYFILE_EXCL);
+      return fsp.open(tmpPath, C.O_RDWR | C.O_NOFOLLOW);
+    }
+    const h = await fsp.open(tmpPath, CREATE_FLAGS, 0o666);
+    try {
+      const buf = Buffer.allocUnsafe(STREAM_WRITE_CHUNK);
+      let position = 0;
+      for (;;) {
+        const { bytesRead } = await source.read(buf, 0, buf.byteLength, position);
+        if (bytesRead === 0) break;
+        await writeFully(h, buf.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+      return h;
+    } catch (error) {
+      await h.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    const base = await this.base();
+    return withLocks([this.lockId(base, from), this.lockId(base, to)], async () => {
+      const src = splitKey(from);
+      const dst = splitKey(to);
+      const sw = await this.walkToRead(base, src.parents);
+      if (!sw) return false;
+      try {
+        let st: BigIntStats;
+        try {
+          st = await fsp.lstat(`${sw.dir.path}/${src.name}`, { bigint: true });
+        } catch (error) {
+          if (isMissing(error)) return false;
+          throw keyError(error, from);
+        }
+        if (!st.isFile()) return false;
+        ctx.signal.throwIfAborted();
+        const record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
+        const dw = await this.walkToWrite(base, to, dst.parents);
+        try {
+          const target = `${dw.dir.path}/${dst.name}`;
+          const targetSidecar = `${dw.dir.path}/${sidecarName(dst.name)}`;
+          if (record) {
+            // The destination's sidecar learns the moved file's record (rename keeps inode,
+            // size and mtime) before the content arrives, keeping its own old records.
+            const previous = await readSidecar(dw.dir.path, dst.name);
+            const tmp = `${dw.dir.path}/${tempName()}`;
+            try {
+              const sh = await fsp.open(tmp, CREATE_FLAGS, 0o666);
+              try {
+                await writeFully(sh, serializeSidecar(dst.name, record, previous));
+                if (this.fsync) await sh.sync();
+              } finally {
+                await sh.close();
+              }
+              ctx.signal.throwIfAborted();
+              await fsp.rename(tmp, targetSidecar);
+            } catch (error) {
+              await unlinkQuietly(tmp);
+              throw error;
+            }
+          }
+          try {
+            await fsp.rename(`${sw.dir.path}/${src.name}`, target);
+          } catch (error) {
+            throw keyError(error, to);
+          }
+          if (!record) await unlinkQuietly(targetSidecar);
+          await unlinkQuietly(`${sw.dir.path}/${sidecarName(src.name)}`);
+          if (this.fsync) {
+            await syncDir(dw.dir);
+            await syncDir(sw.dir);
+          }
+        } finally {
+          await dw.close();
+        }
+        await this.removeEmptyDirs(sw, src.parents);
+        return true;
+      } finally {
+        await sw.close();
+      }
+    });
+  }
+
+  async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+    const base = await this.base();
+    // Only the directory of the prefix is walked, and below it only entries that can match.
+    const slash = prefix.lastIndexOf("/");
+    const dirKey = prefix.slice(0, slash + 1);
+    const namePrefix = prefix.slice(slash + 1);
+    const parents = dirKey ? dirKey.slice(0, -1).split("/") : [];
+    const w = await this.walkToRead(base, parents);
+    if (!w) return { items: [] };
+    const items: ListEntry[] = [];
+    let more = false;
+    try {
+      const seen = new Set<string>([await dirIdentity(w.dir)]);
+      for await (const entry of this.walkTree(base, w.dir, dirKey, namePrefix, page.cursor, ctx, seen)) {
+        if (items.length === page.limit) {
+          more = true;
+          break;
+        }
+        items.push(entry);
+      }
+    } finally {
+      await w.close();
+    }
+    return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+
+  /** Depth-first walk in key order; never follows a symlink and never enters a directory twice. */
+  private async *walkTree(
+    base: BaseDir,
+    dir: DirRef,
+    dirKey: string,
+    namePrefix: string,
+    cursor: string | undefined,
+    ctx: DriverContext,
+    seen: Set<string>,
+  ): AsyncGenerator<ListEntry> {
+    ctx.signal.throwIfAborted();
+    const entries = await this.readDirSorted(dir, namePrefix);
+    for (const e of entries) {
+      const full = dirKey + e.name;
+      if (e.dir) {
+        const sub = `${full}/`;
+        // Every key below sorts after `sub`, and before the cursor when `sub` does and is not its prefix.
+        if (cursor !== undefined && !cursor.startsWith(sub) && compareKeys(sub, cursor) < 0) continue;
+        let child: DirRef;
+        try {
+          child = await openChildDir(base, dir, e.name, false);
+        } catch (error) {
+          if (isMissing(error)) continue;
+          throw error;
+        }
+        try {
+          const id = await dirIdentity(child);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          yield* this.walkTree(base, child, sub, "", cursor, ctx, seen);
+          seen.delete(id);
+        } finally {
+          await child.handle?.close().catch(() => undefined);
+        }
+      } else {
+        if (cursor !== undefined && compareKeys(full, cursor) <= 0) continue;
+        let st: import("node:fs").Stats;
+        try {
+          st = await fsp.lstat(`${dir.path}/${e.name}`);
+        } catch (error) {
+          if (isMissing(error)) continue;
+          throw error;
+        }
+        if (!st.isFile()) continue;
+        yield { key: full, size: st.size, lastModified: st.mtime };
+      }
+    }
+  }
+
+  /**
+   * A directory's entries that can be keys (regular files and real directories, never
+   * reserved `.pepperpy*` names or symlinks), sorted as their keys sort. Temp files and
+   * sidecars left by crashed writers and older than `orphanAge` are removed on the way.
+   */
+  private async readDirSorted(dir: DirRef, namePrefix: string): Promise<DirEntry[]> {
+    const dirents = await fsp.readdir(dir.path, { withFileTypes: true });
+    const out: DirEntry[] = [];
+    const reserved: string[] = [];
+    const names = new Set<string>();
+    for (const d of dirents) {
+      const name = d.name;
+      if (name.startsWith(RESERVED_SEGMENT_PREFIX)) {
+        reserved.push(name);
+        continue;
+      }
+      names.add(name);
+      if (!name.startsWith(namePrefix)) continue;
+      let isDir = d.isDirectory();
+      let isFile = d.isFile();
+      if (!isDir && !isFile && !d.isSymbolicLink() && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
+        // DT_UNKNOWN on some file systems: ask lstat (never stat, which follows links).
+        try {
+          const st = await fsp.lstat(`${dir.path}/${name}`);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch {
+          continue;
+        }
+      }
+      if (isDir) out.push({ name, sortName: `${name}/`, dir: true });
+      else if (isFile) out.push({ name, sortName: name, dir: false });
+    }
+    if (reserved.length > 0) await this.sweep(dir, reserved, names, this.orphanAge);
+    return out.sort((a, b) => compareKeys(a.sortName, b.sortName));
+  }
+
+  /** Removes reserved entries of `dir` left behind by crashed writers, older than `olderThan` ms. */
+  private async sweep(dir: DirRef, reserved: string[], names: Set<string>, olderThan: number): Promise<number> {
+    let removed = 0;
+    const now = Date.now();
+    for (const name of reserved) {
+      const isTemp = name.startsWith(TEMP_PREFIX);
+      const owner = sidecarOwner(name);
+      const orphanSidecar = owner !== undefined && !names.has(owner);
+      if (!isTemp && !orphanSidecar) continue;
+      try {
+        const st = await fsp.lstat(`${dir.path}/${name}`);
+        if (!st.isFile() && !st.isSymbolicLink()) continue;
+        if (now - st.mtimeMs < olderThan) continue;
+        // Re-check: the content may have landed since readdir.
+        if (orphanSidecar && (await fsp.lstat(`${dir.path}/${owner}`).then(() => true, () => false))) continue;
+        await fsp.unlink(`${dir.path}/${name}`);
+        removed++;
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Walks the whole tree under `prefixDir` and removes temp files and orphaned sidecars
+   * older than `olderThan` ms. Returns how many were removed.
+   */
+  async removeOrphans(olderThan: number, signal?: AbortSignal): Promise<number> {
+    const base = await this.base();
+    let removed = 0;
+    const visit = async (dir: DirRef, seen: Set<string>): Promise<void> => {
+      signal?.throwIfAborted();
+      const dirents = await fsp.readdir(dir.path, { withFileTypes: true });
+      const reserved: string[] = [];
+      const names = new Set<string>();
+      for (const d of dirents) {
+        if (d.name.startsWith(RESERVED_SEGMENT_PREFIX)) reserved.push(d.name);
+        else names.add(d.name);
+      }
+      removed += await this.sweep(dir, reserved, names, olderThan);
+      for (const d of dirents) {
+        if (!d.isDirectory() || d.name.startsWith(RESERVED_SEGMENT_PREFIX)) continue;
+        let child: DirRef;
+        try {
+          child = await openChildDir(base, dir, d.name, false);
+        } catch {
+          continue;
+        }
+        try {
+          const id = await dirIdentity(child);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          await visit(child, seen);
+        } finally {
+          await child.handle?.close().catch(() => undefined);
+        }
+      }
+    };
+    await visit(base.root, new Set([await dirIdentity(base.root)]));
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const opening = this.opening;
+    this.opening = undefined;
+    if (opening) {
+      const base = await opening.catch(() => undefined);
+      await base?.root.handle?.close().catch(() => undefined);
+    }
+  }
+}
+
+/** The temp file could not be created because its directory was removed meanwhile. */
+class DirectoryVanished extends Error {
+  constructor(override readonly cause: unknown) {
+    super("Directory removed during the write");
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await fsp.lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A storage in a directory of the local file system. Values are plain files (strings and
+ * bytes raw, JSON values as JSON text), so other tools can read them, and files written by
+ * other tools are readable. Writes are atomic (temp file, fsync, rename, directory fsync);
+ * no key, symlink or rename race leads outside `basePath`. See the README for the layout.
+ *
+ * @example
+ * const storage = new FileStorage("/data");
+ * await storage.put("users/1.json", { name: "Ana" });
+ */
+export class FileStorage extends BaseStorage {
+  protected declare readonly driver: FileDriver;
+  /** The configured base directory (as given; symlinks in it are resolved once, at open). */
+  readonly basePath: string;
+
+  constructor(options: string | FileStorageOptions) {
+    const opts: FileStorageOptions = typeof options === "string" ? { basePath: options } : options;
+    if (typeof opts !== "object" || opts === null || typeof opts.basePath !== "string" || opts.basePath.length === 0) {
+      throw new StorageValidationError("FileStorage needs a basePath (a directory)", { backend: "file" });
+    }
+    if (opts.basePath.includes("\u0000")) throw new StorageValidationError("Invalid basePath: NUL character", { backend: "file" });
+    if (opts.fsync !== undefined && typeof opts.fsync !== "boolean") {
+      throw new StorageValidationError("Invalid option fsync: expected true or false", { backend: "file" });
+    }
+    if (opts.orphanAge !== undefined && (typeof opts.orphanAge !== "number" || !(opts.orphanAge >= 0))) {
+      throw new StorageValidationError("Invalid option orphanAge: expected a non-negative number of ms", { backend: "file" });
+    }
+    super(new FileDriver({ basePath: opts.basePath, fsync: opts.fsync, orphanAge: opts.orphanAge }), opts);
+    this.basePath = opts.basePath;
+  }
+
+  /** The base directory's real path (symlinks resolved), once the storage has opened it. */
+  async realBasePath(): Promise<string> {
+    return (await this.driver.base()).realPath;
+  }
+
+  /**
+   * Removes temp files and orphaned sidecars left by crashed writers anywhere under the
+   * base, when older than `olderThan` ms (default: the `orphanAge` option, 10 minutes).
+   * `list` already does this for the directories it walks. Returns how many were removed.
+   */
+  async removeOrphans(opts: { olderThan?: number; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      return await this.driver.removeOrphans(opts.olderThan ?? this.driver.orphanAge, opts.signal);
+    } catch (error) {
+      throw this.toStorageError(error, "removeOrphans");
+    }
+  }
+}
+
+export { SIDECAR_PREFIX, TEMP_PREFIX };

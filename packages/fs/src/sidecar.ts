@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from "node:crypto";
+import { constants as C, promises as fsp, type BigIntStats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import type { ValueType } from "@pepperpy/storage-core";
+
+/**
+ * The metadata sidecar of one key (format version 1).
+ *
+ * Layout: the content of key `a/b/name` is the raw file `<base>/a/b/name`; its sidecar is
+ * `<base>/a/b/.pepperpy-meta.name` (or `.pepperpy-meta#<sha256-hex of name>` when the
+ * plain name would exceed the 255-byte file-name limit), a small JSON document:
+ *
+ * ```json
+ * { "v": 1, "name": "name", "records": [
+ *   { "ino": "1234", "size": 5, "mtime": "1714000000123456789", "etag": "\"…\"",
+ *     "type": "text", "ct": "text/plain; charset=utf-8", "meta": { "owner": "ana" } } ] }
+ * ```
+ *
+ * A record describes one version of the content file by its identity (inode, size and
+ * modification time in nanoseconds, all preserved by `rename`). The sidecar is renamed
+ * into place BEFORE the content, and keeps the two previous records, so whatever a crash
+ * leaves, the content on disk matches one record (its metadata) or none (a file written
+ * by another tool, read as a foreign file). A record that matches nothing is stale and
+ * ignored; a sidecar whose content file is gone is an orphan, removed by the sweep.
+ */
+export interface SidecarRecord {
+  /** Inode number of the content file (decimal). */
+  ino: string;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time in nanoseconds since the epoch (decimal). */
+  mtime: string;
+  /** The etag this library gave the version. */
+  etag: string;
+  /** How `get` decodes it. */
+  type: ValueType;
+  /** Content type. */
+  ct: string;
+  /** User metadata. */
+  meta: Record<string, string>;
+}
+
+/** Prefix of every sidecar file name. */
+export const SIDECAR_PREFIX = ".pepperpy-meta";
+/** Prefix of every temp file name. */
+export const TEMP_PREFIX = ".pepperpy-tmp.";
+/** Records kept per sidecar: the newest and the two before it. */
+const KEEP_RECORDS = 3;
+/** A sidecar larger than this was not written by this library; it is ignored. */
+const MAX_SIDECAR_BYTES = 256 * 1024;
+const NAME_MAX = 255;
+
+/** File name of the sidecar of content file `name`. */
+export function sidecarName(name: string): string {
+  const plain = `${SIDECAR_PREFIX}.${name}`;
+  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
+  return `${SIDECAR_PREFIX}#${createHash("sha256").update(name).digest("hex")}`;
+}
+
+/** The content file name a plain sidecar name belongs to (`undefined` for hashed names). */
+export function sidecarOwner(sidecar: string): string | undefined {
+  return sidecar.startsWith(`${SIDECAR_PREFIX}.`) ? sidecar.slice(SIDECAR_PREFIX.length + 1) : undefined;
+}
+
+const processNonce = randomBytes(6).toString("base64url");
+let tempCounter = 0;
+let etagCounter = 0;
+
+/** A unique temp file name: reserved prefix, pid, a per-process random nonce and a counter. */
+export function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid.toString(36)}.${processNonce}.${(++tempCounter).toString(36)}`;
+}
+
+/** A new etag, unique across processes (random per process, then a counter). */
+export function newEtag(): string {
+  return `"${processNonce}${(++etagCounter).toString(36)}"`;
+}
+
+/** Etag of a file this library has no record of: its identity. */
+export function foreignEtag(st: BigIntStats): string {
+  return `"f${st.ino.toString(36)}.${st.size.toString(36)}.${st.mtimeNs.toString(36)}"`;
+}
+
+/** The record among `records` that describes the content file `st`, if any. */
+export function matchRecord(records: readonly SidecarRecord[], st: BigIntStats): SidecarRecord | undefined {
+  const ino = st.ino.toString();
+  const mtime = st.mtimeNs.toString();
+  const size = Number(st.size);
+  // Newest first: if an inode number was reused, the newest matching record is the truth.
+  return records.find((r) => r.ino === ino && r.size === size && r.mtime === mtime);
+}
+
+/** A record for the content file `st`. */
+export function makeRecord(
+  st: BigIntStats,
+  etag: string,
+  info: { valueType: ValueType; contentType: string; metadata: Record<string, string> },
+): SidecarRecord {
+  return {
+    ino: st.ino.toString(),
+    size: Number(st.size),
+    mtime: st.mtimeNs.toString(),
+    etag,
+    type: info.valueType,
+    ct: info.contentType,
+    meta: info.metadata,
+  };
+}
+
+function isRecord(r: unknown): r is SidecarRecord {
+  if (typeof r !== "object" || r === null) return false;
+  const o = r as Record<string, unknown>;
+  return (
+    typeof o.ino === "string" &&
+    typeof o.size === "number" &&
+    typeof o.mtime === "string" &&
+    typeof o.etag === "string" &&
+    (o.type === "text" || o.type === "bytes" || o.type === "json") &&
+    typeof o.ct === "string" &&
+    typeof o.meta === "object" &&
+    o.meta !== null &&
+    Object.values(o.meta).every((v) => typeof v === "string")
+  );
+}
+
+/** Parses a sidecar; anything malformed (torn by a crash in fast mode, foreign) reads as no records. */
+export function parseSidecar(text: string, name: string): SidecarRecord[] {
+  try {
+    const doc = JSON.parse(text) as { v?: unknown; name?: unknown; records?: unknown };
+    if (doc.v !== 1 || doc.name !== name || !Array.isArray(doc.records)) return [];
+    return doc.records.filter(isRecord);
+  } catch {
+    return [];
+  }
+}
+
+/** Serialises a sidecar: `record` first, then the newest earlier records. */
+export function serializeSidecar(name: string, record: SidecarRecord, previous: readonly SidecarRecord[]): Buffer {
+  const records = [record, ...previous.filter((r) => r.etag !== record.etag)].slice(0, KEEP_RECORDS);
+  return Buffer.from(JSON.stringify({ v: 1, name, records }), "utf8");
+}
+
+/** Reads the records of the sidecar of `name` in directory `dirPath`; missing → `[]`. */
+export async function readSidecar(dirPath: string, name: string): Promise<SidecarRecord[]> {
+  let h: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted under the sidecar's name must not hang the read.
+    h = await fsp.open(`${dirPath}/${sidecarName(name)}`, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ELOOP" || code === "ENOTDIR") return [];
+    throw error;
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile() || st.size > MAX_SIDECAR_BYTES) return [];
+    return parseSidecar(await h.readFile("utf8"), name);
+  } finally {
+    await h.close();
+  }
+}
