@@ -10,6 +10,7 @@ import {
   fromNodeError,
   isStorageError,
 } from "./errors.js";
+import { type Deadline, addDeadline, cancelDeadline } from "./deadlines.js";
 import { StorageEvents } from "./events.js";
 import { validateKey, validateMetadata, validatePrefix } from "./keys.js";
 import type {
@@ -59,6 +60,17 @@ function checkPositive(name: string, value: unknown, allowZero: boolean): void {
     throw new StorageValidationError(`Invalid option ${name}: expected a ${allowZero ? "non-negative" : "positive"} number`);
   }
 }
+
+/** What a successful call emits (module constants: no allocation per call). */
+interface SuccessEvent<T> {
+  event: StorageEventName;
+  bytes?: (result: T) => number | undefined;
+}
+const ON_READ: SuccessEvent<StoredEntry> = { event: "storage.get", bytes: (e) => e.data.byteLength };
+const ON_WRITE: SuccessEvent<ObjectInfo> = { event: "storage.put", bytes: (info) => info.size };
+const ON_GET: SuccessEvent<unknown> = { event: "storage.get" };
+const ON_PUT: SuccessEvent<unknown> = { event: "storage.put" };
+const ON_DELETE: SuccessEvent<unknown> = { event: "storage.delete" };
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; settles every call before rejecting. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -134,7 +146,7 @@ export class BaseStorage implements Storage {
     key: string | undefined,
     opts: OperationOptions | undefined,
     fn: (ctx: DriverContext) => Promise<T>,
-    success?: { event: StorageEventName; bytes?: (result: T) => number | undefined },
+    success?: SuccessEvent<T>,
   ): Promise<T> {
     const started = performance.now();
     if (this.closed) {
@@ -152,36 +164,49 @@ export class BaseStorage implements Storage {
         return this.fail(operation, key, started, error);
       }
     } else {
-      const controller = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
+      // The controller is created only when the driver asks for the signal or the call is
+      // cut short: most calls finish first, and an AbortController per call is costly.
+      let controller: AbortController | undefined;
+      let cutShort: unknown;
+      const ctx: DriverContext = {
+        operation,
+        get signal(): AbortSignal {
+          if (!controller) {
+            controller = new AbortController();
+            if (cutShort !== undefined) controller.abort(cutShort);
+          }
+          return controller.signal;
+        },
+      };
+      let deadline: Deadline | undefined;
       let onAbort: (() => void) | undefined;
-      const aborted = new Promise<never>((_, reject) => {
-        const abortWith = (reason: unknown) => {
-          if (!controller.signal.aborted) controller.abort(reason);
-          reject(fromAbortSignal(controller.signal));
-        };
-        if (timeout > 0 && Number.isFinite(timeout)) {
-          timer = setTimeout(() => {
-            const reason = new Error(`Timed out after ${timeout} ms`);
-            reason.name = "TimeoutError";
-            abortWith(reason);
-          }, timeout);
-        }
-        if (userSignal) {
-          onAbort = () => abortWith(userSignal.reason);
-          userSignal.addEventListener("abort", onAbort, { once: true });
-        }
-      });
-      const work = fn({ signal: controller.signal, operation });
-      // The driver call may settle after the race is lost; its outcome is then ignored.
-      work.catch(() => undefined);
-      aborted.catch(() => undefined);
       try {
-        result = await Promise.race([work, aborted]);
+        result = await new Promise<T>((resolve, reject) => {
+          const abortWith = (reason: unknown) => {
+            if (cutShort !== undefined) return;
+            cutShort = reason;
+            controller?.abort(reason);
+            const signal = controller?.signal ?? AbortSignal.abort(reason);
+            reject(fromAbortSignal(signal));
+          };
+          if (timeout > 0 && Number.isFinite(timeout)) {
+            deadline = addDeadline(timeout, () => {
+              const reason = new Error(`Timed out after ${timeout} ms`);
+              reason.name = "TimeoutError";
+              abortWith(reason);
+            });
+          }
+          if (userSignal) {
+            onAbort = () => abortWith(userSignal.reason);
+            userSignal.addEventListener("abort", onAbort, { once: true });
+          }
+          // Once cut short, the driver call's own outcome is ignored.
+          fn(ctx).then(resolve, reject);
+        });
       } catch (error) {
         return this.fail(operation, key, started, error);
       } finally {
-        if (timer) clearTimeout(timer);
+        if (deadline) cancelDeadline(deadline);
         if (onAbort) userSignal?.removeEventListener("abort", onAbort);
       }
     }
@@ -236,7 +261,7 @@ export class BaseStorage implements Storage {
         if (!entry) throw this.notFound(key, operation);
         return entry;
       },
-      { event: "storage.get", bytes: (e) => e.data.byteLength },
+      ON_READ,
     );
   }
 
@@ -312,7 +337,7 @@ export class BaseStorage implements Storage {
         const slice = toBuffer(entry.data).subarray(Math.min(from, entry.data.byteLength), Math.max(from, to));
         return { info: entry.info, stream: Readable.from([slice], { objectMode: false }) };
       },
-      { event: "storage.get" },
+      ON_GET,
     );
     return { info: opened.info, stream: this.mapStreamErrors(opened.stream, key, operation) };
   }
@@ -339,10 +364,7 @@ export class BaseStorage implements Storage {
     } catch (error) {
       return this.fail("put", key, performance.now(), error);
     }
-    return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), {
-      event: "storage.put",
-      bytes: (info) => info.size,
-    });
+    return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
   }
 
   /** Validates put options and encodes the value (copying it). */
@@ -385,7 +407,7 @@ export class BaseStorage implements Storage {
 
   async delete(key: string, opts?: OperationOptions): Promise<void> {
     this.checkKey(key, "delete");
-    await this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), { event: "storage.delete" });
+    await this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE);
   }
 
   async exists(key: string, opts?: OperationOptions): Promise<boolean> {
@@ -472,7 +494,7 @@ export class BaseStorage implements Storage {
       return;
     }
     await mapLimit(unique, limit, (key) =>
-      this.run("deleteMany", key, opts, (ctx) => this.driver.delete(key, ctx), { event: "storage.delete" }),
+      this.run("deleteMany", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE),
     );
   }
 
@@ -500,7 +522,7 @@ export class BaseStorage implements Storage {
         const copied = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
         if (!copied) throw this.notFound(from, "copy");
       },
-      { event: "storage.put" },
+      ON_PUT,
     );
   }
 
@@ -543,7 +565,7 @@ export class BaseStorage implements Storage {
         }
         if (!moved) throw this.notFound(from, "move");
       },
-      { event: "storage.delete" },
+      ON_DELETE,
     );
   }
 

@@ -23,9 +23,28 @@ export interface MemoryStorageOptions extends BaseStorageOptions {
   capacity?: number | undefined;
 }
 
+/** One stored value. Flat and small: a store of many values keeps one of these each. */
 interface Record_ {
   data: Buffer;
-  info: Omit<ObjectInfo, "key">;
+  /** Milliseconds since the epoch (a `Date` is made only when asked). */
+  modified: number;
+  etag: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  valueType: ObjectInfo["valueType"];
+}
+
+function infoOf(key: string, r: Record_): ObjectInfo {
+  return {
+    key,
+    size: r.data.byteLength,
+    lastModified: new Date(r.modified),
+    etag: r.etag,
+    contentType: r.contentType,
+    // A copy, so a caller changing it cannot change what is stored.
+    metadata: { ...r.metadata },
+    valueType: r.valueType,
+  };
 }
 
 let etagCounter = 0;
@@ -56,19 +75,15 @@ export class MemoryDriver implements StorageDriver {
     return this.bytes;
   }
 
-  private entry(key: string, r: Record_): StoredEntry {
-    // A fresh copy: callers may change what they get without changing what is stored.
-    return { info: { key, ...r.info, metadata: { ...r.info.metadata } }, data: Buffer.from(r.data) };
-  }
-
   async read(key: string): Promise<StoredEntry | undefined> {
     const r = this.records.get(key);
-    return r && this.entry(key, r);
+    // A fresh copy of the bytes: callers may change what they get without changing what is stored.
+    return r && { info: infoOf(key, r), data: Buffer.from(r.data) };
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const r = this.records.get(key);
-    return r && { key, ...r.info, metadata: { ...r.info.metadata } };
+    return r && infoOf(key, r);
   }
 
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
@@ -86,28 +101,30 @@ export class MemoryDriver implements StorageDriver {
         if (this.bytes + total > this.capacity) throw this.full(total);
       }
       data = Buffer.concat(chunks, total);
+      // Checked after the body is complete: an aborted or failed stream stores nothing.
+      // (A byte body is committed synchronously below, so it cannot be cut in half.)
+      ctx.signal.throwIfAborted();
     }
-    // Checked after the body is complete: an aborted or failed stream stores nothing.
-    ctx.signal.throwIfAborted();
     const previous = this.records.get(key);
     if (req.ifNoneMatch === "*" && previous) throw new StorageConflictError("Key already exists (ifNoneMatch)");
-    if (req.ifMatch !== undefined && previous?.info.etag !== req.ifMatch) {
+    if (req.ifMatch !== undefined && previous?.etag !== req.ifMatch) {
       throw new StorageConflictError(previous ? "Etag does not match (ifMatch)" : "Key does not exist (ifMatch)");
     }
     const delta = data.byteLength - (previous?.data.byteLength ?? 0);
     if (this.bytes + delta > this.capacity) throw this.full(data.byteLength);
-    const info: Omit<ObjectInfo, "key"> = {
-      size: data.byteLength,
-      lastModified: new Date(),
+    const record: Record_ = {
+      data,
+      modified: Date.now(),
       etag: `"m${(++etagCounter).toString(36)}"`,
       contentType: req.contentType,
+      // The core built this object for this call; nobody else holds it.
       metadata: req.metadata,
       valueType: req.valueType,
     };
-    this.records.set(key, { data, info });
+    this.records.set(key, record);
     this.bytes += delta;
     if (!previous) this.sorted = undefined;
-    return { key, ...info, metadata: { ...info.metadata } };
+    return infoOf(key, record);
   }
 
   private full(size: number): StorageQuotaError {
@@ -133,10 +150,7 @@ export class MemoryDriver implements StorageDriver {
     const delta = r.data.byteLength - (previous?.data.byteLength ?? 0);
     if (this.bytes + delta > this.capacity) throw this.full(r.data.byteLength);
     // Stored buffers are never mutated, so the copy may share it.
-    this.records.set(to, {
-      data: r.data,
-      info: { ...r.info, metadata: { ...r.info.metadata }, lastModified: new Date(), etag: `"m${(++etagCounter).toString(36)}"` },
-    });
+    this.records.set(to, { ...r, metadata: { ...r.metadata }, modified: Date.now(), etag: `"m${(++etagCounter).toString(36)}"` });
     this.bytes += delta;
     if (!previous) this.sorted = undefined;
     return true;
@@ -162,7 +176,7 @@ export class MemoryDriver implements StorageDriver {
       const key = keys[i]!;
       if (!key.startsWith(prefix)) break;
       const r = this.records.get(key);
-      if (r) items.push({ key, size: r.info.size, lastModified: r.info.lastModified, etag: r.info.etag });
+      if (r) items.push({ key, size: r.data.byteLength, lastModified: new Date(r.modified), etag: r.etag });
     }
     const more = i < keys.length && keys[i]!.startsWith(prefix);
     return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
