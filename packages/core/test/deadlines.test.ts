@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { addDeadline, cancelDeadline } from "../src/deadlines.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +16,8 @@ describe("deadline queues", () => {
     );
     cancelDeadline(ds[1]!);
     cancelDeadline(ds[3]!);
-    await sleep(120);
+    await vi.waitFor(() => expect(fired).toHaveLength(3), { timeout: 5000 });
+    await sleep(20);
     expect(fired).toEqual([0, 2, 4]);
     for (const t of times) expect(t).toBeGreaterThanOrEqual(39);
   });
@@ -32,7 +33,7 @@ describe("deadline queues", () => {
   it("serves deadlines of many lengths, past the shared-queue limit", async () => {
     const fired: number[] = [];
     for (let ms = 10; ms < 10 + 50; ms++) addDeadline(ms + 0.25, () => fired.push(ms));
-    await sleep(150);
+    await vi.waitFor(() => expect(fired).toHaveLength(50), { timeout: 5000 });
     expect([...fired].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => 10 + i));
   });
 
@@ -41,7 +42,6 @@ describe("deadline queues", () => {
     cancelDeadline(addDeadline(15, () => a++));
     await sleep(30);
     addDeadline(15, () => a++);
-    await sleep(40);
-    expect(a).toBe(1);
+    await vi.waitFor(() => expect(a).toBe(1), { timeout: 5000 });
   });
 });
