@@ -7,6 +7,7 @@ import {
   StoragePartialWriteError,
   StorageValidationError,
   isStorageError,
+  fromAbortSignal,
   fromNodeError,
 } from "./errors.js";
 import type {
@@ -32,9 +33,13 @@ export interface CompositeStorageOptions extends BaseStorageOptions {
   readRepair?: boolean | undefined;
 }
 
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+/** Buffers a stream; stops reading (and closes the source) once the call is aborted or timed out. */
+async function collect(stream: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.from(c));
+  for await (const c of stream) {
+    if (signal.aborted) throw fromAbortSignal(signal);
+    chunks.push(Buffer.from(c));
+  }
   return Buffer.concat(chunks);
 }
 
@@ -159,7 +164,7 @@ export class CompositeDriver implements StorageDriver {
 
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     // A stream can be read once; every backend needs the bytes, so it is buffered.
-    const body = req.body instanceof Uint8Array ? req.body : await collect(req.body);
+    const body = req.body instanceof Uint8Array ? req.body : await collect(req.body, ctx.signal);
     return this.writeAll("put", (b) =>
       b.put(key, body, {
         ...req.options,
