@@ -192,8 +192,8 @@ export const behaviourCases: ConformanceCase[] = [
   {
     name: "timeout: a put slower than its timeout rejects with StorageTimeoutError and stores nothing",
     async run({ storage, key }) {
-      const { stream, settled } = slowStream(10, 200);
-      const error = await expectRejects(storage.put(key("a"), stream, { timeout: 50 }), StorageTimeoutError, "put with timeout 50 ms and a 2 s stream");
+      const { stream, settled } = slowStream(10, 100);
+      const error = await expectRejects(storage.put(key("a"), stream, { timeout: 50 }), StorageTimeoutError, "put with timeout 50 ms and a 1 s stream");
       expect(error.retryable, "a timeout is retryable").toBe(true);
       expect(error.key).toBe(key("a"));
       await atMost(settled, 3000);
