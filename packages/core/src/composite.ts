@@ -3,7 +3,7 @@ import { orUndefined, innerOptions } from "./layer.js";
 import { BaseStorage, type BaseStorageOptions } from "./storage.js";
 import {
   type BackendFailure,
-  StorageError,
+  type StorageError,
   StoragePartialWriteError,
   StorageValidationError,
   isStorageError,

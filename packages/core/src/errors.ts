@@ -121,6 +121,7 @@ export class StorageError extends Error {
     const code = (value as Branded)[BRAND];
     if (code === undefined) return false;
     // The base class matches every branded error; a subclass matches its own code.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was called on
     return this === StorageError || (this as unknown as typeof StorageError).code === code;
   }
 }

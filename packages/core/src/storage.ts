@@ -1,7 +1,7 @@
 import { Readable, Transform } from "node:stream";
 import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
 import {
-  StorageError,
+  type StorageError,
   StorageNotFoundError,
   StorageUnavailableError,
   StorageUnsupportedError,

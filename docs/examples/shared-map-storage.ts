@@ -1,0 +1,89 @@
+// The backend of docs/writing-a-backend.md, compiled and tested by packages/storage/test/docs-examples.test.ts.
+import {
+  BaseStorage,
+  type BaseStorageOptions,
+  compareKeys,
+  type DriverContext,
+  type ListPage,
+  type ObjectInfo,
+  type StorageDriver,
+  type StoredEntry,
+  type WriteRequest,
+  registerStorage,
+  StorageConflictError,
+} from "@pepperpy/storage";
+
+const spaces = new Map<string, Map<string, StoredEntry>>();
+
+class SharedMapDriver implements StorageDriver {
+  readonly name = "shared-map";
+  readonly capabilities = {
+    rangeRead: false, conditionalWrite: true, serverSideCopy: false,
+    keyIsAlsoPrefix: true, durable: false, persistent: false,
+  };
+  private readonly map: Map<string, StoredEntry>;
+  private version = 0;
+
+  constructor(space: string) {
+    this.map = spaces.get(space) ?? new Map();
+    spaces.set(space, this.map);
+  }
+
+  // Hand out copies: a caller changing what it got must not change what is stored.
+  async read(key: string): Promise<StoredEntry | undefined> {
+    const e = this.map.get(key);
+    return e && { info: { ...e.info, metadata: { ...e.info.metadata } }, data: Buffer.from(e.data) };
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const e = this.map.get(key);
+    return e && { ...e.info, metadata: { ...e.info.metadata } };
+  }
+
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    const chunks: Uint8Array[] = [];
+    if (req.body instanceof Uint8Array) chunks.push(req.body);
+    else for await (const c of req.body) chunks.push(c);
+    ctx.signal.throwIfAborted(); // nothing half-done after an abort
+    const previous = this.map.get(key);
+    if (req.ifNoneMatch === "*" && previous) throw new StorageConflictError("Key already exists");
+    if (req.ifMatch !== undefined && previous?.info.etag !== req.ifMatch) throw new StorageConflictError("Etag mismatch");
+    const data = Buffer.concat(chunks);
+    const info: ObjectInfo = {
+      key, size: data.byteLength, lastModified: new Date(), etag: `"${++this.version}"`,
+      contentType: req.contentType, metadata: req.metadata, valueType: req.valueType,
+    };
+    this.map.set(key, { info, data });
+    return info;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.map.delete(key);
+  }
+
+  async list(prefix: string, page: { cursor?: string; limit: number }): Promise<ListPage> {
+    const keys = [...this.map.keys()]
+      .filter((k) => k.startsWith(prefix) && (page.cursor === undefined || compareKeys(k, page.cursor) > 0))
+      .sort(compareKeys);
+    const items = keys.slice(0, page.limit).map((k) => {
+      const { size, lastModified, etag } = this.map.get(k)!.info;
+      return { key: k, size, lastModified, etag };
+    });
+    return keys.length > page.limit ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+}
+
+/** Values in a process-wide map shared by `space`. */
+export class SharedMapStorage extends BaseStorage {
+  constructor(space: string, options?: BaseStorageOptions) {
+    super(new SharedMapDriver(space), options);
+  }
+}
+
+// `type: shared-map` in YAML or createStorage({ type: "shared-map", space: "x" }).
+registerStorage({
+  type: "shared-map",
+  fields: { space: "string" },
+  required: ["space"],
+  create: (config) => new SharedMapStorage(config.space as string, { timeout: config.timeout, maxSize: config.maxSize }),
+});
