@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { S3Client } from "@aws-sdk/client-s3";
 import { S3Storage, type S3StorageOptions } from "../src/index.js";
-import { type S3Server, startS3Server } from "../../testing/src/s3-server.js";
+import { type S3Server, startS3Server } from "@pepperpy/storage-testing";
 
 export { startS3Server, type S3Server };
 

@@ -111,6 +111,11 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
     });
   });
 
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    // An s3rver crash would otherwise show up only as ECONNREFUSED in later tests.
+    if (!stopping) process.stderr.write(`startS3Server: s3rver exited unexpectedly (${code ?? signal}):\n${stderr}\n`);
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const createBucket = (name: string): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -124,6 +129,7 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
         child.kill("SIGTERM");

@@ -1,0 +1,41 @@
+import { describeStorageConformance } from "@pepperpy/storage-testing";
+import { afterAll, beforeAll } from "vitest";
+import { type S3Server, s3StorageFor, startS3Server } from "./helpers.js";
+
+// One s3rver for the file, started by the test setup in a child process.
+let server: S3Server | undefined;
+const bucket = "conformance";
+
+beforeAll(async () => {
+  server = await startS3Server({ bucket });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describeStorageConformance("s3 (s3rver)", () => s3StorageFor(server!, bucket, { prefix: "suite", conditionalWrites: true }), {
+  skip: {
+    // s3rver lists by walking its data directory, not in S3's UTF-8 byte order, and
+    // compares StartAfter in UTF-16 order; AWS S3, MinIO and R2 list in byte order.
+    "list: code-point order with '/', '.', '-', digits and case": "not supported by s3rver: it lists in file-system walk order ('a/b' before 'a-b')",
+    "list: code-point order with astral characters (UTF-8 byte order, as S3)": "not supported by s3rver: its StartAfter compares UTF-16 code units",
+    "keys: a key can also be a prefix of other keys":
+      "not supported by s3rver: it lists 'a/b' before 'a' (file-system walk order); storing both works",
+    // s3rver rewrites an object file in place, so a GET racing a PUT reads a file shorter
+    // than its Content-Length; the driver then rejects with a retryable error (a torn
+    // body is never returned), which this case counts as a failure.
+    "concurrency: reads during writes see the old or the new value": "not supported by s3rver: PUT rewrites the object file in place (no atomic replace)",
+    // s3rver ignores If-None-Match / If-Match on PUT; conditional.test.ts covers the
+    // headers and the 412 mapping against a loopback server that answers like S3.
+    "conditional: ifNoneMatch '*' on an existing key rejects with StorageConflictError":
+      "not supported by s3rver: it ignores If-None-Match on PUT",
+    "conditional: ifMatch with a stale etag rejects with StorageConflictError":
+      "not supported by s3rver: it ignores If-Match on PUT",
+    "conditional: ifMatch on a missing key rejects with StorageConflictError":
+      "not supported by s3rver: it ignores If-Match on PUT",
+    "conditional: of 10 concurrent creates with ifNoneMatch '*' exactly one wins":
+      "not supported by s3rver: it ignores If-None-Match on PUT",
+    "keys: accepts a key with a single 300-byte segment":
+      "not supported by s3rver: it stores each key segment as a file name (255-byte limit) and crashes; AWS S3 accepts 1024-byte keys",
+  },
+});
