@@ -233,28 +233,25 @@ export class MockStorage extends BaseStorage {
     return this.track("listPage", prefix, [prefix, opts], () => super.listPage(prefix, opts));
   }
   override iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
-    const top = this.nested.getStore() === undefined;
-    if (top) this.calls.push({ operation: "iterate", key: prefix, args: [prefix, opts] });
+    if (this.nested.getStore() === undefined) this.calls.push({ operation: "iterate", key: prefix, args: [prefix, opts] });
     const error = this.takeError("iterate", prefix);
-    const inner = super.iterate(prefix, opts);
-    const self = this;
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<ListEntry> {
-        if (error !== undefined) {
-          return {
-            next: () =>
-              self.run("iterate", prefix, undefined, async () => {
-                throw error;
-              }),
-          };
-        }
-        const it = inner[Symbol.asyncIterator]();
-        return {
-          next: () => self.nested.run(true, () => it.next()),
-          return: async (value?: unknown) => (it.return ? self.nested.run(true, () => it.return!(value)) : { done: true, value: undefined }),
-        };
-      },
-    };
+    // The paging loop of BaseStorage.iterate, with its listPage calls marked as internal
+    // (one context switch per page, not per entry).
+    return (async function* (self: MockStorage): AsyncGenerator<ListEntry> {
+      if (error !== undefined) {
+        await self.run("iterate", prefix, undefined, async () => {
+          throw error;
+        });
+      }
+      let cursor: string | undefined;
+      do {
+        const page: ListPage = await self.nested.run(true, () =>
+          self.listPage(prefix, { cursor, limit: opts?.pageSize, signal: opts?.signal, timeout: opts?.timeout }),
+        );
+        yield* page.items;
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    })(this);
   }
   override stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
     return this.track("stat", key, [key, opts], () => super.stat(key, opts));
