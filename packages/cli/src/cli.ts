@@ -22,4 +22,4 @@ const code = await run(process.argv.slice(2), { signal: controller.signal });
 process.exitCode = code;
 // stdin may still hold the event loop open (`put KEY -` interrupted); do not wait for it.
 process.stdin.destroy();
-setTimeout(() => process.exit(code), 2000).unref();
+setTimeout(() => process.exit(code), 5000).unref();

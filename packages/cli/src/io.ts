@@ -77,3 +77,31 @@ export async function line(stream: Writable, text: string): Promise<void> {
 export function isTerminal(stream: Writable): boolean {
   return (stream as { isTTY?: boolean }).isTTY === true;
 }
+
+/**
+ * Yields the chunks of `source` until `signal` aborts, then throws at once, even while
+ * waiting for the next chunk (stdin may never send one). The storage writing from it
+ * then fails fast and removes its partial write, so Ctrl-C leaves nothing behind.
+ */
+export async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(Object.assign(new Error("Operation aborted"), { name: "AbortError", cause: signal.reason }));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    while (true) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+    // Not awaited: a stream's iterator may only settle `return()` after its pending
+    // `next()`, which stdin may never answer.
+    it.return?.()?.catch(() => undefined);
+  }
+}

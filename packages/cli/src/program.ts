@@ -13,7 +13,7 @@ import {
 import { Command, InvalidArgumentError, Option } from "commander";
 import { diskUsage } from "./du.js";
 import { formatBytes, formatDate, parseAge, plural } from "./format.js";
-import { type CliIO, isTerminal, line, write } from "./io.js";
+import { type CliIO, abortable, isTerminal, line, write } from "./io.js";
 import { createProgress, describeThroughput } from "./progress.js";
 import { copyAcross, planSync, runPool } from "./sync.js";
 
@@ -144,7 +144,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value
       }
       let contentType = opts.contentType ?? contentTypeFromKey(key);
       if (opts.contentType === undefined && contentType === "application/octet-stream" && file !== "-") contentType = contentTypeFromKey(basename(file));
-      const info = await storage.put(key, source as AsyncIterable<Uint8Array>, {
+      const info = await storage.put(key, abortable(source as AsyncIterable<Uint8Array>, ctx.signal), {
         signal: ctx.signal,
         // Streams can be large: no per-operation timeout, Ctrl-C stops it.
         timeout: 0,

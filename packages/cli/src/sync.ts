@@ -1,4 +1,5 @@
 import { type ListEntry, type Storage, StorageAbortedError, compareKeys } from "@pepperpy/storage";
+import { abortable } from "./io.js";
 
 /** Why `sync` copies a key. */
 export type CopyReason = "new" | "size" | "newer";
@@ -79,7 +80,8 @@ export async function copyAcross(
   const { info, stream } = await from.getEntryStream(fromKey, { signal: opts.signal });
   let moved = 0;
   async function* counted(): AsyncIterable<Uint8Array> {
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    const source = stream as AsyncIterable<Uint8Array>;
+    for await (const chunk of opts.signal ? abortable(source, opts.signal) : source) {
       moved += chunk.byteLength;
       opts.onBytes?.(chunk.byteLength);
       yield chunk;
