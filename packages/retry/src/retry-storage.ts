@@ -1,0 +1,264 @@
+import {
+  type DriverContext,
+  ForwardingDriver,
+  fromAbortSignal,
+  fromNodeError,
+  type LayerOptions,
+  LayerStorage,
+  NEVER_ABORTED,
+  type ListPage,
+  type ObjectInfo,
+  type Storage,
+  type StorageError,
+  type StorageErrorCode,
+  type StoredEntry,
+  type StoredStream,
+  StorageValidationError,
+  type WriteRequest,
+} from "@pepperpy/storage-core";
+
+/** What `onRetry` is told before each sleep. */
+export interface RetryEvent {
+  /** The error of the attempt that just failed. */
+  error: StorageError;
+  /** The attempt that failed (1 for the first call). */
+  attempt: number;
+  /** Milliseconds the layer will sleep before the next attempt. */
+  delay: number;
+  /** The public operation (`get`, `put`, …). */
+  operation: string;
+  /** The key, when the operation has one. */
+  key: string | undefined;
+}
+
+/** The settings a {@link RetryStorage} runs with (defaults filled in). */
+export interface RetryPolicy {
+  maxRetries: number;
+  delay: number;
+  maxDelay: number;
+  budget: number;
+  budgetRefill: number;
+}
+
+/** Options of {@link RetryStorage}. */
+export interface RetryStorageOptions extends LayerOptions {
+  /** Retries after the first attempt (default 3; 0 disables retrying). */
+  maxRetries?: number | undefined;
+  /** Base delay in milliseconds: attempt `n` sleeps a random time in `[0, min(maxDelay, delay * 2^(n-1)))` (default 1000). */
+  delay?: number | undefined;
+  /** Cap of one sleep in milliseconds (default 30 000). */
+  maxDelay?: number | undefined;
+  /**
+   * Retry budget: a token bucket of this many retries, shared by every call through this
+   * layer. Each retry spends a token; each call that succeeds puts back `budgetRefill`.
+   * Once the bucket is empty, failures are returned at once instead of retried, so a long
+   * outage does not multiply the load on a struggling backend. Default 100;
+   * `Infinity` disables the budget.
+   */
+  budget?: number | undefined;
+  /** Tokens a successful call puts back (default 0.1: ten successes pay for one retry). */
+  budgetRefill?: number | undefined;
+  /** Called before each sleep (logging, metrics). A throwing callback is ignored. */
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Source of randomness in `[0, 1)` for the jitter (default `Math.random`); tests inject one. */
+  random?: (() => number) | undefined;
+}
+
+/** Errors that are never retried, whatever their `retryable` says: trying again cannot help. */
+const NEVER_RETRIED: ReadonlySet<StorageErrorCode> = new Set(["VALIDATION", "NOT_FOUND", "PERMISSION", "CONFLICT", "INTEGRITY", "ABORTED", "CONFIG", "UNSUPPORTED"]);
+
+function option(name: string, value: unknown, fallback: number, { integer = false, allowZero = true } = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (!allowZero && value === 0) || (integer && Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new StorageValidationError(`Invalid option ${name}: expected a ${allowZero ? "non-negative" : "positive"} ${integer ? "integer" : "number"}`, {
+      backend: "retry",
+    });
+  }
+  return value;
+}
+
+/** Sleeps `ms`, rejecting with the signal's storage error as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  // The shared never-aborting signal gets no listener: thousands of concurrent sleeps would
+  // otherwise pile listeners onto one EventTarget.
+  if (signal === NEVER_ABORTED) return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(fromAbortSignal(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(fromAbortSignal(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * The driver of {@link RetryStorage}: every backend call is retried on errors marked
+ * `retryable`, with exponential backoff and full jitter, within a shared retry budget
+ * and the caller's signal.
+ */
+export class RetryDriver extends ForwardingDriver {
+  private readonly maxRetries: number;
+  private readonly baseDelay: number;
+  private readonly maxDelay: number;
+  private readonly capacity: number;
+  private readonly refill: number;
+  private tokens: number;
+  private readonly onRetry: RetryStorageOptions["onRetry"];
+  private readonly random: () => number;
+
+  constructor(inner: Storage, options: Omit<RetryStorageOptions, "backend" | "timeout" | "maxSize">) {
+    super(inner, "retry");
+    this.maxRetries = option("maxRetries", options.maxRetries, 3, { integer: true });
+    this.baseDelay = option("delay", options.delay, 1000);
+    this.maxDelay = option("maxDelay", options.maxDelay, 30_000);
+    this.capacity = option("budget", options.budget, 100);
+    this.refill = option("budgetRefill", options.budgetRefill, 0.1);
+    this.tokens = this.capacity;
+    this.onRetry = options.onRetry;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Retries left in the budget now. */
+  get budgetRemaining(): number {
+    return this.tokens;
+  }
+
+  /** The settings in force. */
+  get policy(): RetryPolicy {
+    return { maxRetries: this.maxRetries, delay: this.baseDelay, maxDelay: this.maxDelay, budget: this.capacity, budgetRefill: this.refill };
+  }
+
+  /** The upper bound of the sleep before retry number `attempt` (1-based): `min(maxDelay, delay * 2^(attempt-1))`. */
+  delayCap(attempt: number): number {
+    return Math.min(this.maxDelay, this.baseDelay * 2 ** (attempt - 1));
+  }
+
+  /** Full jitter: a whole number of milliseconds drawn uniformly from `[0, cap)` (0 when the cap is 0). */
+  nextDelay(attempt: number): number {
+    const cap = this.delayCap(attempt);
+    return Math.min(Math.floor(this.random() * cap), Math.max(0, Math.ceil(cap) - 1));
+  }
+
+  /**
+   * Runs `fn` until it succeeds, fails with an error not worth retrying, runs out of
+   * retries or budget, or the caller's signal aborts (sleeps included).
+   *
+   * The error that ends the loop keeps its class and gets `attempts`; when it was
+   * retryable but this layer gave up, `retryable` is set to false, so an outer retry
+   * layer (or the caller's own loop) does not multiply the attempts.
+   */
+  private async withRetry<T>(ctx: DriverContext, key: string | undefined, fn: () => Promise<T>, replayable = true): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await fn();
+        if (this.tokens < this.capacity) this.tokens = Math.min(this.capacity, this.tokens + this.refill);
+        return result;
+      } catch (thrown) {
+        const error = fromNodeError(thrown, { operation: ctx.operation, key });
+        const worthRetrying = error.retryable === true && !NEVER_RETRIED.has(error.code);
+        if (!worthRetrying) throw this.finish(error, attempt, false);
+        if (!replayable || attempt > this.maxRetries || ctx.signal.aborted || this.tokens < 1) {
+          throw this.finish(error, attempt, true);
+        }
+        this.tokens -= 1;
+        const delay = this.nextDelay(attempt);
+        if (this.onRetry) {
+          try {
+            this.onRetry({ error, attempt, delay, operation: ctx.operation, key });
+          } catch {
+            // A broken callback must not change what the call does.
+          }
+        }
+        await sleep(delay, ctx.signal);
+      }
+    }
+  }
+
+  private finish(error: StorageError, attempts: number, gaveUp: boolean): StorageError {
+    // An error that already went through a retry layer keeps the larger count.
+    error.attempts = Math.max(error.attempts ?? 0, attempts);
+    if (gaveUp) error.retryable = false;
+    return error;
+  }
+
+  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    return this.withRetry(ctx, key, () => super.read(key, ctx));
+  }
+
+  override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    // Opening the stream is retried; an error while it flows reaches the reader.
+    return this.withRetry(ctx, key, () => super.readStream(key, range, ctx));
+  }
+
+  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    return this.withRetry(ctx, key, () => super.stat(key, ctx));
+  }
+
+  override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    // Bytes can be sent again; a stream has been consumed by the failed attempt.
+    return this.withRetry(ctx, key, () => super.write(key, req, ctx), req.body instanceof Uint8Array);
+  }
+
+  override delete(key: string, ctx: DriverContext): Promise<void> {
+    return this.withRetry(ctx, key, () => super.delete(key, ctx));
+  }
+
+  override list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+    return this.withRetry(ctx, prefix || undefined, () => super.list(prefix, page, ctx));
+  }
+
+  override copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    return this.withRetry(ctx, from, () => super.copy(from, to, ctx));
+  }
+
+  override move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    return this.withRetry(ctx, from, () => super.move(from, to, ctx));
+  }
+
+  override deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
+    return this.withRetry(ctx, undefined, () => super.deleteMany(keys, ctx));
+  }
+}
+
+/**
+ * Retries failed backend calls with exponential backoff and full jitter.
+ *
+ * Only errors marked `retryable` (unavailable, timeouts of one attempt, throttling) are
+ * retried; validation, not-found, permission, conflict, integrity and abort errors fail
+ * at once. The caller's `signal` and `timeout` bound the whole call, sleeps included.
+ * A shared budget stops retry storms. The final error keeps its class, carries
+ * `attempts`, and is marked `retryable: false` when retries were given up, so nothing
+ * above retries it again. A `put` of a stream is tried once (the stream cannot be replayed).
+ *
+ * Place it innermost (next to the backend) so only I/O is retried.
+ *
+ * @example
+ * const storage = new RetryStorage({ backend: new S3Storage("bucket"), maxRetries: 3, delay: 100 });
+ */
+export class RetryStorage extends LayerStorage<RetryDriver> {
+  constructor(options: RetryStorageOptions) {
+    if (!options?.backend) throw new StorageValidationError("RetryStorage needs { backend }", { backend: "retry" });
+    const { backend, timeout, maxSize, ...retryOptions } = options;
+    super(new RetryDriver(backend, retryOptions), { timeout, maxSize });
+  }
+
+  /** Retries left in the shared budget (`Infinity` when the budget is disabled). */
+  get budgetRemaining(): number {
+    return this.driver.budgetRemaining;
+  }
+
+  /** The settings in force (defaults filled in). */
+  get policy(): RetryPolicy {
+    return this.driver.policy;
+  }
+
+  /** The upper bound of the sleep before retry number `attempt`: `min(maxDelay, delay * 2^(attempt-1))`. */
+  delayCap(attempt: number): number {
+    return this.driver.delayCap(attempt);
+  }
+}
