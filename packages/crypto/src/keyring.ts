@@ -52,6 +52,8 @@ export class KeyRing {
   readonly activeKeyId: string;
   private readonly entries = new Map<string, Entry>();
   private readonly masters = new Map<string, Promise<Buffer>>();
+  /** scrypt runs so far (for tests and diagnostics). */
+  derivations = 0;
 
   constructor(options: { key?: unknown; keys?: unknown; activeKeyId?: unknown }) {
     if (options.key !== undefined && options.keys !== undefined) throw new StorageConfigError("Give either key or keys, not both");
@@ -120,6 +122,7 @@ export class KeyRing {
       return master;
     }
     const N = 2 ** p.logN;
+    this.derivations++;
     master = new Promise<Buffer>((resolve, reject) =>
       scrypt(secret, Buffer.from(salt), 32, { N, r: p.r, p: p.p, maxmem: 2 * 128 * N * p.r + 1024 * 1024 }, (error, key) =>
         error ? reject(new StorageIntegrityError("Key derivation failed", { cause: error })) : resolve(key),
