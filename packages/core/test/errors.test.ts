@@ -1,0 +1,199 @@
+import {
+  StorageAbortedError,
+  StorageConfigError,
+  StorageConflictError,
+  StorageError,
+  type StorageErrorCode,
+  StorageIOError,
+  StorageIntegrityError,
+  StorageNotFoundError,
+  StoragePartialWriteError,
+  StoragePermissionError,
+  StorageQuotaError,
+  StorageTimeoutError,
+  StorageUnavailableError,
+  StorageUnsupportedError,
+  StorageValidationError,
+  errorClassFor,
+  fromAbortSignal,
+  fromNodeError,
+  isStorageError,
+} from "@pepperpy/storage-core";
+import { MemoryStorage } from "@pepperpy/storage-memory";
+import { describe, expect, it } from "vitest";
+
+const CLASSES: [typeof StorageError, StorageErrorCode, boolean][] = [
+  [StorageNotFoundError, "NOT_FOUND", false],
+  [StorageValidationError, "VALIDATION", false],
+  [StorageConfigError, "CONFIG", false],
+  [StoragePermissionError, "PERMISSION", false],
+  [StorageConflictError, "CONFLICT", false],
+  [StorageIntegrityError, "INTEGRITY", false],
+  [StorageUnavailableError, "UNAVAILABLE", true],
+  [StorageTimeoutError, "TIMEOUT", true],
+  [StorageAbortedError, "ABORTED", false],
+  [StorageQuotaError, "QUOTA", false],
+  [StorageUnsupportedError, "UNSUPPORTED", false],
+  [StorageIOError, "IO", false],
+];
+
+/**
+ * What a second installed copy of the package would throw: its own classes (not ours),
+ * the same `Symbol.for` brand and the same shape.
+ */
+class OtherCopyError extends Error {
+  readonly code: StorageErrorCode;
+  retryable = true;
+  key: string | undefined;
+  operation: string | undefined;
+  backend: string | undefined;
+  constructor(code: StorageErrorCode) {
+    super("from another copy");
+    this.code = code;
+    (this as unknown as Record<symbol, unknown>)[Symbol.for("@pepperpy/storage.error")] = code;
+  }
+  withContext(ctx: { key?: string; operation?: string; backend?: string }): this {
+    this.key ??= ctx.key;
+    this.operation ??= ctx.operation;
+    this.backend ??= ctx.backend;
+    return this;
+  }
+}
+
+function foreignError(code: StorageErrorCode): Error {
+  return new OtherCopyError(code);
+}
+
+describe("error classes", () => {
+  it.each(CLASSES)("%o has its code, default retryable and the base class", (Cls, code, retryable) => {
+    const e = new Cls("detail", { key: "k", operation: "get", backend: "memory" });
+    expect(e).toBeInstanceOf(Cls);
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toBeInstanceOf(Error);
+    expect(e.code).toBe(code);
+    expect(e.name).toBe(Cls.name);
+    expect(e.retryable).toBe(retryable);
+    expect(isStorageError(e)).toBe(true);
+    expect(isStorageError(e, code)).toBe(true);
+    expect(errorClassFor(code)).toBe(Cls);
+    expect(e.stack).toBeTypeOf("string");
+  });
+
+  it("subclasses do not match each other", () => {
+    const e = new StorageNotFoundError("x");
+    expect(e).not.toBeInstanceOf(StorageValidationError);
+    expect(isStorageError(e, "VALIDATION")).toBe(false);
+    expect(new StorageError("base")).not.toBeInstanceOf(StorageNotFoundError);
+  });
+
+  it("messages name the key, the operation and the backend", () => {
+    const e = new StorageNotFoundError("Key not found", { key: "users/1", operation: "get", backend: "file" });
+    expect(e.message).toBe('Key not found [get "users/1" on file]');
+    expect(e.detail).toBe("Key not found");
+    expect(new StorageError("plain").message).toBe("plain");
+  });
+
+  it("withContext fills in what is missing and keeps what is known", () => {
+    const e = new StorageUnavailableError("down", { backend: "s3" });
+    e.withContext({ key: "k", operation: "put", backend: "cache(s3)" });
+    expect(e.backend).toBe("s3");
+    expect(e.key).toBe("k");
+    expect(e.message).toBe('down [put "k" on s3]');
+  });
+
+  it("retryable and cause can be set", () => {
+    const cause = new Error("socket");
+    const e = new StorageUnavailableError("x", { retryable: false, cause });
+    expect(e.retryable).toBe(false);
+    expect(e.cause).toBe(cause);
+  });
+
+  it("StoragePartialWriteError lists the failures and is retryable only when all are", () => {
+    const failures = [
+      { index: 1, backend: "s3", error: new StorageUnavailableError("down") },
+      { index: 2, backend: "file", error: new StorageQuotaError("full") },
+    ];
+    const e = new StoragePartialWriteError("partial", { failures, succeeded: [0] });
+    expect(e.code).toBe("PARTIAL_WRITE");
+    expect(e.retryable).toBe(false);
+    expect(e).toBeInstanceOf(StorageError);
+    expect(new StoragePartialWriteError("p", { failures: failures.slice(0, 1), succeeded: [0] }).retryable).toBe(true);
+  });
+});
+
+describe("errors from another copy of the package", () => {
+  it("instanceof and isStorageError use the shared Symbol.for brand", () => {
+    const e = foreignError("NOT_FOUND");
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toBeInstanceOf(StorageNotFoundError);
+    expect(e).not.toBeInstanceOf(StorageTimeoutError);
+    expect(isStorageError(e)).toBe(true);
+    expect(isStorageError(e, "NOT_FOUND")).toBe(true);
+    expect(isStorageError(e, "TIMEOUT")).toBe(false);
+  });
+
+  it("plain errors and non-objects are not storage errors", () => {
+    expect(new Error("x")).not.toBeInstanceOf(StorageError);
+    expect(isStorageError(new Error("x"))).toBe(false);
+    expect(isStorageError(null)).toBe(false);
+    expect(isStorageError("NOT_FOUND")).toBe(false);
+    expect({ code: "NOT_FOUND" }).not.toBeInstanceOf(StorageNotFoundError);
+  });
+
+  it("a storage rethrows a foreign storage error as is, with context", async () => {
+    const storage = new MemoryStorage();
+    // A listener-free way to make a call fail with a foreign error: a driver that throws it.
+    const driver = (storage as unknown as { driver: { read: () => Promise<never> } }).driver;
+    driver.read = async () => {
+      throw foreignError("UNAVAILABLE");
+    };
+    const error = (await storage.get("k").catch((e: unknown) => e)) as StorageError;
+    expect(error).toBeInstanceOf(OtherCopyError);
+    expect(error).toBeInstanceOf(StorageUnavailableError);
+    expect(error.key).toBe("k");
+    expect(error.operation).toBe("get");
+    expect(error.backend).toBe("memory");
+  });
+});
+
+describe("fromNodeError", () => {
+  it.each([
+    ["ENOENT", StorageNotFoundError, false],
+    ["EACCES", StoragePermissionError, false],
+    ["EPERM", StoragePermissionError, false],
+    ["ENOSPC", StorageQuotaError, false],
+    ["EEXIST", StorageConflictError, false],
+    ["EMFILE", StorageUnavailableError, true],
+    ["ECONNRESET", StorageUnavailableError, true],
+    ["ETIMEDOUT", StorageTimeoutError, true],
+  ] as const)("maps %s", (code, Cls, retryable) => {
+    const native = Object.assign(new Error(`${code}: something, open '/secret/path'`), { code });
+    const e = fromNodeError(native, { key: "k", operation: "get", backend: "file" });
+    expect(e).toBeInstanceOf(Cls);
+    expect(e.retryable).toBe(retryable);
+    expect(e.cause).toBe(native);
+    expect(e.message).toContain(code);
+    expect(e.message).toContain('"k"');
+    expect(e.message).not.toContain("/secret/path");
+  });
+
+  it("maps unknown errors to StorageIOError and passes storage errors through", () => {
+    expect(fromNodeError(new Error("weird"))).toBeInstanceOf(StorageIOError);
+    expect(fromNodeError("a string")).toBeInstanceOf(StorageIOError);
+    const known = new StorageConflictError("c");
+    expect(fromNodeError(known, { key: "k" })).toBe(known);
+    expect(known.key).toBe("k");
+  });
+});
+
+describe("fromAbortSignal", () => {
+  it("a timeout reason is a StorageTimeoutError, anything else a StorageAbortedError", () => {
+    const timeout = new Error("t");
+    timeout.name = "TimeoutError";
+    expect(fromAbortSignal(AbortSignal.abort(timeout))).toBeInstanceOf(StorageTimeoutError);
+    expect(fromAbortSignal(AbortSignal.abort())).toBeInstanceOf(StorageAbortedError);
+    expect(fromAbortSignal(AbortSignal.abort("why"), { key: "k" }).key).toBe("k");
+    const own = new StorageUnavailableError("shutting down");
+    expect(fromAbortSignal(AbortSignal.abort(own))).toBe(own);
+  });
+});
