@@ -1,0 +1,194 @@
+// `pnpm bench`: runs every system in a child process of its own and writes the report.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Job, type JobResult, RSS_WORKLOADS, type RunOptions, type WorkloadId, WORKLOADS, parseArgs } from "./config.js";
+import { type MachineInfo, type RunResults, chartSvg, computeTargets, consoleSummary, markdown } from "./report.js";
+import { type S3Server, startS3rver } from "./s3-server.js";
+import { SYSTEMS, type SystemDef } from "./systems.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = resolve(here, "..");
+const repoRoot = resolve(benchDir, "../..");
+
+function machineInfo(dir: string): MachineInfo {
+  let disk = "unknown";
+  try {
+    const out = execFileSync("findmnt", ["-n", "-o", "SOURCE,FSTYPE,OPTIONS", "--target", dir], { encoding: "utf8" }).trim();
+    const [source, fstype, options] = out.split(/\s+/);
+    let rotational = "";
+    const dev = source?.replace(/^\/dev\//, "").replace(/\d+$/, "");
+    try {
+      rotational = execFileSync("cat", [`/sys/block/${dev}/queue/rotational`], { encoding: "utf8" }).trim() === "1" ? ", rotational" : ", non-rotational";
+    } catch {
+      // not a block device we can see
+    }
+    disk = `${fstype} on ${source}${rotational} (${options?.split(",").slice(0, 3).join(",")}), temp dir ${dir}`;
+  } catch {
+    // findmnt missing
+  }
+  const cpus = os.cpus();
+  let nproc = cpus.length;
+  try {
+    nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim()) || nproc;
+  } catch {
+    // keep os.cpus()
+  }
+  return {
+    cpus: nproc,
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    memoryGiB: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    disk,
+  };
+}
+
+/** Jobs of one system: one process for the plain workloads, one per RSS-measuring workload. */
+function jobsOf(system: SystemDef, selected: readonly WorkloadId[]): WorkloadId[][] {
+  const mine = WORKLOADS.filter((w) => system.workloads.includes(w) && selected.includes(w));
+  const plain = mine.filter((w) => !RSS_WORKLOADS.includes(w));
+  const groups: WorkloadId[][] = [];
+  if (plain.length) groups.push(plain);
+  for (const w of mine) if (RSS_WORKLOADS.includes(w)) groups.push([w]);
+  return groups;
+}
+
+async function runChild(job: Job, jobFile: string, opts: RunOptions): Promise<JobResult> {
+  await writeFile(jobFile, JSON.stringify(job));
+  const args = [...process.execArgv.filter((a) => !a.startsWith("--cpu-prof")), "--expose-gc"];
+  if (opts.profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${resolve(opts.profileDir)}`, `--cpu-prof-name=${job.system}-${job.workloads.join("+")}.cpuprofile`);
+  args.push(join(here, "worker.ts"), jobFile);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" } });
+  const code = await new Promise<number | null>((res) => child.once("exit", (c) => res(c)));
+  try {
+    return JSON.parse(await readFile(job.out, "utf8")) as JobResult;
+  } catch {
+    return { system: job.system, status: "failed", reason: `child process exited with code ${code} without a result`, workloads: {}, skipped: {}, notes: [], durationMs: 0 };
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2), {
+    resultsFile: join(benchDir, "results", "latest.json"),
+    docsDir: join(repoRoot, "docs"),
+  });
+  const started = new Date();
+  const tmp = await mkdtemp(join(opts.tmpRoot ?? os.tmpdir(), "pepperpy-bench-"));
+  const selectedWorkloads = (opts.workloads ?? WORKLOADS) as readonly WorkloadId[];
+  const systems = SYSTEMS.filter((s) => !opts.systems || opts.systems.includes(s.id));
+  if (opts.systems) for (const id of opts.systems) if (!SYSTEMS.some((s) => s.id === id)) throw new Error(`Unknown system ${id}`);
+  if (opts.profileDir) await mkdir(opts.profileDir, { recursive: true });
+
+  let s3: S3Server | undefined;
+  let s3Error: string | undefined;
+  const needsS3 = systems.some((s) => (s.id === "s3" || s.id === "raw-s3") && jobsOf(s, selectedWorkloads).length > 0);
+  if (needsS3) {
+    try {
+      s3 = await startS3rver(join(tmp, "s3rver"));
+      console.error(`s3rver listening on ${s3.endpoint}`);
+    } catch (error) {
+      s3Error = (error as Error).message;
+      console.error(`s3rver did not start: ${s3Error}`);
+    }
+  }
+
+  const results: RunResults = {
+    startedAt: started.toISOString(),
+    finishedAt: "",
+    command: `pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    quick: opts.quick,
+    repeats: opts.repeats,
+    sizes: opts.sizes,
+    machine: machineInfo(tmp),
+    systems: {},
+    targets: [],
+    ok: true,
+  };
+
+  let n = 0;
+  const runSystem = async (system: SystemDef) => {
+    const groups = jobsOf(system, selectedWorkloads);
+    if (groups.length === 0) return;
+    const merged: RunResults["systems"][string] = {
+      kind: system.kind,
+      label: system.label,
+      durability: system.durability,
+      baseline: system.baseline,
+      versus: system.versus,
+      status: "ok",
+      workloads: {},
+      skipped: {},
+      notes: [],
+      durationMs: 0,
+    };
+    results.systems[system.id] = merged;
+    for (const workloads of groups) {
+      const id = `${++n}-${system.id}`;
+      const job: Job = {
+        system: system.id,
+        workloads,
+        sizes: opts.sizes,
+        repeats: opts.repeats,
+        dir: join(tmp, id),
+        s3Endpoint: s3?.endpoint,
+        out: join(tmp, `${id}.out.json`),
+      };
+      console.error(`▶ ${system.id}: ${workloads.join(", ")}`);
+      const r = await runChild(job, join(tmp, `${id}.job.json`), opts);
+      Object.assign(merged.workloads, r.workloads);
+      Object.assign(merged.skipped, r.skipped);
+      merged.notes.push(...r.notes);
+      merged.durationMs += r.durationMs;
+      if (r.status !== "ok") {
+        merged.status = r.status;
+        merged.reason = r.status === "unavailable" && s3Error && system.id.includes("s3") ? `s3rver did not start: ${s3Error}` : r.reason;
+        console.error(`  ${system.id} ${r.status === "unavailable" ? "not available" : "FAILED"}: ${merged.reason}`);
+        // A verification failure or a crash fails the run — except a peer that cannot run here.
+        if (r.status === "failed" && (system.kind !== "peer" || /VERIFICATION/.test(r.reason ?? ""))) results.ok = false;
+        return;
+      }
+      console.error(`  ${system.id} ${workloads.join(", ")} done in ${(r.durationMs / 1000).toFixed(1)} s`);
+    }
+  };
+
+  try {
+    // One child at a time, so systems never compete for CPUs; --jobs > 1 only for smoke runs.
+    const queue = [...systems];
+    // Keep the table in the order of SYSTEMS whatever order children finish in.
+    for (const system of systems) if (jobsOf(system, selectedWorkloads).length) results.systems[system.id] = undefined as never;
+    await Promise.all(
+      Array.from({ length: Math.max(1, opts.jobs) }, async () => {
+        for (let system = queue.shift(); system; system = queue.shift()) await runSystem(system);
+      }),
+    );
+  } finally {
+    await s3?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  results.finishedAt = new Date().toISOString();
+  results.targets = computeTargets(results);
+  await mkdir(dirname(opts.resultsFile), { recursive: true });
+  await writeFile(opts.resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(consoleSummary(results));
+  console.log(`\nresults: ${relative(process.cwd(), opts.resultsFile) || opts.resultsFile}`);
+  if (opts.docsDir) {
+    const chartName = "benchmarks-chart.svg";
+    await mkdir(opts.docsDir, { recursive: true });
+    await writeFile(join(opts.docsDir, chartName), chartSvg(results));
+    await writeFile(join(opts.docsDir, "benchmarks.md"), markdown(results, opts, chartName));
+    console.log(`docs: ${join(opts.docsDir, "benchmarks.md")}, ${join(opts.docsDir, chartName)}`);
+  }
+  if (!results.ok) {
+    console.error("\n✖ BENCHMARK RUN FAILED: a system returned wrong results or crashed (see above).");
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,65 @@
+// Smoke test of the benchmark harness: `pnpm bench --quick` runs every system on tiny
+// sizes and checks every result. No timing is asserted — only that the run completed and
+// that what it measured was verified.
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { RunResults } from "../src/report.js";
+
+const benchDir = resolve(import.meta.dirname, "..");
+
+describe("pnpm bench --quick", () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("completes with every result verified", { timeout: 170_000 }, async () => {
+    dir = await mkdtemp(join(tmpdir(), "pepperpy-bench-test-"));
+    const out = join(dir, "quick.json");
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/run.ts", "--quick", "--out", out, "--no-docs"], {
+      cwd: benchDir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let log = "";
+    child.stdout.on("data", (c: Buffer) => {
+      log += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      log += c.toString();
+    });
+    const code = await new Promise<number | null>((res) => child.once("exit", res));
+    expect(code, log.slice(-4000)).toBe(0);
+
+    const results = JSON.parse(await readFile(out, "utf8")) as RunResults;
+    expect(results.ok).toBe(true);
+    expect(results.quick).toBe(true);
+
+    // Our backends and the raw baselines always run; a peer may be "unavailable" with a reason.
+    for (const id of ["memory", "file", "map", "raw-fs", "raw-fs-durable", "lru", "raw-zlib", "raw-crypto"]) {
+      expect(results.systems[id]?.status, `${id}: ${results.systems[id]?.reason}`).toBe("ok");
+    }
+    for (const [id, s] of Object.entries(results.systems)) {
+      if (s.status === "unavailable") expect(s.reason, id).toBeTruthy();
+      else expect(s.status, `${id}: ${s.reason}`).toBe("ok");
+    }
+
+    // Every read phase checked every value it read.
+    const n = results.sizes.smallCount;
+    const c = `c${results.sizes.concurrency}`;
+    for (const id of ["memory", "file", "map", "raw-fs"]) {
+      const small = results.systems[id]!.workloads.small!;
+      for (const p of ["get-seq", `get-${c}`, "exists-seq", `exists-${c}`, "list", "delete-seq", `delete-${c}`]) {
+        expect(small[p]?.verified, `${id} ${p}`).toBe(n * results.repeats);
+        expect(small[p]!.value).toBeGreaterThan(0);
+      }
+      expect(results.systems[id]!.workloads.list!["list-prefix"]!.verified).toBeGreaterThan(0);
+      expect(results.systems[id]!.workloads.large!.get!.verified).toBe(results.sizes.largeCount * results.repeats);
+    }
+    // The ratio targets were computed from the same run.
+    expect(results.targets.length).toBeGreaterThan(10);
+    expect(results.targets.find((t) => t.name.startsWith("MemoryStorage"))?.measured).toBeGreaterThan(0);
+  });
+});
