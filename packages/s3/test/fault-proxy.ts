@@ -41,7 +41,7 @@ export class FaultProxy {
   /** Requests seen per object key (the URL path after the bucket); "" for bucket-level requests. */
   readonly perKey = new Map<string, number>();
   /** Method and URL of every request, in order (for assertions on what was sent). */
-  readonly log: { method: string; url: string; headers: IncomingMessage["headers"] }[] = [];
+  readonly log: { method: string; url: string; headers: IncomingMessage["headers"]; keysInBody?: number }[] = [];
   private readonly targetPort: number;
   private readonly sockets = new Set<Socket>();
   private rng: () => number;
@@ -106,7 +106,8 @@ export class FaultProxy {
     this.requests++;
     const key = this.keyOf(req.url ?? "/");
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
-    this.log.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    const entry: (typeof this.log)[number] = { method: req.method ?? "", url: req.url ?? "", headers: req.headers };
+    this.log.push(entry);
     const chunks: Buffer[] = [];
     try {
       for await (const c of req) chunks.push(c as Buffer);
@@ -114,6 +115,8 @@ export class FaultProxy {
       return;
     }
     const body = Buffer.concat(chunks);
+    // DeleteObjects: how many keys the request carried.
+    if (entry.method === "POST" && entry.url.includes("?delete")) entry.keysInBody = body.toString("utf8").split("<Key>").length - 1;
     const fault = this.pickFault(req);
     if (fault) this.faults[fault]++;
     switch (fault) {
