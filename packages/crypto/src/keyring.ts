@@ -16,7 +16,7 @@ const HKDF_INFO = Buffer.from("pepperpy-storage/v1/aes-256-gcm", "utf8");
 
 function checkKeyId(id: string): void {
   const bytes = Buffer.byteLength(id, "utf8");
-  if (bytes === 0 || bytes > 255 || /[\u0000-\u001f\u007f]/.test(id)) {
+  if (bytes === 0 || bytes > 255 || [...id].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
     throw new StorageConfigError(`Invalid key id ${JSON.stringify(id.slice(0, 40))}: expected 1 to 255 UTF-8 bytes without control characters`);
   }
 }
