@@ -1,0 +1,53 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** The CLI entry, run from source: no build needed. */
+export const CLI_ENTRY = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+/** `node --conditions=source --import tsx packages/cli/src/cli.ts`, as a user's shell would run the built bin. */
+export const CLI_COMMAND = [process.execPath, "--conditions=source", "--import", TSX_LOADER, ...(process.env.CLI_PRELOAD ? ["--import", process.env.CLI_PRELOAD] : []), CLI_ENTRY];
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  /** stdout as UTF-8. */
+  out: string;
+  err: string;
+}
+
+/** Spawns the real CLI as a child process. */
+export function spawnCli(args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+  const [node, ...pre] = CLI_COMMAND as [string, ...string[]];
+  return spawn(node, [...pre, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, NODE_OPTIONS: "", FORCE_COLOR: "0", ...opts.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+}
+
+/** Collects a child's output and exit status. */
+export function finish(child: ChildProcess): Promise<CliResult> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on("data", (c: Buffer) => out.push(c));
+  child.stderr?.on("data", (c: Buffer) => err.push(c));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const stdout = Buffer.concat(out);
+      resolve({ code, signal, stdout, out: stdout.toString("utf8"), err: Buffer.concat(err).toString("utf8") });
+    });
+  });
+}
+
+/** Runs the CLI to completion; `input` is written to its stdin (stdin is closed either way). */
+export async function runCli(args: readonly string[], opts: { cwd: string; input?: string | Uint8Array; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  const child = spawnCli(args, opts);
+  const done = finish(child);
+  child.stdin?.on("error", () => undefined);
+  child.stdin?.end(opts.input ?? "");
+  return done;
+}
