@@ -104,6 +104,11 @@ function describe(value: unknown, secret: boolean): string {
   return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 
+/** A number written as text (`${RETRIES}` interpolates to a string), else the value unchanged. */
+function fromNumericString(value: unknown): unknown {
+  return typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
 /** Converts one field by its kind or throws a `StorageConfigError` naming the field. */
 function convertField(kind: FieldKind, value: unknown, field: string, unit: DurationUnit): unknown {
   const bad = (expected: string, secret = false): never => {
@@ -118,12 +123,19 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
       return z.string().min(1).safeParse(value).success ? value : bad("a non-empty string");
     case "secret":
       return z.string().min(1).safeParse(value).success ? value : bad("a non-empty string", true);
-    case "number":
-      return z.number().finite().safeParse(value).success ? value : bad("a number");
-    case "integer":
-      return z.number().int().nonnegative().safeParse(value).success ? value : bad("a non-negative integer");
-    case "boolean":
-      return typeof value === "boolean" ? value : bad("true or false");
+    case "number": {
+      const n = fromNumericString(value);
+      return z.number().finite().safeParse(n).success ? n : bad("a number");
+    }
+    case "integer": {
+      const n = fromNumericString(value);
+      return z.number().int().nonnegative().safeParse(n).success ? n : bad("a non-negative integer");
+    }
+    case "boolean": {
+      // Strings come from `${VAR}` interpolation, which always yields text.
+      const b = value === "true" ? true : value === "false" ? false : value;
+      return typeof b === "boolean" ? b : bad("true or false");
+    }
     case "size": {
       const n = parseSize(value);
       return n === undefined ? bad('a size such as 1048576, "10MB" or "512KiB"') : n;
@@ -269,12 +281,31 @@ export async function loadConfig(file: string, opts: { env?: NodeJS.ProcessEnv }
   return parseConfig(text, { ...opts, source: file });
 }
 
+const ENV_PLACEHOLDER = "__pepperpy_env_";
+const PLACEHOLDER_RE = /__pepperpy_env_(\d+)__/g;
+
+/** Puts the `${VAR}` references hidden by `parseConfig` back into every string of the document. */
+function restoreEnvRefs(value: unknown, refs: readonly string[]): unknown {
+  const restore = (s: string) => s.replace(PLACEHOLDER_RE, (_, i: string) => refs[Number(i)] ?? "");
+  if (typeof value === "string") return restore(value);
+  if (Array.isArray(value)) return value.map((v) => restoreEnvRefs(v, refs));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [restore(k), restoreEnvRefs(v, refs)]));
+  }
+  return value;
+}
+
 /** Parses YAML text as {@link loadConfig} does a file. */
 export async function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; source?: string } = {}): Promise<ResolvedStorageConfig> {
   const source = opts.source ?? "config";
   let doc: unknown;
+  // `${VAR}` references are swapped for plain placeholders while the YAML is parsed, so
+  // they work inside flow maps (`encryption: { key: ${STORAGE_KEY} }`, where `{` and `}`
+  // would otherwise be YAML syntax) and values from the environment are never parsed as YAML.
+  const refs: string[] = [];
+  const protectedText = text.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?\}/g, (ref) => `${ENV_PLACEHOLDER}${refs.push(ref) - 1}__`);
   try {
-    doc = parseYaml(text);
+    doc = restoreEnvRefs(parseYaml(protectedText), refs);
   } catch (cause) {
     throw new StorageConfigError(`${source}: invalid YAML: ${(cause as Error).message.split("\n")[0]}`, { cause, operation: "loadConfig" });
   }
