@@ -1,0 +1,143 @@
+import { Readable } from "node:stream";
+import {
+  DEFAULT_CONTENT_TYPES,
+  StorageIntegrityError,
+  StorageValidationError,
+  contentTypeFromKey,
+  decodeJSON,
+  decodeText,
+  decodeValue,
+  encodeValue,
+  inferValueType,
+  isByteStream,
+  iterateBytes,
+} from "@pepperpy/storage-core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+
+async function drain(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of it) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+function roundTrip(value: unknown): unknown {
+  const encoded = encodeValue(value, "k");
+  if (encoded.kind !== "bytes") throw new Error("expected bytes");
+  return decodeValue(encoded.data, { valueType: encoded.valueType, contentType: DEFAULT_CONTENT_TYPES[encoded.valueType] });
+}
+
+describe("encodeValue / decodeValue", () => {
+  it("round-trips strings, bytes and JSON exactly (property)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: "grapheme" }), fc.uint8Array(), fc.jsonValue()), (value) => {
+        const back = roundTrip(value);
+        if (value instanceof Uint8Array) expect(Buffer.compare(back as Buffer, Buffer.from(value))).toBe(0);
+        // JSON turns -0 into 0; everything else is exact.
+        else expect(back).toStrictEqual(JSON.parse(JSON.stringify(value)) ?? value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("records the value type", () => {
+    expect(encodeValue("s")).toMatchObject({ kind: "bytes", valueType: "text" });
+    expect(encodeValue(new Uint8Array(1))).toMatchObject({ kind: "bytes", valueType: "bytes" });
+    expect(encodeValue(new ArrayBuffer(2))).toMatchObject({ kind: "bytes", valueType: "bytes" });
+    expect(encodeValue({ a: 1 })).toMatchObject({ kind: "bytes", valueType: "json" });
+    expect(encodeValue(null)).toMatchObject({ kind: "bytes", valueType: "json" });
+    expect(encodeValue(Readable.from([]))).toMatchObject({ kind: "stream", valueType: "bytes" });
+    expect(encodeValue(Buffer.from("x"), "k", "text")).toMatchObject({ valueType: "text" });
+  });
+
+  it("copies bytes so later changes do not leak in", () => {
+    const input = Buffer.from([1, 2, 3]);
+    const encoded = encodeValue(input);
+    input[0] = 9;
+    expect(encoded.kind === "bytes" && [...encoded.data]).toStrictEqual([1, 2, 3]);
+  });
+
+  it.each([
+    ["undefined", undefined, /undefined/],
+    ["a function", () => 1, /function/],
+    ["a Date", new Date(), /Date, not a plain object/],
+    ["a Map", new Map(), /Map/],
+    ["a class instance", new (class Point {})(), /Point/],
+    ["NaN", Number.NaN, /NaN/],
+    ["nested Infinity", { a: [1, Number.POSITIVE_INFINITY] }, /value\.a\[1\] is Infinity/],
+    ["nested undefined", { a: { b: undefined } }, /value\.a\.b is undefined/],
+    ["a sparse array", new Array<number>(3), /hole/],
+    ["symbol keys", { [Symbol("s")]: 1 }, /symbol keys/],
+    ["a bigint", 1n, /bigint/],
+    ["a Float32Array", new Float32Array(1), /typed arrays/],
+  ])("rejects %s with a message saying where", (_, value, why) => {
+    expect(() => encodeValue(value, "k")).toThrow(StorageValidationError);
+    expect(() => encodeValue(value, "k")).toThrow(why);
+  });
+
+  it("rejects cycles but accepts shared (non-cyclic) references", () => {
+    const o: Record<string, unknown> = {};
+    o.self = o;
+    expect(() => encodeValue(o)).toThrow(/circular/);
+    const shared = { x: 1 };
+    expect(roundTrip({ a: shared, b: shared })).toStrictEqual({ a: { x: 1 }, b: { x: 1 } });
+  });
+
+  it("accepts objects without a prototype", () => {
+    const bare = Object.assign(Object.create(null), { a: 1 });
+    expect(roundTrip(bare)).toStrictEqual({ a: 1 });
+  });
+});
+
+describe("decoding", () => {
+  it("decodeText rejects invalid UTF-8 and keeps a BOM", () => {
+    expect(() => decodeText(Buffer.from([0xc3, 0x28]), "k")).toThrow(StorageIntegrityError);
+    expect(decodeText(Buffer.from("\ufeffhi"))).toBe("\ufeffhi");
+  });
+
+  it("decodeJSON rejects invalid JSON with StorageIntegrityError naming the key", () => {
+    expect(() => decodeJSON(Buffer.from("{"), "cfg")).toThrow(/not valid JSON \[get "cfg"\]/);
+  });
+
+  it("foreign objects decode by content type", () => {
+    const data = Buffer.from('{"a":1}');
+    expect(decodeValue(data, { contentType: "application/json" })).toStrictEqual({ a: 1 });
+    expect(decodeValue(Buffer.from("not json"), { contentType: "application/json" })).toBe("not json");
+    expect(decodeValue(data, { contentType: "text/plain" })).toBe('{"a":1}');
+    expect(decodeValue(data, { contentType: "application/octet-stream" })).toStrictEqual(data);
+    expect(inferValueType({ contentType: "application/ld+json" })).toBe("json-or-text");
+    expect(inferValueType({ contentType: "TEXT/CSV" })).toBe("text");
+  });
+
+  it("contentTypeFromKey uses the extension", () => {
+    expect(contentTypeFromKey("a/b.json")).toBe("application/json");
+    expect(contentTypeFromKey("a/readme.MD")).toMatch(/^text\/markdown/);
+    expect(contentTypeFromKey("a/.hidden")).toBe("application/octet-stream");
+    expect(contentTypeFromKey("a.b/noext")).toBe("application/octet-stream");
+  });
+});
+
+describe("byte streams", () => {
+  it("isByteStream knows Readables, web streams and async iterables", () => {
+    expect(isByteStream(Readable.from([]))).toBe(true);
+    expect(isByteStream(new ReadableStream())).toBe(true);
+    expect(isByteStream((async function* () {})())).toBe(true);
+    expect(isByteStream("string")).toBe(false);
+    expect(isByteStream({})).toBe(false);
+  });
+
+  it("iterateBytes reads every kind, encoding strings as UTF-8", async () => {
+    expect(await drain(iterateBytes(Readable.from(["hé", Buffer.from("!")])))).toStrictEqual(Buffer.from("hé!"));
+    const web = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array([1]));
+        c.close();
+      },
+    });
+    expect(await drain(iterateBytes(web))).toStrictEqual(Buffer.from([1]));
+  });
+
+  it("iterateBytes rejects chunks that are not bytes", async () => {
+    await expect(drain(iterateBytes(Readable.from([{ not: "bytes" }])))).rejects.toThrow(StorageValidationError);
+  });
+});
