@@ -18,7 +18,7 @@ export function bucketBound(i: number): number {
 export function bucketIndex(ms: number): number {
   if (!(ms > MIN_MS)) return 0;
   const i = Math.ceil(2 * Math.log2(ms / MIN_MS));
-  return i > BUCKETS ? BUCKETS : i;
+  return Math.min(i, BUCKETS);
 }
 
 /** Counts of one series of latencies. */

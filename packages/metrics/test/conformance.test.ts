@@ -1,0 +1,25 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileStorage } from "@pepperpy/storage-fs";
+import { MemoryStorage } from "@pepperpy/storage-memory";
+import { describeStorageConformance } from "@pepperpy/storage-testing";
+import { afterAll } from "vitest";
+import { MetricsStorage } from "../src/index.js";
+
+describeStorageConformance("metrics(memory)", () => new MetricsStorage({ backend: new MemoryStorage() }));
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+// fsync off: these runs test the layer over real files, not the backend's durability (its own suite does).
+describeStorageConformance(
+  "metrics(file)",
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pp-metrics-"));
+    dirs.push(dir);
+    return new MetricsStorage({ backend: new FileStorage({ basePath: dir, fsync: false }) });
+  },
+  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+);

@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileStorage } from "@pepperpy/storage-fs";
+import { MemoryStorage } from "@pepperpy/storage-memory";
+import { describeStorageConformance, withFaults } from "@pepperpy/storage-testing";
+import { afterAll } from "vitest";
+import { RetryStorage } from "../src/index.js";
+
+describeStorageConformance("retry(memory)", () => new RetryStorage({ backend: new MemoryStorage(), delay: 1 }));
+// One backend call in five fails (retryably): the suite must still pass, retries hide the faults.
+const streamReason = "not supported with injected write faults, because a stream body cannot be replayed: a failed streamed put is tried once, by design";
+describeStorageConformance(
+  "retry(memory) with injected faults",
+  () => new RetryStorage({ backend: withFaults(new MemoryStorage(), { failureRate: 0.2, seed: 7 }), maxRetries: 8, delay: 0, budget: Number.POSITIVE_INFINITY }),
+  {
+    skip: {
+      "put streams: from a Node Readable": streamReason,
+      "put streams: from a web ReadableStream": streamReason,
+      "put streams: from an async generator": streamReason,
+      "put streams: an empty stream stores 0 bytes": streamReason,
+      "put streams: a streamed value of 3 MiB": streamReason,
+      "timeout: a put slower than its timeout rejects with StorageTimeoutError and stores nothing": streamReason,
+    },
+  },
+);
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+// fsync off: these runs test the layer over real files, not the backend's durability (its own suite does).
+describeStorageConformance(
+  "retry(file)",
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pp-retry-"));
+    dirs.push(dir);
+    return new RetryStorage({ backend: new FileStorage({ basePath: dir, fsync: false }), delay: 1 });
+  },
+  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+);
