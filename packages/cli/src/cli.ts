@@ -5,6 +5,11 @@
  */
 import { run } from "./run.js";
 
+// The AWS SDK warns on every S3 client under Node 20 about its releases after January
+// 2027; a user of this command cannot act on it, and it would break the one-line error
+// promise. The SDK reads this variable when a client is created.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const controller = new AbortController();
 let interrupted = false;
 process.on("SIGINT", () => {
