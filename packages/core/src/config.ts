@@ -349,7 +349,10 @@ export async function createStorage(config?: StorageConfigInput | ResolvedStorag
   enabled.sort((a, b) => b.order - a.order);
   for (const { name, options } of enabled) {
     const layer = (await resolveLayerPlugin(name))!;
-    storage = await layer.create(storage, options);
+    // The config's timeout is the default of a whole call, so layers get it too (the
+    // outermost one then bounds the call, retries and sleeps included); a layer's own
+    // `timeout` field, if it has one, wins.
+    storage = await layer.create(storage, resolved.timeout === undefined ? options : { timeout: resolved.timeout, ...options });
   }
   return storage;
 }

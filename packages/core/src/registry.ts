@@ -69,7 +69,10 @@ export interface LayerPlugin {
   fields?: Record<string, FieldKind>;
   /** Fields that must be present when the layer is enabled. */
   required?: readonly string[];
-  /** Wraps `backend`. */
+  /**
+   * Wraps `backend`. `options` holds the layer's fields, plus `timeout` (ms) when the
+   * config sets one: pass it to the layer's storage so the whole call is bounded.
+   */
   create(backend: Storage, options: Record<string, unknown>): Storage | Promise<Storage>;
 }
 
