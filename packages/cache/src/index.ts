@@ -23,5 +23,6 @@ export const layerPlugin: LayerPlugin = {
       maxBytes: options.maxBytes as number | undefined,
       ttl: options.ttl as number | undefined,
       negative: options.negative as boolean | undefined,
+      timeout: options.timeout as number | undefined,
     }),
 };

@@ -22,5 +22,5 @@ export const layerPlugin: LayerPlugin = {
   name: "metrics",
   order: 10,
   fields: {},
-  create: (backend) => new MetricsStorage({ backend }),
+  create: (backend, options) => new MetricsStorage({ backend, timeout: options.timeout as number | undefined }),
 };

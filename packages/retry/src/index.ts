@@ -23,5 +23,6 @@ export const layerPlugin: LayerPlugin = {
       delay: options.delay as number | undefined,
       maxDelay: options.maxDelay as number | undefined,
       budget: options.budget as number | undefined,
+      timeout: options.timeout as number | undefined,
     }),
 };
