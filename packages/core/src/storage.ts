@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
 import {
@@ -53,6 +54,20 @@ export const DEFAULT_PAGE_SIZE = 1000;
 
 /** The signal drivers get when a call has neither a timeout nor a caller's signal. It never aborts. */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/**
+ * One signal shared by the calls of a batch. Every call listens for an abort; with the
+ * caller's signal passed to each of them directly, a batch of more than ten keys made
+ * Node print a MaxListenersExceededWarning about the caller's signal.
+ */
+function batchSignal(signal: AbortSignal | undefined): { signal: AbortSignal | undefined; done: () => void } {
+  if (!signal || signal.aborted) return { signal, done: () => undefined };
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return { signal: controller.signal, done: () => signal.removeEventListener("abort", onAbort) };
+}
 
 function checkPositive(name: string, value: unknown, allowZero: boolean): void {
   if (value === undefined) return;
@@ -454,14 +469,20 @@ export class BaseStorage implements Storage {
   async getMany<T = unknown>(keys: readonly string[], opts?: BatchOptions): Promise<(T | undefined)[]> {
     const limit = this.batchLimit(opts, "getMany");
     for (const key of keys) this.checkKey(key, "getMany");
-    return mapLimit(keys, limit, async (key) => {
-      try {
-        return await this.get<T>(key, opts);
-      } catch (error) {
-        if (error instanceof StorageNotFoundError) return undefined;
-        throw error;
-      }
-    });
+    const shared = batchSignal(opts?.signal);
+    const callOpts = { ...opts, signal: shared.signal };
+    try {
+      return await mapLimit(keys, limit, async (key) => {
+        try {
+          return await this.get<T>(key, callOpts);
+        } catch (error) {
+          if (error instanceof StorageNotFoundError) return undefined;
+          throw error;
+        }
+      });
+    } finally {
+      shared.done();
+    }
   }
 
   async putMany(
@@ -475,9 +496,15 @@ export class BaseStorage implements Storage {
         : Object.entries(entries as Record<string, StorageValue>);
     for (const [key] of list) this.checkKey(key, "putMany");
     const { concurrency: _, ...putOpts } = opts ?? {};
-    await mapLimit(list, limit, async ([key, value]) => {
-      await this.put(key, value, putOpts);
-    });
+    const shared = batchSignal(opts?.signal);
+    putOpts.signal = shared.signal;
+    try {
+      await mapLimit(list, limit, async ([key, value]) => {
+        await this.put(key, value, putOpts);
+      });
+    } finally {
+      shared.done();
+    }
   }
 
   async deleteMany(keys: readonly string[], opts?: BatchOptions): Promise<void> {
@@ -493,9 +520,15 @@ export class BaseStorage implements Storage {
       }
       return;
     }
-    await mapLimit(unique, limit, (key) =>
-      this.run("deleteMany", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE),
-    );
+    const shared = batchSignal(opts?.signal);
+    const callOpts = { ...opts, signal: shared.signal };
+    try {
+      await mapLimit(unique, limit, (key) =>
+        this.run("deleteMany", key, callOpts, (ctx) => this.driver.delete(key, ctx), ON_DELETE),
+      );
+    } finally {
+      shared.done();
+    }
   }
 
   private batchLimit(opts: BatchOptions | undefined, operation: string): number {
