@@ -19,6 +19,7 @@ export const layerPlugin: LayerPlugin = {
       level: options.level as number | undefined,
       threshold: options.threshold as number | undefined,
       maxDecompressedSize: options.maxDecompressedSize as number | undefined,
+      timeout: options.timeout as number | undefined,
     });
   },
 };

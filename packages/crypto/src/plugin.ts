@@ -16,6 +16,7 @@ export const layerPlugin: LayerPlugin = {
       keys: options.keys as Record<string, string> | undefined,
       activeKeyId: options.activeKeyId as string | undefined,
       allowPlaintext: options.allowPlaintext as boolean | undefined,
+      timeout: options.timeout as number | undefined,
     });
   },
 };
