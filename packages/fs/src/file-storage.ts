@@ -22,6 +22,7 @@ import {
   type ValueType,
   type WriteRequest,
 } from "@pepperpy/storage-core";
+import { acquireKeyLock, isStaleLock, LOCK_PREFIX } from "./key-lock.js";
 import { type BaseDir, type DirRef, dirIdentity, isMissing, openBase, openChildDir, syncDir, type Walk, walk } from "./contained-dir.js";
 import {
   foreignEtag,
@@ -427,6 +428,7 @@ export class FileDriver implements StorageDriver {
     let handle: FileHandle | undefined;
     let tmpExists = false;
     let sideTmpExists = false;
+    let unlock: (() => Promise<void>) | undefined;
     // Set once our sidecar replaced a missing one and until the content lands: on failure
     // the sidecar would describe nothing, so it is removed again.
     let sidecarOnlyOurs = false;
@@ -438,8 +440,13 @@ export class FileDriver implements StorageDriver {
         throw error;
       }
       tmpExists = true;
-      ctx.signal.throwIfAborted();
+      // The slow part runs unlocked: the value is written and flushed before the key lock is taken.
+      if (this.fsync) await handle.sync();
       const st = await handle.stat({ bigint: true });
+      await handle.close();
+      handle = undefined;
+      ctx.signal.throwIfAborted();
+      unlock = await acquireKeyLock(dir.path, name, ctx.signal);
       const previous = await readSidecar(dir.path, name);
       if (req.ifMatch !== undefined) {
         const current = await this.currentEtag(dir, name, previous);
@@ -448,31 +455,25 @@ export class FileDriver implements StorageDriver {
       }
       // No value type: a copy of a foreign file stays foreign (no record at all).
       const record = req.valueType === undefined ? undefined : makeRecord(st, etag, { ...req, valueType: req.valueType });
-      const sidecar = record && serializeSidecar(name, record, previous);
-      const writeSidecar = async () => {
-        if (!sidecar) return;
+      if (record) {
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
         sideTmpExists = true;
         try {
-          await writeFully(sh, sidecar);
+          await writeFully(sh, serializeSidecar(name, record, previous));
           if (this.fsync) await sh.sync();
         } finally {
           await sh.close();
         }
-      };
-      // Both files are flushed in parallel; the journal often commits them together.
-      await Promise.all([this.fsync ? handle.sync() : undefined, writeSidecar()]);
-      await handle.close();
-      handle = undefined;
+      }
       // The last moment an abort or timeout can stop the write: after this it lands.
       ctx.signal.throwIfAborted();
       // Sidecar first: it still holds the previous records, so the old content keeps its
       // metadata if we crash before the content lands.
-      if (sidecar) {
+      if (record) {
         await fsp.rename(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
+        sideTmpExists = false;
         sidecarOnlyOurs = previous.length === 0;
       }
-      sideTmpExists = false;
       if (req.ifNoneMatch === "*") {
         // link(2) fails with EEXIST if anything (file, directory, symlink) holds the name: an atomic create-only.
         try {
@@ -487,8 +488,9 @@ export class FileDriver implements StorageDriver {
       }
       tmpExists = false;
       sidecarOnlyOurs = false;
-      if (record) await this.repairSidecar(dir, name, record);
-      else await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      await unlock();
+      unlock = undefined;
       if (this.fsync) await syncDir(dir);
       return this.info(key, st, record);
     } finally {
@@ -496,55 +498,36 @@ export class FileDriver implements StorageDriver {
       if (tmpExists) await unlinkQuietly(tmpPath);
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      if (unlock) await unlock();
     }
   }
 
-  /**
-   * Another process may have renamed its own sidecar (built before ours landed) over ours
-   * between our two renames. When our content is the current one but the sidecar lacks
-   * its record, write it again (still atomically). Costs one small read per write.
-   */
-  private async repairSidecar(dir: DirRef, name: string, record: SidecarRecord): Promise<void> {
-    const records = await readSidecar(dir.path, name);
-    if (records[0]?.etag === record.etag || records.some((r) => r.etag === record.etag)) return;
-    let st: BigIntStats;
-    try {
-      st = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
-    } catch {
-      return;
-    }
-    if (st.ino.toString() !== record.ino || st.mtimeNs.toString() !== record.mtime) return;
-    const tmp = `${dir.path}/${tempName()}`;
-    try {
-      const sh = await fsp.open(tmp, CREATE_FLAGS, 0o666);
-      try {
-        await writeFully(sh, serializeSidecar(name, record, records));
-        if (this.fsync) await sh.sync();
-      } finally {
-        await sh.close();
-      }
-      await fsp.rename(tmp, `${dir.path}/${sidecarName(name)}`);
-    } catch {
-      await unlinkQuietly(tmp);
-    }
-  }
-
-  async delete(key: string, _ctx: DriverContext): Promise<void> {
+  async delete(key: string, ctx: DriverContext): Promise<void> {
     const base = await this.base();
     const { parents, name } = splitKey(key);
     await withLocks([this.lockId(base, key)], async () => {
       const w = await this.walkToRead(base, parents);
       if (!w) return;
       try {
+        const path = `${w.dir.path}/${name}`;
+        let st: import("node:fs").Stats;
         try {
-          await fsp.unlink(`${w.dir.path}/${name}`);
+          st = await fsp.lstat(path);
         } catch (error) {
-          const code = errorCode(error);
-          // EISDIR / EPERM: the name is a directory (a prefix of other keys), not a key.
-          if (code === "EISDIR" || (code === "EPERM" && (await isDirectory(`${w.dir.path}/${name}`)))) return;
-          if (!isMissing(error)) throw keyError(error, key);
+          if (isMissing(error)) return;
+          throw keyError(error, key);
         }
-        await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+        // A directory is a prefix of other keys, not a key: nothing to delete.
+        if (st.isDirectory()) return;
+        const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal);
+        try {
+          await fsp.unlink(path).catch((error) => {
+            if (!isMissing(error) && errorCode(error) !== "EISDIR") throw keyError(error, key);
+          });
+          await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+        } finally {
+          await unlock();
+        }
         if (this.fsync) await syncDir(w.dir);
         await this.removeEmptyDirs(w, parents);
       } finally {
@@ -646,9 +629,22 @@ export class FileDriver implements StorageDriver {
         }
         if (!st.isFile()) return false;
         ctx.signal.throwIfAborted();
-        const record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
         const dw = await this.walkToWrite(base, to, dst.parents);
+        // Both keys' file locks, in key order so two opposite moves cannot deadlock.
+        const unlocks: (() => Promise<void>)[] = [];
         try {
+          const lockOrder = compareKeys(from, to) < 0 ? [sw.dir.path, src.name, dw.dir.path, dst.name] : [dw.dir.path, dst.name, sw.dir.path, src.name];
+          unlocks.push(await acquireKeyLock(lockOrder[0]!, lockOrder[1]!, ctx.signal));
+          unlocks.push(await acquireKeyLock(lockOrder[2]!, lockOrder[3]!, ctx.signal));
+          // Under the locks: the source as it is now (another process may have changed it).
+          try {
+            st = await fsp.lstat(`${sw.dir.path}/${src.name}`, { bigint: true });
+          } catch (error) {
+            if (isMissing(error)) return false;
+            throw error;
+          }
+          if (!st.isFile()) return false;
+          const record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
           const target = `${dw.dir.path}/${dst.name}`;
           const targetSidecar = `${dw.dir.path}/${sidecarName(dst.name)}`;
           if (record) {
@@ -678,11 +674,13 @@ export class FileDriver implements StorageDriver {
           }
           if (!record) await unlinkQuietly(targetSidecar);
           await unlinkQuietly(`${sw.dir.path}/${sidecarName(src.name)}`);
+          for (const u of unlocks.splice(0)) await u();
           if (this.fsync) {
             await syncDir(dw.dir);
             await syncDir(sw.dir);
           }
         } finally {
+          for (const u of unlocks) await u();
           await dw.close();
         }
         await this.removeEmptyDirs(sw, src.parents);
@@ -810,6 +808,13 @@ export class FileDriver implements StorageDriver {
     let removed = 0;
     const now = Date.now();
     for (const name of reserved) {
+      if (name.startsWith(LOCK_PREFIX) || name.startsWith(`${LOCK_PREFIX.slice(0, -1)}#`)) {
+        // A lock is removed only when its holder is dead (or it is very old), whatever `olderThan` says.
+        if (await isStaleLock(`${dir.path}/${name}`)) {
+          await fsp.unlink(`${dir.path}/${name}`).then(() => removed++, () => undefined);
+        }
+        continue;
+      }
       const isTemp = name.startsWith(TEMP_PREFIX);
       const owner = sidecarOwner(name);
       const orphanSidecar = owner !== undefined && !names.has(owner);
@@ -886,13 +891,6 @@ class DirectoryVanished extends Error {
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await fsp.lstat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A storage in a directory of the local file system. Values are plain files (strings and

@@ -50,11 +50,15 @@ const KEEP_RECORDS = 3;
 const MAX_SIDECAR_BYTES = 256 * 1024;
 const NAME_MAX = 255;
 
+/** `plain` when it fits the 255-byte file-name limit, else `hashedPrefix` + SHA-256 of `name`. */
+export function hashedName(plain: string, hashedPrefix: string, name: string): string {
+  if (plain.length <= 80 || Buffer.byteLength(plain) <= NAME_MAX) return plain;
+  return `${hashedPrefix}${createHash("sha256").update(name).digest("hex")}`;
+}
+
 /** File name of the sidecar of content file `name`. */
 export function sidecarName(name: string): string {
-  const plain = `${SIDECAR_PREFIX}.${name}`;
-  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
-  return `${SIDECAR_PREFIX}#${createHash("sha256").update(name).digest("hex")}`;
+  return hashedName(`${SIDECAR_PREFIX}.${name}`, `${SIDECAR_PREFIX}#`, name);
 }
 
 /** The content file name a plain sidecar name belongs to (`undefined` for hashed names). */

@@ -1,0 +1,70 @@
+import { constants as C, promises as fsp } from "node:fs";
+import { hostname } from "node:os";
+import { RESERVED_SEGMENT_PREFIX } from "@pepperpy/storage-core";
+import { hashedName } from "./sidecar.js";
+
+/**
+ * A short cross-process lock per key: the file `.pepperpy-lock.<name>` next to the
+ * content, created with `O_EXCL`. It guards only the few steps that must not interleave
+ * between processes (read the sidecar, check `ifMatch`, write the sidecar, rename the
+ * content), never the slow part (writing and flushing the value), so lock files live for
+ * milliseconds. A lock left by a killed process is broken at once when its pid is dead on
+ * this host, otherwise after {@link STALE_LOCK_MS}.
+ */
+export const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}-lock.`;
+/** A lock older than this is considered abandoned (a hung or remote holder). */
+export const STALE_LOCK_MS = 30_000;
+
+const host = hostname();
+const CREATE = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
+/** File name of the lock of content file `name`. */
+export function lockName(name: string): string {
+  return hashedName(`${LOCK_PREFIX}${name}`, `${LOCK_PREFIX.slice(0, -1)}#`, name);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** True when the lock at `path` was left by a dead process on this host, or is older than the stale limit. */
+export async function isStaleLock(path: string, now = Date.now()): Promise<boolean> {
+  try {
+    const st = await fsp.lstat(path);
+    if (now - st.mtimeMs > STALE_LOCK_MS) return true;
+    const [h, pid] = (await fsp.readFile(path, { encoding: "utf8", flag: C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK })).split("\n");
+    const n = Number(pid);
+    return h === host && Number.isInteger(n) && n > 0 && n !== process.pid && !alive(n);
+  } catch {
+    return false; // gone (released) or unreadable: try again
+  }
+}
+
+/** Acquires the lock of `name` in the directory at `dirPath`; resolves to its release function. */
+export async function acquireKeyLock(dirPath: string, name: string, signal: AbortSignal): Promise<() => Promise<void>> {
+  const path = `${dirPath}/${lockName(name)}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const h = await fsp.open(path, CREATE, 0o644);
+      try {
+        await h.write(`${host}\n${process.pid}\n`);
+      } finally {
+        await h.close();
+      }
+      return () => fsp.unlink(path).catch(() => undefined);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    if (await isStaleLock(path)) {
+      await fsp.unlink(path).catch(() => undefined);
+      continue;
+    }
+    signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, Math.min(1 + attempt, 25)));
+  }
+}

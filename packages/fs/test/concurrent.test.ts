@@ -1,0 +1,68 @@
+/**
+ * Proof: 8 writer processes put to one key while another process reads it; every read
+ * is one writer's whole value, and its metadata (writer id) belongs to that same value.
+ */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileStorage } from "@pepperpy/storage-fs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { checkValue, makeValue } from "./fixtures/values.js";
+import { bundleChild, runChild } from "./helpers.js";
+
+const WRITERS = 8;
+const DURATION_MS = 4000;
+let child: { dir: string; script: string };
+const root = mkdtempSync(join(tmpdir(), "pepperpy-fs-concurrent-"));
+
+beforeAll(async () => {
+  child = await bundleChild();
+}, 60_000);
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(child.dir, { recursive: true, force: true });
+});
+
+it(`${WRITERS} writer processes and 1 reader process on one key: every read is one writer's whole value`, async () => {
+  const base = join(root, "data");
+  const seed = new FileStorage(base);
+  await seed.put("shared/key", makeValue(99, 0, 100), { metadata: { writer: "99" } });
+  await seed.close();
+  const writers = Array.from({ length: WRITERS }, (_, i) => runChild(child.script, ["writer", base, "shared/key", String(i + 1), String(DURATION_MS)]));
+  const reader = runChild(child.script, ["reader", base, "shared/key", String(DURATION_MS + 500)]);
+  const results = await Promise.all([...writers, reader]);
+  for (const r of results) expect(r.code, r.stderr).toBe(0);
+  const writes = results.slice(0, WRITERS).reduce((a, r) => a + (JSON.parse(r.stdout) as { writes: number }).writes, 0);
+  const counts = JSON.parse(results[WRITERS]!.stdout) as {
+    reads: number;
+    missing: number;
+    whole: number;
+    torn: number;
+    metaMatch: number;
+    metaMissing: number;
+    metaWrong: number;
+    typeText: number;
+    writers: string[];
+  };
+  console.log(
+    `[fs concurrency proof] writers=${WRITERS} writes=${writes} reads=${counts.reads} whole=${counts.whole} torn=${counts.torn} ` +
+      `missing=${counts.missing} metadataMatching=${counts.metaMatch} metadataMissing=${counts.metaMissing} ` +
+      `metadataOfAnotherValue=${counts.metaWrong} distinctWritersSeen=${counts.writers.length}`,
+  );
+  expect(counts.reads).toBeGreaterThan(0);
+  expect(counts.torn).toBe(0);
+  expect(counts.missing).toBe(0);
+  expect(counts.whole).toBe(counts.reads);
+  expect(counts.metaWrong).toBe(0);
+  expect(counts.metaMissing).toBe(0);
+  expect(counts.metaMatch).toBe(counts.reads);
+  // After the dust settles the key holds one whole value with its own metadata, and no temp file is left.
+  const after = new FileStorage(base);
+  const entry = await after.getEntry("shared/key");
+  const parsed = checkValue(Buffer.from(entry.data).toString("utf8"));
+  expect(parsed).toBeDefined();
+  expect(entry.info.metadata.writer).toBe(String(parsed!.writer));
+  expect(entry.info.valueType).toBe("text");
+  expect((readdirSync(join(base, "shared")) as string[]).filter((n) => n.startsWith(".pepperpy-tmp."))).toEqual([]);
+  await after.close();
+}, 60_000);
