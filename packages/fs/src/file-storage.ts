@@ -436,6 +436,8 @@ export class FileDriver implements StorageDriver {
       try {
         handle = await create(tmpPath);
       } catch (error) {
+        // The name is ours alone (unique), so whatever part of it was created goes.
+        await unlinkQuietly(tmpPath);
         if (errorCode(error) === "ENOENT") throw new DirectoryVanished(error);
         throw error;
       }
