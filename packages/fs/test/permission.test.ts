@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StoragePermissionError } from "@pepperpy/storage-core";
+import type { StoragePermissionError } from "@pepperpy/storage-core";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { afterAll, expect, it } from "vitest";
 import { bundleChild, runChild } from "./helpers.js";
