@@ -37,12 +37,11 @@ export interface OpenedStorage {
 export async function resolveCliConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: ResolvedStorageConfig | Parameters<typeof createStorage>[0]; source: string }> {
   const named = file ?? (env.PEPPERPY_STORAGE_CONFIG || undefined);
   if (named !== undefined) {
-    const path = resolve(named);
-    if (!existsSync(path)) throw new StorageConfigError(`Config file ${named} does not exist`, { operation: "loadConfig" });
-    return { config: await loadConfig(path, { env }), source: named };
+    if (!existsSync(resolve(named))) throw new StorageConfigError(`Config file ${named} does not exist`, { operation: "loadConfig" });
+    // The name as given, so errors name the file the way the user wrote it.
+    return { config: await loadConfig(named, { env }), source: named };
   }
-  const fallback = resolve(DEFAULT_CONFIG_FILE);
-  if (existsSync(fallback)) return { config: await loadConfig(fallback, { env }), source: DEFAULT_CONFIG_FILE };
+  if (existsSync(resolve(DEFAULT_CONFIG_FILE))) return { config: await loadConfig(DEFAULT_CONFIG_FILE, { env }), source: DEFAULT_CONFIG_FILE };
   return { config: { type: "file", path: resolve(DEFAULT_DATA_DIR) }, source: `./${DEFAULT_DATA_DIR} (default)` };
 }
 

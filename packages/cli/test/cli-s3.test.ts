@@ -4,13 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type S3Server, startS3Server } from "@pepperpy/storage-testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./run-cli.js";
+import { runCli, runInProcess } from "./run-cli.js";
 
 let server: S3Server;
 let cwd: string;
 
 /** The config a user writes for an S3-compatible server (s3rver needs path-style URLs and no optional checksums). */
-function s3Config(endpoint: string, prefix: string): string {
+function s3Config(endpoint: string, prefix: string, extra: string[] = []): string {
   return [
     "storage:",
     "  type: s3",
@@ -22,7 +22,7 @@ function s3Config(endpoint: string, prefix: string): string {
     "  access_key_id: S3RVER",
     "  secret_access_key: ${S3_SECRET}",
     "  checksums: when_required",
-    "  max_attempts: 1",
+    ...extra,
     "",
   ].join("\n");
 }
@@ -35,7 +35,7 @@ beforeAll(async () => {
   await writeFile(join(cwd, "local.yaml"), `storage:\n  type: file\n  path: ${JSON.stringify(join(cwd, "local"))}\n`);
   await writeFile(join(cwd, "back.yaml"), `storage:\n  type: file\n  path: ${JSON.stringify(join(cwd, "back"))}\n`);
   // Nothing listens on port 1: the connection is refused at once.
-  await writeFile(join(cwd, "down.yaml"), s3Config("http://127.0.0.1:1", "x/"));
+  await writeFile(join(cwd, "down.yaml"), s3Config("http://127.0.0.1:1", "x/", ["  max_attempts: 1"]));
 });
 
 afterAll(async () => {
@@ -46,25 +46,35 @@ afterAll(async () => {
 const env = { S3_SECRET: "S3RVER" };
 
 describe.concurrent("pepperpy-storage on S3 (s3rver)", { timeout: 180_000 }, () => {
-  it("put (file and stdin), get, ls --long, stat, cp, rm", async () => {
+  it("as a child process: put FILE, get to stdout, a missing key is exit 3", async () => {
     const bytes = randomBytes(300_000);
     await writeFile(join(cwd, "blob.bin"), bytes);
     const put = await runCli(["-c", "s3.yaml", "put", "blobs/a.bin", "blob.bin"], { cwd, env });
     expect(put.code, put.err).toBe(0);
-    expect((await runCli(["-c", "s3.yaml", "put", "notes/hello.txt", "-", "-m", "lang=en"], { cwd, env, input: "hello" })).code).toBe(0);
+    expect(put.out).toBe("stored blobs/a.bin (300 kB)\n");
     const get = await runCli(["-c", "s3.yaml", "get", "blobs/a.bin"], { cwd, env });
     expect(Buffer.compare(get.stdout, bytes)).toBe(0);
-    const ls = await runCli(["-c", "s3.yaml", "ls", "--long"], { cwd, env });
-    expect(ls.out).toMatch(/^\s+300000 {2}\S+Z {2}blobs\/a\.bin\n\s+5 {2}\S+Z {2}notes\/hello\.txt\n$/);
-    const stat = JSON.parse((await runCli(["-c", "s3.yaml", "stat", "notes/hello.txt", "--json"], { cwd, env })).out);
-    expect(stat).toMatchObject({ key: "notes/hello.txt", size: 5, metadata: { lang: "en" } });
-    expect((await runCli(["-c", "s3.yaml", "cp", "notes/hello.txt", "notes/copy.txt"], { cwd, env })).code).toBe(0);
-    expect((await runCli(["-c", "s3.yaml", "get", "notes/copy.txt"], { cwd, env })).out).toBe("hello");
-    const rmr = await runCli(["-c", "s3.yaml", "rm", "-r", "notes/", "--json"], { cwd, env });
-    expect(JSON.parse(rmr.out)).toEqual({ deleted: ["notes/copy.txt", "notes/hello.txt"] });
-    const missing = await runCli(["-c", "s3.yaml", "get", "notes/hello.txt"], { cwd, env });
+    const missing = await runCli(["-c", "s3.yaml", "get", "blobs/none.bin"], { cwd, env });
     expect(missing.code).toBe(3);
-    expect(missing.err).toBe('error: Key not found [getStream "notes/hello.txt" on s3]\n');
+    expect(missing.err).toBe('error: Key not found [getStream "blobs/none.bin" on s3]\n');
+  });
+
+  it("put -, ls --long, stat, cp (server-side), rm -r", async () => {
+    const c = join(cwd, "s3.yaml");
+    expect((await runInProcess(["-c", c, "put", "notes/hello.txt", "-", "-m", "lang=en"], { env, input: "hello" })).code).toBe(0);
+    expect((await runInProcess(["-c", c, "put", "notes/x.bin", "-"], { env, input: randomBytes(10) })).code).toBe(0);
+    const ls = await runInProcess(["-c", c, "ls", "notes/", "--long"], { env });
+    expect(ls.out).toMatch(/^\s+5 {2}\S+Z {2}notes\/hello\.txt\n\s+10 {2}\S+Z {2}notes\/x\.bin\n$/);
+    const statRun = await runInProcess(["-c", c, "stat", "notes/hello.txt", "--json"], { env });
+    expect(statRun.code, statRun.err).toBe(0);
+    const stat = JSON.parse(statRun.out);
+    expect(stat).toMatchObject({ key: "notes/hello.txt", size: 5, metadata: { lang: "en" } });
+    expect((await runInProcess(["-c", c, "cp", "notes/hello.txt", "notes/copy.txt"], { env })).code).toBe(0);
+    expect((await runInProcess(["-c", c, "get", "notes/copy.txt"], { env })).out).toBe("hello");
+    const rmr = await runInProcess(["-c", c, "rm", "-r", "notes/", "--json"], { env });
+    expect(rmr.code, rmr.err).toBe(0);
+    expect(JSON.parse(rmr.out)).toEqual({ deleted: ["notes/copy.txt", "notes/hello.txt", "notes/x.bin"] });
+    expect((await runInProcess(["-c", c, "ls", "notes/"], { env })).out).toBe("");
   });
 
   it("sync files -> S3 -> files round-trips every byte; --delete and --dry-run on S3", async () => {
@@ -77,32 +87,34 @@ describe.concurrent("pepperpy-storage on S3 (s3rver)", { timeout: 180_000 }, () 
     const up = await runCli(["sync", "--from", "local.yaml", "--to", "s3-sync.yaml", "--json"], { cwd, env });
     expect(up.code, up.err).toBe(0);
     expect(JSON.parse(up.out)).toMatchObject({ copied: 12, copiedBytes: 78_000, deleted: 0 });
-    const down = await runCli(["sync", "--from", "s3-sync.yaml", "--to", "back.yaml", "--concurrency", "4"], { cwd, env });
+    const at = (f: string) => join(cwd, f);
+    const down = await runInProcess(["sync", "--from", at("s3-sync.yaml"), "--to", at("back.yaml"), "--concurrency", "4"], { env });
     expect(down.code, down.err).toBe(0);
     expect(down.out).toContain("12 objects copied (78.0 kB)");
     for (const [key, data] of Object.entries(files)) expect(Buffer.compare(await readFile(join(cwd, "back", key)), data), key).toBe(0);
 
     await rm(join(cwd, "local", "set", "00.bin"));
-    const dry = await runCli(["sync", "--from", "local.yaml", "--to", "s3-sync.yaml", "--delete", "--dry-run"], { cwd, env });
+    const dry = await runInProcess(["sync", "--from", at("local.yaml"), "--to", at("s3-sync.yaml"), "--delete", "--dry-run"], { env });
     expect(dry.out).toBe("would delete set/00.bin\ndry run: would copy 0 objects (0 B), delete 1; 11 unchanged\n");
-    expect((await runCli(["-c", "s3-sync.yaml", "ls", "set/00"], { cwd, env })).out).toBe("set/00.bin\n");
-    const del = await runCli(["sync", "--from", "local.yaml", "--to", "s3-sync.yaml", "--delete"], { cwd, env });
+    expect((await runInProcess(["-c", at("s3-sync.yaml"), "ls", "set/00"], { env })).out).toBe("set/00.bin\n");
+    const del = await runInProcess(["sync", "--from", at("local.yaml"), "--to", at("s3-sync.yaml"), "--delete"], { env });
     expect(del.out).toContain("deleted set/00.bin\n");
-    expect((await runCli(["-c", "s3-sync.yaml", "ls", "set/00"], { cwd, env })).out).toBe("");
+    expect((await runInProcess(["-c", at("s3-sync.yaml"), "ls", "set/00"], { env })).out).toBe("");
 
-    const du = JSON.parse((await runCli(["-c", "s3-sync.yaml", "du", "--json"], { cwd, env })).out);
+    const du = JSON.parse((await runInProcess(["-c", at("s3-sync.yaml"), "du", "--json"], { env })).out);
     expect(du).toMatchObject({ objects: 11, bytes: 77_000, groups: [{ prefix: "set/", objects: 11, bytes: 77_000 }] });
   });
 
   it("prune on S3 keeps recent objects and deletes old ones", async () => {
-    await runCli(["-c", "s3.yaml", "put", "logs/a.log", "-"], { cwd, env, input: "a" });
-    const keep = JSON.parse((await runCli(["-c", "s3.yaml", "prune", "logs/", "--older-than", "30d", "--json"], { cwd, env })).out);
+    const c = join(cwd, "s3.yaml");
+    await runInProcess(["-c", c, "put", "logs/a.log", "-"], { env, input: "a" });
+    const keep = JSON.parse((await runInProcess(["-c", c, "prune", "logs/", "--older-than", "30d", "--json"], { env })).out);
     expect(keep).toMatchObject({ objects: 0, keys: [] });
     // S3 times have one-second resolution: wait until the object is measurably old.
     await new Promise((r) => setTimeout(r, 2100));
-    const pruned = JSON.parse((await runCli(["-c", "s3.yaml", "prune", "logs/", "--older-than", "1s", "--json"], { cwd, env })).out);
+    const pruned = JSON.parse((await runInProcess(["-c", c, "prune", "logs/", "--older-than", "1s", "--json"], { env })).out);
     expect(pruned).toMatchObject({ objects: 1, keys: ["logs/a.log"] });
-    expect((await runCli(["-c", "s3.yaml", "ls", "logs/"], { cwd, env })).out).toBe("");
+    expect((await runInProcess(["-c", c, "ls", "logs/"], { env })).out).toBe("");
   });
 
   it("an unreachable server is one line and exit 9 (unavailable)", async () => {
@@ -111,7 +123,7 @@ describe.concurrent("pepperpy-storage on S3 (s3rver)", { timeout: 180_000 }, () 
     const lines = r.err.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^error: .*\[.*on s3\]$/);
-    const json = await runCli(["-c", "down.yaml", "get", "k", "--json"], { cwd, env });
+    const json = await runInProcess(["-c", join(cwd, "down.yaml"), "get", "k", "--json"], { env });
     expect(json.code).toBe(9);
     expect(JSON.parse(json.err)).toMatchObject({ error: { code: "UNAVAILABLE", retryable: true } });
   });
