@@ -1,0 +1,204 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { StorageAbortedError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
+import { FileStorage, storagePlugins } from "@pepperpy/storage-fs";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = mkdtempSync(join(tmpdir(), "pepperpy-fs-unit-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (opts: { fsync?: boolean } = {}) => {
+  const basePath = join(root, `s${++n}`);
+  return { basePath, storage: new FileStorage({ basePath, ...opts }) };
+};
+
+describe("FileStorage: files hold the raw content", () => {
+  it("stores strings and bytes raw and JSON as JSON text; metadata persists in a sidecar across instances", async () => {
+    const { basePath, storage } = fresh();
+    await storage.put("t/a.txt", "héllo", { metadata: { owner: "ana" }, contentType: "text/x-custom" });
+    await storage.put("t/b", Buffer.from([0, 255, 1]));
+    await storage.put("t/c", { n: 1, s: "x" });
+    expect(readFileSync(join(basePath, "t/a.txt"), "utf8")).toBe("héllo");
+    expect([...readFileSync(join(basePath, "t/b"))]).toEqual([0, 255, 1]);
+    expect(readFileSync(join(basePath, "t/c"), "utf8")).toBe('{"n":1,"s":"x"}');
+    expect(readdirSync(join(basePath, "t")).sort()).toEqual([".pepperpy-meta.a.txt", ".pepperpy-meta.b", ".pepperpy-meta.c", "a.txt", "b", "c"]);
+    const again = new FileStorage(basePath);
+    const info = await again.stat("t/a.txt");
+    expect(info).toMatchObject({ contentType: "text/x-custom", metadata: { owner: "ana" }, valueType: "text", size: 6 });
+    expect(await again.get("t/b")).toEqual(Buffer.from([0, 255, 1]));
+    expect(await again.get("t/c")).toEqual({ n: 1, s: "x" });
+  });
+
+  it("reads files it did not write: content type from the extension, value type inferred", async () => {
+    const { basePath, storage } = fresh();
+    mkdirSync(join(basePath, "ext"), { recursive: true });
+    writeFileSync(join(basePath, "ext/data.json"), '{"a":1}');
+    writeFileSync(join(basePath, "ext/notes.md"), "# hi");
+    writeFileSync(join(basePath, "ext/blob"), Buffer.from([1, 2]));
+    expect(await storage.get("ext/data.json")).toEqual({ a: 1 });
+    expect(await storage.get("ext/notes.md")).toBe("# hi");
+    expect(await storage.get("ext/blob")).toEqual(Buffer.from([1, 2]));
+    const info = await storage.stat("ext/notes.md");
+    expect(info.contentType).toBe("text/markdown; charset=utf-8");
+    expect(info.valueType).toBeUndefined();
+    expect(await storage.list("ext/")).toEqual(["ext/blob", "ext/data.json", "ext/notes.md"]);
+  });
+
+  it("a file replaced by another tool makes its sidecar stale: read as a foreign file, new etag", async () => {
+    const { basePath, storage } = fresh();
+    const first = await storage.put("k", "text value");
+    writeFileSync(join(basePath, "k.tmp"), Buffer.from([9, 9]));
+    // Replace by rename, as editors do: a new inode.
+    const { renameSync } = await import("node:fs");
+    renameSync(join(basePath, "k.tmp"), join(basePath, "k"));
+    const info = await storage.stat("k");
+    expect(info.valueType).toBeUndefined();
+    expect(info.etag).not.toBe(first.etag);
+    expect(await storage.get("k")).toEqual(Buffer.from([9, 9]));
+  });
+});
+
+describe("FileStorage: the write path", () => {
+  it("an aborted streamed write leaves the old value and no temp file", async () => {
+    const { basePath, storage } = fresh();
+    await storage.put("s/k", "old");
+    const controller = new AbortController();
+    async function* slow() {
+      yield Buffer.alloc(1000, 1);
+      controller.abort();
+      await new Promise((r) => setTimeout(r, 20));
+      yield Buffer.alloc(1000, 2);
+    }
+    await expect(storage.put("s/k", Readable.from(slow()), { signal: controller.signal })).rejects.toBeInstanceOf(StorageAbortedError);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await storage.get("s/k")).toBe("old");
+    expect(readdirSync(join(basePath, "s")).filter((f) => f.startsWith(".pepperpy-tmp"))).toEqual([]);
+  });
+
+  it("streams a large value with bounded memory and reads ranges", async () => {
+    const { storage } = fresh();
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const total = 64;
+    const before = process.memoryUsage().rss;
+    await storage.put("big", Readable.from((function* () { for (let i = 0; i < total; i++) yield chunk; })()));
+    const grew = process.memoryUsage().rss - before;
+    expect((await storage.stat("big")).size).toBe(total * chunk.byteLength);
+    // 64 MiB went through; the process did not hold it all (generous bound for GC noise).
+    expect(grew).toBeLessThan(48 * 1024 * 1024);
+    const range = await storage.getStream("big", { start: 10, end: 19 });
+    const parts: Buffer[] = [];
+    for await (const c of range) parts.push(c as Buffer);
+    expect(Buffer.concat(parts)).toEqual(Buffer.alloc(10, 7));
+  });
+
+  it("a key that is a prefix directory of others is a conflict, and the other way round", async () => {
+    const { storage } = fresh();
+    await storage.put("a/b", "x");
+    await expect(storage.put("a", "y")).rejects.toBeInstanceOf(StorageConflictError);
+    await expect(storage.put("a/b/c", "y")).rejects.toBeInstanceOf(StorageConflictError);
+    await expect(storage.get("a")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await storage.delete("a"); // a directory is not a key: nothing happens
+    expect(await storage.get("a/b")).toBe("x");
+    expect(storage.capabilities.keyIsAlsoPrefix).toBe(false);
+  });
+
+  it("deleting removes the sidecar and empty parent directories up to the base", async () => {
+    const { basePath, storage } = fresh();
+    await storage.put("x/y/z/k", "v");
+    await storage.put("x/keep", "v");
+    await storage.delete("x/y/z/k");
+    expect(existsSync(join(basePath, "x/y"))).toBe(false);
+    expect(readdirSync(join(basePath, "x")).sort()).toEqual([".pepperpy-meta.keep", "keep"]);
+    await storage.delete("x/keep");
+    expect(readdirSync(basePath)).toEqual([]);
+    expect(existsSync(basePath)).toBe(true);
+  });
+
+  it("orphans of crashed writers are never listed and are swept by age", async () => {
+    const { basePath, storage } = fresh();
+    await storage.put("o/k", "v");
+    const dir = join(basePath, "o");
+    writeFileSync(join(dir, ".pepperpy-tmp.dead.1"), "partial");
+    writeFileSync(join(dir, ".pepperpy-meta.gone"), "{}");
+    writeFileSync(join(dir, ".pepperpy-tmp.fresh.2"), "in progress");
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    utimesSync(join(dir, ".pepperpy-tmp.dead.1"), old, old);
+    utimesSync(join(dir, ".pepperpy-meta.gone"), old, old);
+    expect(await storage.list("")).toEqual(["o/k"]);
+    // list swept the old ones, kept the fresh one (a write may be in progress).
+    expect(readdirSync(dir).sort()).toEqual([".pepperpy-meta.k", ".pepperpy-tmp.fresh.2", "k"]);
+    expect(await storage.removeOrphans({ olderThan: 0 })).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual([".pepperpy-meta.k", "k"]);
+  });
+
+  it("ifNoneMatch is create-only and ifMatch compares etags; etags change on every write", async () => {
+    const { storage } = fresh();
+    const a = await storage.put("c/k", "1", { ifNoneMatch: "*" });
+    await expect(storage.put("c/k", "2", { ifNoneMatch: "*" })).rejects.toBeInstanceOf(StorageConflictError);
+    const b = await storage.put("c/k", "2", { ifMatch: a.etag! });
+    expect(b.etag).not.toBe(a.etag);
+    await expect(storage.put("c/k", "3", { ifMatch: a.etag! })).rejects.toBeInstanceOf(StorageConflictError);
+    // 20 concurrent compare-and-swaps from one etag: exactly one wins.
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => storage.put("c/k", `v${i}`, { ifMatch: b.etag! })));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect((await storage.stat("c/k")).etag).not.toBe(b.etag);
+  });
+
+  it("move is a rename that keeps metadata; copy keeps metadata with a new etag", async () => {
+    const { basePath, storage } = fresh();
+    const put = await storage.put("m/src", "value", { metadata: { tag: "t" } });
+    const ino = (await import("node:fs")).statSync(join(basePath, "m/src")).ino;
+    await storage.move("m/src", "n/dst");
+    expect((await import("node:fs")).statSync(join(basePath, "n/dst")).ino).toBe(ino);
+    expect(await storage.stat("n/dst")).toMatchObject({ metadata: { tag: "t" }, valueType: "text", etag: put.etag });
+    expect(existsSync(join(basePath, "m"))).toBe(false);
+    await storage.copy("n/dst", "n/copy");
+    const copy = await storage.stat("n/copy");
+    expect(copy).toMatchObject({ metadata: { tag: "t" }, valueType: "text" });
+    expect(copy.etag).not.toBe(put.etag);
+    expect(await storage.get("n/copy")).toBe("value");
+  });
+});
+
+describe("FileStorage: listing", () => {
+  it("is sorted by code point, pages by cursor, and walks only the prefix's subtree", async () => {
+    const { basePath, storage } = fresh({ fsync: false });
+    const keys = ["a", "a-b", "a/b", "a/c/d", "b/\u{1f600}", "b/\uffff", "b/z", "ab"];
+    for (const k of keys.filter((k) => k !== "a")) await storage.put(k, k);
+    const all = await storage.list("");
+    expect(all).toEqual(["a-b", "a/b", "a/c/d", "ab", "b/z", "b/\uffff", "b/\u{1f600}"]);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await storage.listPage("", { limit: 2, cursor });
+      pages.push(page.items.map((i) => i.key));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(pages.flat()).toEqual(all);
+    expect(await storage.list("a/")).toEqual(["a/b", "a/c/d"]);
+    expect(await storage.list("a")).toEqual(["a-b", "a/b", "a/c/d", "ab"]);
+    // An unreadable sibling subtree does not matter to a listing of another prefix.
+    mkdirSync(join(basePath, "zz/deep"), { recursive: true });
+    (await import("node:fs")).chmodSync(join(basePath, "zz"), 0o000);
+    expect(await storage.list("b/")).toEqual(["b/z", "b/\uffff", "b/\u{1f600}"]);
+    (await import("node:fs")).chmodSync(join(basePath, "zz"), 0o755);
+  });
+});
+
+describe("FileStorage: registry", () => {
+  it("registers config types file and fs (path required, fsync boolean)", async () => {
+    expect(storagePlugins.map((p) => p.type)).toEqual(["file", "fs"]);
+    for (const type of ["file", "fs"]) {
+      const s = await createStorage({ type, path: join(root, `cfg-${type}`), fsync: false });
+      expect(s).toBeInstanceOf(FileStorage);
+      expect(s.capabilities.durable).toBe(false);
+      await s.put("k", "v");
+      expect(await s.get("k")).toBe("v");
+      await s.close();
+    }
+    await expect(createStorage({ type: "file" })).rejects.toMatchObject({ code: "CONFIG" });
+    await expect(createStorage({ type: "fs", path: "/tmp/x", fsync: "yes" })).rejects.toMatchObject({ code: "CONFIG" });
+  });
+});
