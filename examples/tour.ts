@@ -43,6 +43,7 @@ print("@pepperpy/storage tour: every example of the storage guide, run for real.
 print("Each example is also a file in examples/ you can run or copy.");
 
 // PEPPERPY_TOUR_DATA: where the files go (default ./data); the test suite points it at a temp directory.
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: read only by the tour, not a build input
 const dataDir = resolve(process.env.PEPPERPY_TOUR_DATA || "data");
 print(`\nPart 1 of 2: files under ${dataDir} (FileStorage, the embedded default)`);
 const files = new MetricsStorage({ backend: new FileStorage({ basePath: dataDir }) });

@@ -20,6 +20,7 @@ function s3Config(endpoint: string, prefix: string, extra: string[] = []): strin
     "  region: us-east-1",
     "  force_path_style: true",
     "  access_key_id: S3RVER",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML ${VAR}, interpolated by loadConfig
     "  secret_access_key: ${S3_SECRET}",
     "  checksums: when_required",
     ...extra,

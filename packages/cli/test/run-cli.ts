@@ -7,7 +7,7 @@ export const CLI_ENTRY = fileURLToPath(new URL("../src/cli.ts", import.meta.url)
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 /** `node --conditions=source --import tsx packages/cli/src/cli.ts`, as a user's shell would run the built bin. */
-export const CLI_COMMAND = [process.execPath, "--conditions=source", "--import", TSX_LOADER, ...(process.env.CLI_PRELOAD ? ["--import", process.env.CLI_PRELOAD] : []), CLI_ENTRY];
+export const CLI_COMMAND = [process.execPath, "--conditions=source", "--import", TSX_LOADER, CLI_ENTRY];
 
 export interface CliResult {
   code: number | null;
