@@ -4,6 +4,7 @@ import { type Example, runAsScript, show } from "./support.js";
 
 export const basicUsage: Example = {
   title: "Basic usage",
+  file: "examples/basic-usage.ts",
   section: "Basic Usage",
   async run({ backend: storage, log }) {
     // Store data

@@ -5,6 +5,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const cache: Example = {
   title: "Memory cache",
+  file: "examples/cache.ts",
   section: "Advanced Features › Memory Cache",
   async run({ backend, log }) {
     // Create cached storage

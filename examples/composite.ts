@@ -6,6 +6,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const composite: Example = {
   title: "Composite storage",
+  file: "examples/composite.ts",
   section: "Common Patterns › Composite Storage",
   async run({ dataDir, s3, log }) {
     const memory = new MemoryStorage(); // Fast cache

@@ -5,6 +5,7 @@ import { type Example, runAsScript, size } from "./support.js";
 
 export const compression: Example = {
   title: "Compressed storage",
+  file: "examples/compression.ts",
   section: "Advanced Features › Compressed Storage",
   async run({ backend, log }) {
     // Create compressed storage

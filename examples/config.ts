@@ -18,6 +18,7 @@ const OPTIONS = `
 
 export const config: Example = {
   title: "Configuration",
+  file: "examples/config.ts",
   section: "Configuration",
   async run({ kind, dataDir, s3, log }) {
     const yaml =

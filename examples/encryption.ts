@@ -5,6 +5,7 @@ import { type Example, runAsScript, size } from "./support.js";
 
 export const encryption: Example = {
   title: "Encrypted storage",
+  file: "examples/encryption.ts",
   section: "Advanced Features › Encrypted Storage",
   async run({ backend, log }) {
     // Create encrypted storage (a passphrase, or a 32-byte key)

@@ -6,6 +6,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const errorHandling: Example = {
   title: "Error handling",
+  file: "examples/error-handling.ts",
   section: "Error Handling",
   async run({ backend, log }) {
     const attempt = async (what: string, op: () => Promise<unknown>) => {

@@ -5,6 +5,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const events: Example = {
   title: "Events",
+  file: "examples/events.ts",
   section: "Events",
   async run({ backend: storage, log }) {
     const seen: string[] = [];

@@ -7,6 +7,7 @@ import { type Example, runAsScript, show, size } from "./support.js";
 
 export const fileStorage: Example = {
   title: "File system storage",
+  file: "examples/file-storage.ts",
   section: "Storage Types › File System Storage",
   kinds: ["files"],
   async run({ dataDir, log }) {

@@ -5,6 +5,7 @@ import { type Example, runAsScript, show } from "./support.js";
 
 export const memoryStorage: Example = {
   title: "Memory storage",
+  file: "examples/memory-storage.ts",
   section: "Storage Types › Memory Storage",
   kinds: ["files"],
   async run({ log }) {

@@ -5,6 +5,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const metrics: Example = {
   title: "Storage with metrics",
+  file: "examples/metrics.ts",
   section: "Common Patterns › Storage with Metrics",
   async run({ backend, log }) {
     const storage = new MetricsStorage({ backend });

@@ -6,6 +6,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const retry: Example = {
   title: "Retry pattern",
+  file: "examples/retry.ts",
   section: "Common Patterns › Retry Pattern",
   async run({ backend, log }) {
     // A backend whose first two writes fail the way a network blip does (retryable).

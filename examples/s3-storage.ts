@@ -6,6 +6,7 @@ import { type Example, runAsScript, size } from "./support.js";
 
 export const s3Storage: Example = {
   title: "S3 storage",
+  file: "examples/s3-storage.ts",
   section: "Storage Types (S3Storage, from Composite Storage)",
   kinds: ["s3"],
   async run({ s3, log }) {

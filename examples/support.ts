@@ -8,6 +8,10 @@ import { pathToFileURL } from "node:url";
 import { FileStorage, type Storage } from "@pepperpy/storage";
 import type { S3Server } from "@pepperpy/storage-testing";
 
+// The AWS SDK warns under Node 20 about its releases after January 2027 when an S3 client
+// is created; the examples are about this library, so keep their output to what they do.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 /** Where an example runs and how it reports. */
 export interface ExampleContext {
   /** The storage the example builds on: files under ./data, or an S3 bucket on s3rver. */
@@ -26,6 +30,8 @@ export interface ExampleContext {
 export interface Example {
   /** Short title printed as a heading. */
   title: string;
+  /** The file that holds it, to read or run on its own. */
+  file: string;
   /** The section of the seed document this reproduces. */
   section: string;
   /** Runs the example; throws (an assertion or a storage error) when something is wrong. */
@@ -56,7 +62,8 @@ export function runAsScript(moduleUrl: string, example: Example): void {
   if (!entry || pathToFileURL(resolve(entry)).href !== moduleUrl) return;
   const dataDir = resolve("data");
   const backend = new FileStorage({ basePath: dataDir });
-  console.log(`${example.title} (seed: ${example.section}) on files under ./data`);
+  const where = example.kinds && !example.kinds.includes("files") ? "on a local S3 server it starts" : "on files under ./data";
+  console.log(`${example.title} (guide: ${example.section}) ${where}`);
   example
     .run({ backend, kind: "files", dataDir, log: (line) => console.log(`  ${line}`) })
     .then(

@@ -6,6 +6,7 @@ import { type Example, runAsScript } from "./support.js";
 
 export const testing: Example = {
   title: "Testing with MockStorage",
+  file: "examples/testing.ts",
   section: "Testing",
   kinds: ["files"],
   async run({ log }) {

@@ -6,7 +6,7 @@
  *
  *   node --conditions=source --import tsx examples/tour.ts     (or: pnpm tour)
  */
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { FileStorage, MetricsStorage, S3Storage } from "@pepperpy/storage";
 import { startS3Server } from "@pepperpy/storage-testing";
 import { EXAMPLES } from "./index.js";
@@ -20,7 +20,7 @@ const print = (line = "") => console.log(line);
 async function runPart(ctx: Omit<ExampleContext, "log">): Promise<void> {
   for (const example of EXAMPLES) {
     if (example.kinds && !example.kinds.includes(ctx.kind)) continue;
-    print(`\n  ${example.title}`);
+    print(`\n  ${example.title}  (${example.file})`);
     const t0 = performance.now();
     try {
       await example.run({ ...ctx, log: (line) => print(`    ${line}`) });
@@ -36,7 +36,11 @@ async function runPart(ctx: Omit<ExampleContext, "log">): Promise<void> {
 
 function describeMetrics(label: string, storage: MetricsStorage): void {
   const m = storage.getMetrics();
-  print(`  ${label}: ${m.operationsCount} operations, ${m.totalBytes.toLocaleString("en-US")} bytes moved, average latency ${m.averageLatency.toFixed(2)} ms, ${m.errorsCount} errors`);
+  const errors = Object.entries(m.errors).map(([code, n]) => `${n} ${code}`).join(", ");
+  print(
+    `  ${label}: ${m.operationsCount} operations, ${m.totalBytes.toLocaleString("en-US")} bytes moved, average latency ${m.averageLatency.toFixed(2)} ms` +
+      (m.errorsCount ? `, ${m.errorsCount} errors provoked on purpose (${errors})` : ""),
+  );
 }
 
 print("@pepperpy/storage tour: every example of the storage guide, run for real.");
@@ -45,7 +49,8 @@ print("Each example is also a file in examples/ you can run or copy.");
 // PEPPERPY_TOUR_DATA: where the files go (default ./data); the test suite points it at a temp directory.
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: read only by the tour, not a build input
 const dataDir = resolve(process.env.PEPPERPY_TOUR_DATA || "data");
-print(`\nPart 1 of 2: files under ${dataDir} (FileStorage, the embedded default)`);
+const shown = relative(process.cwd(), dataDir);
+print(`\nPart 1 of 2: files under ${shown && !shown.startsWith("..") ? `./${shown}` : dataDir} (FileStorage, the embedded default)`);
 const files = new MetricsStorage({ backend: new FileStorage({ basePath: dataDir }) });
 await runPart({ backend: files, kind: "files", dataDir });
 
