@@ -223,8 +223,13 @@ export class FileDriver implements StorageDriver {
    * matches, a concurrent writer may have replaced both files between our two reads:
    * `raced` then tells the caller to read again.
    */
-  private async recordFor(dir: DirRef, name: string, st: BigIntStats): Promise<{ record?: SidecarRecord; raced: boolean }> {
-    const records = await readSidecar(dir.path, name);
+  private async recordFor(
+    dir: DirRef,
+    name: string,
+    st: BigIntStats,
+    known?: SidecarRecord[],
+  ): Promise<{ record?: SidecarRecord; raced: boolean }> {
+    const records = known ?? (await readSidecar(dir.path, name));
     const record = matchRecord(records, st);
     if (record || records.length === 0) return { record, raced: false };
     try {
@@ -252,13 +257,14 @@ export class FileDriver implements StorageDriver {
           throw keyError(error, key);
         }
         try {
-          const st = await handle.stat({ bigint: true });
+          // The content's identity and the sidecar are fetched together (one round trip each, in parallel).
+          const [st, records] = await Promise.all([handle.stat({ bigint: true }), readSidecar(w.dir.path, name)]);
           // A directory (a prefix of other keys), FIFO, socket or device is not a value.
           if (!st.isFile()) {
             await handle.close();
             return undefined;
           }
-          const { record, raced } = await this.recordFor(w.dir, name, st);
+          const { record, raced } = await this.recordFor(w.dir, name, st, records);
           if (raced && attempt < 3) {
             await handle.close();
             continue;
@@ -278,10 +284,18 @@ export class FileDriver implements StorageDriver {
     const opened = await this.openEntry(key, ctx);
     if (!opened) return undefined;
     try {
-      const data = await opened.handle.readFile({ signal: ctx.signal });
-      // Files this library wrote never change after the rename; a foreign file may have grown.
-      opened.info.size = data.byteLength;
-      return { info: opened.info, data };
+      // Files this library wrote never change after the rename, so the size from fstat is
+      // exact; a foreign file that is being appended to is read as of that fstat.
+      const data = Buffer.allocUnsafe(opened.info.size);
+      let length = 0;
+      while (length < data.byteLength) {
+        ctx.signal.throwIfAborted();
+        const { bytesRead } = await opened.handle.read(data, length, data.byteLength - length, length);
+        if (bytesRead === 0) break; // truncated meanwhile by another tool
+        length += bytesRead;
+      }
+      opened.info.size = length;
+      return { info: opened.info, data: length === data.byteLength ? data : data.subarray(0, length) };
     } finally {
       await opened.handle.close();
     }

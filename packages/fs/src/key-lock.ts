@@ -1,11 +1,11 @@
-import { constants as C, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { hostname } from "node:os";
 import { RESERVED_SEGMENT_PREFIX } from "@pepperpy/storage-core";
 import { hashedName } from "./sidecar.js";
 
 /**
- * A short cross-process lock per key: the file `.pepperpy-lock.<name>` next to the
- * content, created with `O_EXCL`. It guards only the few steps that must not interleave
+ * A short cross-process lock per key: the symlink `.pepperpy-lock.<name>` next to the
+ * content (its target, `host:pid`, names the holder; it is never followed). It guards only the few steps that must not interleave
  * between processes (read the sidecar, check `ifMatch`, write the sidecar, rename the
  * content), never the slow part (writing and flushing the value), so lock files live for
  * milliseconds. A lock left by a killed process is broken at once when its pid is dead on
@@ -15,8 +15,8 @@ export const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}-lock.`;
 /** A lock older than this is considered abandoned (a hung or remote holder). */
 export const STALE_LOCK_MS = 30_000;
 
-const host = hostname();
-const CREATE = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+const host = hostname().replace(/:/g, "_");
+const holder = `${host}:${process.pid}`;
 
 /** File name of the lock of content file `name`. */
 export function lockName(name: string): string {
@@ -37,7 +37,8 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
   try {
     const st = await fsp.lstat(path);
     if (now - st.mtimeMs > STALE_LOCK_MS) return true;
-    const [h, pid] = (await fsp.readFile(path, { encoding: "utf8", flag: C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK })).split("\n");
+    if (!st.isSymbolicLink()) return false;
+    const [h, pid] = (await fsp.readlink(path)).split(":");
     const n = Number(pid);
     return h === host && Number.isInteger(n) && n > 0 && n !== process.pid && !alive(n);
   } catch {
@@ -45,17 +46,17 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
   }
 }
 
-/** Acquires the lock of `name` in the directory at `dirPath`; resolves to its release function. */
+/**
+ * Acquires the lock of `name` in the directory at `dirPath`; resolves to its release
+ * function. The lock is a symlink whose target names the holder (`host:pid`), never
+ * followed: `symlink(2)` creates it atomically and fails with EEXIST when it is held,
+ * in one system call.
+ */
 export async function acquireKeyLock(dirPath: string, name: string, signal: AbortSignal): Promise<() => Promise<void>> {
   const path = `${dirPath}/${lockName(name)}`;
   for (let attempt = 0; ; attempt++) {
     try {
-      const h = await fsp.open(path, CREATE, 0o644);
-      try {
-        await h.write(`${host}\n${process.pid}\n`);
-      } finally {
-        await h.close();
-      }
+      await fsp.symlink(holder, path);
       return () => fsp.unlink(path).catch(() => undefined);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

@@ -46,8 +46,8 @@ export const SIDECAR_PREFIX = ".pepperpy-meta";
 export const TEMP_PREFIX = ".pepperpy-tmp.";
 /** Records kept per sidecar: the newest and the two before it. */
 const KEEP_RECORDS = 3;
-/** A sidecar larger than this was not written by this library; it is ignored. */
-const MAX_SIDECAR_BYTES = 256 * 1024;
+/** A sidecar this large was not written by this library (3 records of at most ~2.5 KiB); it is ignored. */
+const SIDECAR_READ_CHUNK = 64 * 1024;
 const NAME_MAX = 255;
 
 /** `plain` when it fits the 255-byte file-name limit, else `hashedPrefix` + SHA-256 of `name`. */
@@ -156,9 +156,18 @@ export async function readSidecar(dirPath: string, name: string): Promise<Sideca
     throw error;
   }
   try {
-    const st = await h.stat();
-    if (!st.isFile() || st.size > MAX_SIDECAR_BYTES) return [];
-    return parseSidecar(await h.readFile("utf8"), name);
+    // One read for a normal sidecar (a few hundred bytes); no fstat needed.
+    const buf = Buffer.allocUnsafe(SIDECAR_READ_CHUNK);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await h.read(buf, length, buf.byteLength - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buf.byteLength) return []; // larger than any sidecar this library writes
+    }
+    return parseSidecar(buf.toString("utf8", 0, length), name);
+  } catch {
+    return []; // EISDIR, EAGAIN (a FIFO): not a sidecar
   } finally {
     await h.close();
   }
