@@ -70,17 +70,18 @@ export const FULL_SIZES: Sizes = {
 };
 
 export const QUICK_SIZES: Sizes = {
-  smallCount: 200,
+  smallCount: 100,
   smallSize: KiB,
   concurrency: 16,
   mediumCount: 4,
-  mediumSize: 256 * KiB,
+  mediumSize: 64 * KiB,
   largeCount: 1,
-  largeSize: 2 * MiB,
-  listKeys: 1_000,
-  streamSize: 8 * MiB,
-  uploadSize: 6 * MiB,
-  s3SmallCount: 50,
+  largeSize: MiB,
+  listKeys: 500,
+  streamSize: 4 * MiB,
+  // Above S3Storage's 8 MiB multipart threshold, so the multipart path runs too.
+  uploadSize: 10 * MiB,
+  s3SmallCount: 40,
   s3ListKeys: 200,
 };
 

@@ -25,6 +25,8 @@ export interface MachineInfo {
   node: string;
   os: string;
   disk: string;
+  /** 1-minute load average when the run started and ended: other work on the machine skews every number. */
+  loadAverage?: { start: number; end: number } | undefined;
 }
 
 export interface SystemResult extends Omit<JobResult, "system"> {
@@ -403,6 +405,7 @@ Raw results: [tooling/bench/results/latest.json](../tooling/bench/results/latest
 | Node.js | ${m.node} |
 | OS | ${m.os} |
 | disk | ${m.disk} |
+| load average (1 min) | ${m.loadAverage ? `${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end` : "not recorded"} |
 
 ## Sizes of this run
 

@@ -43,12 +43,15 @@ function machineInfo(dir: string): MachineInfo {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     disk,
+    loadAverage: { start: os.loadavg()[0]!, end: os.loadavg()[0]! },
   };
 }
 
 /** Jobs of one system: one process for the plain workloads, one per RSS-measuring workload. */
-function jobsOf(system: SystemDef, selected: readonly WorkloadId[]): WorkloadId[][] {
+function jobsOf(system: SystemDef, selected: readonly WorkloadId[], quick = false): WorkloadId[][] {
   const mine = WORKLOADS.filter((w) => system.workloads.includes(w) && selected.includes(w));
+  // A smoke run measures nothing, so it saves the extra process starts.
+  if (quick) return mine.length ? [mine] : [];
   const plain = mine.filter((w) => !RSS_WORKLOADS.includes(w));
   const groups: WorkloadId[][] = [];
   if (plain.length) groups.push(plain);
@@ -58,8 +61,11 @@ function jobsOf(system: SystemDef, selected: readonly WorkloadId[]): WorkloadId[
 
 async function runChild(job: Job, jobFile: string, opts: RunOptions): Promise<JobResult> {
   await writeFile(jobFile, JSON.stringify(job));
-  const args = [...process.execArgv.filter((a) => !a.startsWith("--cpu-prof")), "--expose-gc"];
-  if (opts.profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${resolve(opts.profileDir)}`, `--cpu-prof-name=${job.system}-${job.workloads.join("+")}.cpuprofile`);
+  // The child runs with this process's flags (--conditions=source, the TypeScript hook),
+  // with relative paths made absolute.
+  const args = [...process.execArgv.filter((a) => !a.startsWith("--cpu-prof")).map((a) => (a.startsWith("./") ? resolve(a) : a)), "--expose-gc"];
+  // One directory per job: the main thread and tsx's loader thread each write a profile.
+  if (opts.profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${join(resolve(opts.profileDir), `${job.system}-${job.workloads.join("+")}`)}`);
   args.push(join(here, "worker.ts"), jobFile);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" } });
   const code = await new Promise<number | null>((res) => child.once("exit", (c) => res(c)));
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
 
   let n = 0;
   const runSystem = async (system: SystemDef) => {
-    const groups = jobsOf(system, selectedWorkloads);
+    const groups = jobsOf(system, selectedWorkloads, opts.quick);
     if (groups.length === 0) return;
     const merged: RunResults["systems"][string] = {
       kind: system.kind,
@@ -170,6 +176,7 @@ async function main(): Promise<void> {
   }
 
   results.finishedAt = new Date().toISOString();
+  if (results.machine.loadAverage) results.machine.loadAverage.end = os.loadavg()[0]!;
   results.targets = computeTargets(results);
   await mkdir(dirname(opts.resultsFile), { recursive: true });
   await writeFile(opts.resultsFile, `${JSON.stringify(results, null, 2)}\n`);

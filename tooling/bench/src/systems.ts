@@ -676,9 +676,10 @@ export const SYSTEMS: SystemDef[] = [
     label: "lru-cache (no copy)",
     durability: "process memory, values shared by reference",
     workloads: ["small"],
-    create: async () => {
+    create: async (env) => {
       const { LRUCache } = await load<typeof import("lru-cache")>("lru-cache");
-      return mapAdapter(new LRUCache<string, Buffer>({ max: 10_000_000 }));
+      // Sized like the cache layer's cache (lru-cache preallocates `max` slots).
+      return mapAdapter(new LRUCache<string, Buffer>({ max: env.smallCount * 2 + 16 }));
     },
   },
   {

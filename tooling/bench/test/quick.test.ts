@@ -19,7 +19,7 @@ describe("pnpm bench --quick", () => {
   it("completes with every result verified", { timeout: 170_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), "pepperpy-bench-test-"));
     const out = join(dir, "quick.json");
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/run.ts", "--quick", "--out", out, "--no-docs"], {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "./src/register.mjs", "src/run.ts", "--quick", "--out", out, "--no-docs"], {
       cwd: benchDir,
       stdio: ["ignore", "pipe", "pipe"],
     });
