@@ -36,6 +36,7 @@ it(`kill -9 during writes: ${TRIALS} trials leave 0 torn or empty values`, async
     const base = join(root, `lane-${laneNo}`);
     const reader = new FileStorage(base);
     let lastIteration = -1;
+    let tempsBefore = 0;
     for (let t = 0; t < trials; t++) {
       const proc = spawnChild(child.script, ["crash-writer", base, "k/value.txt", String(laneNo * 10_000 + t)]);
       await waitForLine(proc, "ready");
@@ -63,7 +64,10 @@ it(`kill -9 during writes: ${TRIALS} trials leave 0 torn or empty values`, async
       if (info.valueType !== "text" || info.contentType !== "text/plain; charset=utf-8") stats.metadataLost++;
       const listed = await reader.list("");
       if (listed.some((k) => k !== "k/value.txt")) stats.tempListed++;
-      if (tempFiles(base).length > 0) stats.killedDuringWrite++;
+      // A new orphan temp file means this kill landed inside a write (after its temp file existed).
+      const temps = tempFiles(base).length;
+      if (temps > tempsBefore) stats.killedDuringWrite++;
+      tempsBefore = temps;
     }
     // Orphans left by the kills are never listed, and the sweep removes them.
     const orphansBefore = tempFiles(base).length;
