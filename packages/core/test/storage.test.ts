@@ -30,7 +30,7 @@ describe("BaseStorage batches with a caller's signal", () => {
   });
 
   it("an abort during a batch still reaches every call", async () => {
-    const storage = withFaults(new MemoryStorage(), { latency: 50 });
+    const storage = withFaults(new MemoryStorage(), { latency: 10_000 });
     const controller = new AbortController();
     const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
     const batch = storage.putMany(
