@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 import { workspaceAliases } from "./tooling/vitest.preset.js";
 
 const aliases = workspaceAliases(import.meta.dirname);
+// CI (.ci/run) asks for a JSON report beside the usual output, to count passes and failures.
+const jsonReport = process.env.PEPPERPY_TEST_JSON;
 
 export default defineConfig({
   resolve: {
@@ -15,5 +17,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    ...(jsonReport ? { reporters: ["default", "json"], outputFile: { json: jsonReport } } : {}),
   },
 });
