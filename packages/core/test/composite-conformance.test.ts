@@ -1,8 +1,6 @@
 import { CompositeStorage } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-// Relative import: a devDependency on @pepperpy/storage-testing would make a workspace
-// cycle (the testing kit depends on core).
-import { describeStorageConformance } from "../../testing/src/index.js";
+import { describeStorageConformance } from "@pepperpy/storage-testing";
 
 describeStorageConformance("composite(memory, memory)", () => new CompositeStorage([new MemoryStorage(), new MemoryStorage()]));
 

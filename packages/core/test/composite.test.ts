@@ -7,7 +7,7 @@ import {
 } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describe, expect, it } from "vitest";
-import { withFaults } from "../../testing/src/index.js";
+import { withFaults } from "@pepperpy/storage-testing";
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -1,7 +1,7 @@
 import { StorageAbortedError } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { afterEach, describe, expect, it } from "vitest";
-import { withFaults } from "../../testing/src/index.js";
+import { withFaults } from "@pepperpy/storage-testing";
 
 describe("BaseStorage batches with a caller's signal", () => {
   const warnings: Error[] = [];
