@@ -24,5 +24,6 @@ export const layerPlugin: LayerPlugin = {
       ttl: options.ttl as number | undefined,
       negative: options.negative as boolean | undefined,
       timeout: options.timeout as number | undefined,
+      maxSize: options.maxSize as number | undefined,
     }),
 };

@@ -20,6 +20,7 @@ export const layerPlugin: LayerPlugin = {
       threshold: options.threshold as number | undefined,
       maxDecompressedSize: options.maxDecompressedSize as number | undefined,
       timeout: options.timeout as number | undefined,
+      maxSize: options.maxSize as number | undefined,
     });
   },
 };

@@ -12,6 +12,7 @@ import {
   registeredLayers,
   registerStorage,
   type StoragePlugin,
+  type LayerPlugin,
 } from "./registry.js";
 import { CompositeStorage } from "./composite.js";
 import type { Storage } from "./types.js";
@@ -337,22 +338,29 @@ export async function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv;
 export async function createStorage(config?: StorageConfigInput | ResolvedStorageConfig): Promise<Storage> {
   const resolved = await resolveConfig(config ?? { type: "memory" });
   const plugin = await resolveStoragePlugin(resolved.type);
-  let storage: Storage = await plugin.create(resolved, { createStorage });
-  const enabled: { order: number; name: string; options: Record<string, unknown> }[] = [];
+  const enabled: { order: number; layer: LayerPlugin; options: Record<string, unknown> }[] = [];
   for (const [name, options] of Object.entries(resolved.options)) {
     if (options === false) continue;
     const layer = await resolveLayerPlugin(name);
     if (!layer) throw new StorageConfigError(`storage.options.${name}: unknown layer`, { operation: "createStorage" });
-    enabled.push({ order: layer.order, name, options });
+    enabled.push({ order: layer.order, layer, options });
   }
+  // `max_size` limits the values users store, so it belongs to the outermost storage: on
+  // the backend it would count compressed or encrypted bytes instead.
+  const backendConfig = enabled.length > 0 ? { ...resolved, maxSize: undefined } : resolved;
+  let storage: Storage = await plugin.create(backendConfig, { createStorage });
   // Innermost (highest order) first.
   enabled.sort((a, b) => b.order - a.order);
-  for (const { name, options } of enabled) {
-    const layer = (await resolveLayerPlugin(name))!;
+  for (let i = 0; i < enabled.length; i++) {
+    const { layer, options } = enabled[i]!;
+    const outermost = i === enabled.length - 1;
     // The config's timeout is the default of a whole call, so layers get it too (the
     // outermost one then bounds the call, retries and sleeps included); a layer's own
     // `timeout` field, if it has one, wins.
-    storage = await layer.create(storage, resolved.timeout === undefined ? options : { timeout: resolved.timeout, ...options });
+    const inherited: Record<string, unknown> = {};
+    if (resolved.timeout !== undefined) inherited.timeout = resolved.timeout;
+    if (outermost && resolved.maxSize !== undefined) inherited.maxSize = resolved.maxSize;
+    storage = await layer.create(storage, { ...inherited, ...options });
   }
   return storage;
 }

@@ -17,6 +17,7 @@ export const layerPlugin: LayerPlugin = {
       activeKeyId: options.activeKeyId as string | undefined,
       allowPlaintext: options.allowPlaintext as boolean | undefined,
       timeout: options.timeout as number | undefined,
+      maxSize: options.maxSize as number | undefined,
     });
   },
 };

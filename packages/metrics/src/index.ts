@@ -22,5 +22,6 @@ export const layerPlugin: LayerPlugin = {
   name: "metrics",
   order: 10,
   fields: {},
-  create: (backend, options) => new MetricsStorage({ backend, timeout: options.timeout as number | undefined }),
+  create: (backend, options) =>
+    new MetricsStorage({ backend, timeout: options.timeout as number | undefined, maxSize: options.maxSize as number | undefined }),
 };

@@ -24,5 +24,6 @@ export const layerPlugin: LayerPlugin = {
       maxDelay: options.maxDelay as number | undefined,
       budget: options.budget as number | undefined,
       timeout: options.timeout as number | undefined,
+      maxSize: options.maxSize as number | undefined,
     }),
 };
