@@ -172,6 +172,7 @@ export const USAGE = `pnpm bench [flags]
   --profile DIR           write a --cpu-prof profile of every child process to DIR
   --out FILE              results JSON (default tooling/bench/results/latest.json)
   --no-docs               do not rewrite docs/benchmarks.md and the chart
+  --report [FILE]         only render docs/ again from a results file (default results/latest.json)
   --tmp DIR               scratch directory (default: under the OS temp dir)
   --jobs N                child processes at once (default 1; 2 with --quick, where timings do not matter)
 ${Object.entries(SIZE_FLAGS)

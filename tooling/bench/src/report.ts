@@ -383,7 +383,7 @@ export function chartSvg(results: RunResults): string {
 }
 
 /** docs/benchmarks.md. */
-export function markdown(results: RunResults, opts: RunOptions, chartFile: string): string {
+export function markdown(results: RunResults, opts: Pick<RunOptions, "quick">, chartFile: string, findings = ""): string {
   const m = results.machine;
   const s = results.sizes;
   const nofsync = results.systems["file-nofsync"]?.status === "ok";
@@ -422,7 +422,7 @@ group and lists the others.
 
 ${targetTable(results.targets)}
 
-## Results
+${findings ? `## What limits the missed targets\n\n${findings.trim()}\n\n` : ""}## Results
 
 ${workloadTables(results)}
 

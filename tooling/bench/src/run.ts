@@ -4,10 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Job, type JobResult, RSS_WORKLOADS, type RunOptions, type WorkloadId, WORKLOADS, parseArgs } from "./config.js";
+import { type Job, type JobResult, type PhaseResult, RSS_WORKLOADS, type RunOptions, type WorkloadId, WORKLOADS, parseArgs } from "./config.js";
 import { type MachineInfo, type RunResults, chartSvg, computeTargets, consoleSummary, markdown } from "./report.js";
 import { type S3Server, startS3rver } from "./s3-server.js";
 import { SYSTEMS, type SystemDef } from "./systems.js";
+import { median } from "./workloads.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = resolve(here, "..");
@@ -47,6 +48,23 @@ function machineInfo(dir: string): MachineInfo {
   };
 }
 
+/** Adds a child's phases to what earlier rounds measured; the value is the median of all samples. */
+function mergeWorkloads(into: Record<string, Record<string, PhaseResult>>, from: Record<string, Record<string, PhaseResult>>): void {
+  for (const [w, phases] of Object.entries(from)) {
+    const target = into[w] ?? {};
+    into[w] = target;
+    for (const [p, r] of Object.entries(phases)) {
+      const prev = target[p];
+      if (!prev) target[p] = r;
+      else {
+        prev.samples.push(...r.samples);
+        prev.verified += r.verified;
+        prev.value = median(prev.samples);
+      }
+    }
+  }
+}
+
 /** Jobs of one system: one process for the plain workloads, one per RSS-measuring workload. */
 function jobsOf(system: SystemDef, selected: readonly WorkloadId[], quick = false): WorkloadId[][] {
   const mine = WORKLOADS.filter((w) => system.workloads.includes(w) && selected.includes(w));
@@ -76,7 +94,27 @@ async function runChild(job: Job, jobFile: string, opts: RunOptions): Promise<Jo
   }
 }
 
+/** Writes docs/benchmarks.md (with the hand-written findings of tooling/bench/findings.md) and the chart. */
+async function writeDocs(results: RunResults, docsDir: string): Promise<void> {
+  const chartName = "benchmarks-chart.svg";
+  const findings = await readFile(join(benchDir, "findings.md"), "utf8").catch(() => "");
+  await mkdir(docsDir, { recursive: true });
+  await writeFile(join(docsDir, chartName), chartSvg(results));
+  await writeFile(join(docsDir, "benchmarks.md"), markdown(results, results, chartName, findings));
+  console.log(`docs: ${join(docsDir, "benchmarks.md")}, ${join(docsDir, chartName)}`);
+}
+
 async function main(): Promise<void> {
+  // `--report FILE`: render the docs again from a results file, without measuring.
+  const reportAt = process.argv.indexOf("--report");
+  if (reportAt >= 0) {
+    const file = process.argv[reportAt + 1] ?? join(benchDir, "results", "latest.json");
+    const results = JSON.parse(await readFile(file, "utf8")) as RunResults;
+    results.targets = computeTargets(results);
+    console.log(consoleSummary(results));
+    await writeDocs(results, join(repoRoot, "docs"));
+    return;
+  }
   const opts = parseArgs(process.argv.slice(2), {
     resultsFile: join(benchDir, "results", "latest.json"),
     docsDir: join(repoRoot, "docs"),
@@ -115,36 +153,44 @@ async function main(): Promise<void> {
   };
 
   let n = 0;
-  const runSystem = async (system: SystemDef) => {
+  // Repeats are interleaved: round r runs every system once, so a change of load on the
+  // machine during the run hits every system alike instead of a few of them.
+  const rounds = opts.quick ? 1 : opts.repeats;
+  const repeatsPerChild = opts.quick ? opts.repeats : 1;
+  const runSystem = async (system: SystemDef, round: number) => {
     const groups = jobsOf(system, selectedWorkloads, opts.quick);
     if (groups.length === 0) return;
-    const merged: RunResults["systems"][string] = {
-      kind: system.kind,
-      label: system.label,
-      durability: system.durability,
-      baseline: system.baseline,
-      versus: system.versus,
-      status: "ok",
-      workloads: {},
-      skipped: {},
-      notes: [],
-      durationMs: 0,
-    };
-    results.systems[system.id] = merged;
+    let merged = results.systems[system.id];
+    if (!merged) {
+      merged = {
+        kind: system.kind,
+        label: system.label,
+        durability: system.durability,
+        baseline: system.baseline,
+        versus: system.versus,
+        status: "ok",
+        workloads: {},
+        skipped: {},
+        notes: [],
+        durationMs: 0,
+      };
+      results.systems[system.id] = merged;
+    }
+    if (merged.status !== "ok") return;
     for (const workloads of groups) {
       const id = `${++n}-${system.id}`;
       const job: Job = {
         system: system.id,
         workloads,
         sizes: opts.sizes,
-        repeats: opts.repeats,
+        repeats: repeatsPerChild,
         dir: join(tmp, id),
         s3Endpoint: s3?.endpoint,
         out: join(tmp, `${id}.out.json`),
       };
-      console.error(`▶ ${system.id}: ${workloads.join(", ")}`);
+      console.error(`▶ ${system.id}: ${workloads.join(", ")}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ""}`);
       const r = await runChild(job, join(tmp, `${id}.job.json`), opts);
-      Object.assign(merged.workloads, r.workloads);
+      mergeWorkloads(merged.workloads, r.workloads);
       Object.assign(merged.skipped, r.skipped);
       merged.notes.push(...r.notes);
       merged.durationMs += r.durationMs;
@@ -161,15 +207,17 @@ async function main(): Promise<void> {
   };
 
   try {
-    // One child at a time, so systems never compete for CPUs; --jobs > 1 only for smoke runs.
-    const queue = [...systems];
     // Keep the table in the order of SYSTEMS whatever order children finish in.
     for (const system of systems) if (jobsOf(system, selectedWorkloads).length) results.systems[system.id] = undefined as never;
-    await Promise.all(
-      Array.from({ length: Math.max(1, opts.jobs) }, async () => {
-        for (let system = queue.shift(); system; system = queue.shift()) await runSystem(system);
-      }),
-    );
+    for (let round = 0; round < rounds; round++) {
+      // One child at a time, so systems never compete for CPUs; --jobs > 1 only for smoke runs.
+      const queue = [...systems];
+      await Promise.all(
+        Array.from({ length: Math.max(1, opts.jobs) }, async () => {
+          for (let system = queue.shift(); system; system = queue.shift()) await runSystem(system, round);
+        }),
+      );
+    }
   } finally {
     await s3?.stop();
     await rm(tmp, { recursive: true, force: true });
@@ -182,13 +230,7 @@ async function main(): Promise<void> {
   await writeFile(opts.resultsFile, `${JSON.stringify(results, null, 2)}\n`);
   console.log(consoleSummary(results));
   console.log(`\nresults: ${relative(process.cwd(), opts.resultsFile) || opts.resultsFile}`);
-  if (opts.docsDir) {
-    const chartName = "benchmarks-chart.svg";
-    await mkdir(opts.docsDir, { recursive: true });
-    await writeFile(join(opts.docsDir, chartName), chartSvg(results));
-    await writeFile(join(opts.docsDir, "benchmarks.md"), markdown(results, opts, chartName));
-    console.log(`docs: ${join(opts.docsDir, "benchmarks.md")}, ${join(opts.docsDir, chartName)}`);
-  }
+  if (opts.docsDir) await writeDocs(results, opts.docsDir);
   if (!results.ok) {
     console.error("\n✖ BENCHMARK RUN FAILED: a system returned wrong results or crashed (see above).");
     process.exitCode = 1;
