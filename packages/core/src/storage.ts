@@ -427,7 +427,9 @@ export class BaseStorage implements Storage {
 
   async exists(key: string, opts?: OperationOptions): Promise<boolean> {
     this.checkKey(key, "exists");
-    return this.run("exists", key, opts, async (ctx) => (await this.driver.stat(key, ctx)) !== undefined);
+    const driver = this.driver;
+    if (driver.exists) return this.run("exists", key, opts, (ctx) => driver.exists!(key, ctx));
+    return this.run("exists", key, opts, async (ctx) => (await driver.stat(key, ctx)) !== undefined);
   }
 
   async stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {

@@ -284,6 +284,11 @@ export interface StorageDriver {
    * `cursor` is the last key of the page, present only when more entries may follow.
    */
   list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage>;
+  /**
+   * Whether a key exists, for backends that can tell without the metadata `stat` gathers
+   * (one `lstat` instead of a metadata read). Default: `stat(key) !== undefined`.
+   */
+  exists?(key: string, ctx: DriverContext): Promise<boolean>;
   /** Streaming read; default: `read` then a stream over the (sliced) bytes. */
   readStream?(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined>;
   /** Backend-side copy; `false` when the source is missing. Default: read and write. */
