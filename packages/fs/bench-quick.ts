@@ -1,57 +1,138 @@
 /**
  * Quick side-by-side throughput of FileStorage against raw node:fs/promises doing the same
- * durable write (temp file + write + fsync + rename + directory fsync) and a plain readFile.
- * Not a test. Run: npx tsx --conditions=source packages/fs/bench-quick.ts [ops]
+ * work, in one process, interleaved, so the ratios hold on a loaded machine:
+ * - put (fsync): temp file + write + fsync + close + rename + directory fsync (equal durability);
+ * - put (no fsync): temp file + write + close + rename, against `fsync: false`;
+ * - get: `readFile`; exists: `access`.
+ * Keys look like the bench harness's (`bench/small/k000123`), 1 KiB values, sequential
+ * and with `--concurrency` calls in flight; the median ops/s of `--repeats` rounds.
+ * Not a test. Run: npx tsx --conditions=source packages/fs/bench-quick.ts [--ops N] [--repeats N] [--concurrency N] [--only put,get,exists]
  */
 import { randomBytes } from "node:crypto";
-import { constants as C, mkdtempSync, rmSync } from "node:fs";
-import { open, readFile, rename } from "node:fs/promises";
+import { constants as C, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { access, open, readFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 
-const OPS = Number(process.argv[2] ?? 500);
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const OPS = flag("ops", 2000);
+const REPEATS = flag("repeats", 3);
+const CONCURRENCY = flag("concurrency", 64);
+const onlyIdx = process.argv.indexOf("--only");
+const ONLY = onlyIdx >= 0 ? new Set(process.argv[onlyIdx + 1]!.split(",")) : undefined;
 const value = randomBytes(1024);
 const root = mkdtempSync(join(tmpdir(), "pepperpy-fs-bench-"));
+const prefix = "bench/small/";
+const keys = Array.from({ length: OPS }, (_, i) => `${prefix}k${String(i).padStart(6, "0")}`);
 
-async function rawPut(dir: string, name: string, data: Uint8Array, fsync: boolean): Promise<void> {
-  const tmp = join(dir, `.tmp-${name}-${Math.random().toString(36).slice(2)}`);
+let tmpCounter = 0;
+async function rawPut(rootDir: string, key: string, data: Uint8Array, fsync: boolean): Promise<void> {
+  const path = join(rootDir, key);
+  const dir = join(path, "..");
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   const h = await open(tmp, "wx");
-  await h.writeFile(data);
-  if (fsync) await h.sync();
-  await h.close();
-  await rename(tmp, join(dir, name));
+  try {
+    await h.writeFile(data);
+    if (fsync) await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
   if (fsync) {
     const d = await open(dir, C.O_RDONLY | C.O_DIRECTORY);
-    await d.sync();
-    await d.close();
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
   }
 }
 
-async function time(fn: (i: number) => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 20; i++) await fn(i); // warm-up
-  const t = performance.now();
+async function seq(fn: (i: number) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < OPS; i++) await fn(i);
+}
+async function pool(fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < OPS) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+async function opsPerSecond(run: (fn: (i: number) => Promise<unknown>) => Promise<void>, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await run(fn);
   return (OPS * 1000) / (performance.now() - t);
 }
-
-const rows: string[] = [];
-for (const fsync of [true, false]) {
-  const rawDir = join(root, `raw-${fsync}`);
-  const { mkdirSync } = await import("node:fs");
-  mkdirSync(rawDir, { recursive: true });
-  const storage = new FileStorage({ basePath: join(root, `lib-${fsync}`), fsync });
-  const keys = 100;
-  const rawPutOps = await time((i) => rawPut(rawDir, `k${i % keys}`, value, fsync));
-  const libPutOps = await time((i) => storage.put(`k${i % keys}`, value));
-  const rawGetOps = await time((i) => readFile(join(rawDir, `k${i % keys}`)));
-  const libGetOps = await time((i) => storage.get(`k${i % keys}`));
-  rows.push(
-    `fsync=${fsync}: put ${libPutOps.toFixed(0)} ops/s vs raw ${rawPutOps.toFixed(0)} ops/s (ratio ${(libPutOps / rawPutOps).toFixed(2)}); ` +
-      `get ${libGetOps.toFixed(0)} ops/s vs raw readFile ${rawGetOps.toFixed(0)} ops/s (ratio ${(libGetOps / rawGetOps).toFixed(2)})`,
-  );
-  await storage.close();
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
-console.log(`1 KiB values, ${OPS} sequential ops each, ${tmpdir()}:`);
-for (const r of rows) console.log(r);
+
+interface Pair {
+  name: string;
+  ours: number[];
+  raw: number[];
+}
+const results = new Map<string, Pair>();
+function record(name: string, ours: number, raw: number): void {
+  let p = results.get(name);
+  if (!p) {
+    p = { name, ours: [], raw: [] };
+    results.set(name, p);
+  }
+  p.ours.push(ours);
+  p.raw.push(raw);
+}
+
+const want = (name: string) => !ONLY || ONLY.has(name);
+for (let r = 0; r < REPEATS; r++) {
+  for (const fsync of [true, false]) {
+    const rawRoot = join(root, `raw-${fsync}-${r}`);
+    mkdirSync(join(rawRoot, prefix), { recursive: true });
+    const storage = new FileStorage({ basePath: join(root, `lib-${fsync}-${r}`), fsync });
+    for (const [mode, run] of [
+      ["seq", seq],
+      [`c${CONCURRENCY}`, pool],
+    ] as const) {
+      const tag = `fsync=${fsync} ${mode}`;
+      // Alternate which side goes first per repeat, so drift in machine load does not favour one.
+      const oursFirst = r % 2 === 0;
+      const both = async (name: string, ours: (i: number) => Promise<unknown>, raw: (i: number) => Promise<unknown>) => {
+        let o: number;
+        let w: number;
+        if (oursFirst) {
+          o = await opsPerSecond(run, ours);
+          w = await opsPerSecond(run, raw);
+        } else {
+          w = await opsPerSecond(run, raw);
+          o = await opsPerSecond(run, ours);
+        }
+        record(`${name} ${tag}`, o, w);
+      };
+      await both(
+        "put",
+        (i) => storage.put(keys[i]!, value),
+        (i) => rawPut(rawRoot, keys[i]!, value, fsync),
+      );
+      if (fsync || !ONLY || ONLY.has("readsNoFsync")) {
+        if (want("get")) await both("get", (i) => storage.get(keys[i]!), (i) => readFile(join(rawRoot, keys[i]!)));
+        if (want("exists")) await both("exists", (i) => storage.exists(keys[i]!), (i) => access(join(rawRoot, keys[i]!)));
+      }
+    }
+    await storage.close();
+    rmSync(rawRoot, { recursive: true, force: true });
+  }
+}
+console.log(`1 KiB values, ${OPS} ops per phase, concurrency ${CONCURRENCY}, median of ${REPEATS}, ${tmpdir()}:`);
+for (const p of results.values()) {
+  const o = median(p.ours);
+  const w = median(p.raw);
+  const ratios = p.ours.map((x, i) => (x / p.raw[i]!).toFixed(2)).join(" ");
+  console.log(`${p.name.padEnd(26)} ours ${o.toFixed(0).padStart(7)} ops/s  raw ${w.toFixed(0).padStart(7)} ops/s  ratio ${(o / w).toFixed(2)}  (per repeat: ${ratios})`);
+}
 rmSync(root, { recursive: true, force: true });

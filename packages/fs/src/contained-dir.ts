@@ -1,4 +1,4 @@
-import { constants as C, promises as fsp, statSync } from "node:fs";
+import { constants as C, promises as fsp, readlinkSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 
 /**
@@ -56,6 +56,8 @@ export interface BaseDir {
   readonly procfd: boolean;
   /** Identifies the base directory across instances in this process (`dev:ino`). */
   readonly id: string;
+  /** What the kernel reports as the base's path (`readlink /proc/self/fd/N`), to revalidate cached directories. */
+  readonly kernelPath: Buffer | undefined;
 }
 
 /** An error with an errno code, as the walk raises for a component that is not a real directory. */
@@ -77,13 +79,16 @@ export async function openBase(basePath: string): Promise<BaseDir> {
       const viaProc = `/proc/self/fd/${handle.fd}`;
       try {
         const ps = await fsp.stat(viaProc, { bigint: true });
-        if (ps.ino === st.ino && ps.dev === st.dev) return { realPath, root: { path: viaProc, handle }, procfd: true, id };
+        if (ps.ino === st.ino && ps.dev === st.dev) {
+          const kernelPath = readlinkSync(viaProc, { encoding: "buffer" });
+          return { realPath, root: { path: viaProc, handle }, procfd: true, id, kernelPath };
+        }
       } catch {
         // No usable /proc: fall back below.
       }
     }
     await handle.close();
-    return { realPath, root: { path: realPath, handle: undefined }, procfd: false, id };
+    return { realPath, root: { path: realPath, handle: undefined }, procfd: false, id, kernelPath: undefined };
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;
@@ -176,5 +181,143 @@ export function procFdAvailable(): boolean {
     return process.platform === "linux" && statSync("/proc/self/fd").isDirectory();
   } catch {
     return false;
+  }
+}
+
+/** A directory borrowed from a {@link DirCache}; `release` it when the operation is done. */
+export interface DirLease {
+  readonly dir: DirRef;
+  release(): void;
+}
+
+interface CachedDir {
+  readonly key: string;
+  readonly ref: DirRef;
+  /** The kernel's path of the directory while it is where its key says. */
+  readonly expect: Buffer;
+  refs: number;
+  dead: boolean;
+  /** Value of the use counter when last moved to the young end. */
+  used: number;
+}
+
+const ROOT_RELEASE = (): void => undefined;
+
+/**
+ * Open, verified directories of recent keys, so a hot key's operation does not walk (open
+ * and close every parent) again. Containment is unchanged: an entry is a descriptor
+ * opened by the contained walk (one component at a time, `O_NOFOLLOW | O_DIRECTORY`), so
+ * it was a real directory inside the base when opened; and on every use the kernel's own
+ * path of the descriptor (`readlink /proc/self/fd/N`, in memory, no disk I/O) must still
+ * be exactly `<base>/<dir key>`. A directory moved (inside or out of the base), or
+ * removed, or replaced by a symlink, no longer has that path: the entry is dropped and the
+ * walk runs again (and then refuses the symlink). What is left is the race every walk
+ * has: a directory moved away after the check, during the operation, is followed there.
+ *
+ * Entries are reference-counted: a descriptor is closed only once no operation uses its
+ * `/proc/self/fd/N` path (a closed number could be reused by an unrelated open).
+ */
+export class DirCache {
+  private readonly entries = new Map<string, CachedDir>();
+  private closed = false;
+  private uses = 0;
+
+  constructor(
+    private readonly base: BaseDir,
+    private readonly max = 512,
+  ) {}
+
+  /** The cached, still valid directory of `key` (`a/b`), without waiting; `undefined` on a miss. */
+  hit(key: string): DirLease | undefined {
+    if (key === "") return { dir: this.base.root, release: ROOT_RELEASE };
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    if (!this.valid(hit)) {
+      this.drop(hit);
+      return undefined;
+    }
+    hit.refs++;
+    // Most recently used last (Map keeps insertion order); moving it costs two map operations,
+    // so only entries in the older half are moved.
+    if (++this.uses - hit.used > this.max >> 1) {
+      hit.used = this.uses;
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return this.lease(hit);
+  }
+
+  /** Borrows the open directory of `segments` (`[]`: the base); `create` makes missing ones. Throws like {@link walk}. */
+  async acquire(segments: readonly string[], create: boolean): Promise<DirLease> {
+    const key = segments.join("/");
+    const cached = this.hit(key);
+    if (cached) return cached;
+    const parent = await this.acquire(segments.slice(0, -1), create);
+    let ref: DirRef;
+    try {
+      ref = await openChildDir(this.base, parent.dir, segments[segments.length - 1]!, create);
+    } finally {
+      parent.release();
+    }
+    const entry: CachedDir = { key, ref, expect: this.expectedPath(key), refs: 1, dead: false, used: ++this.uses };
+    if (this.closed) {
+      entry.dead = true;
+      return this.lease(entry);
+    }
+    const other = this.entries.get(key);
+    if (other) this.drop(other);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.values().next().value;
+      if (oldest) this.drop(oldest);
+    }
+    return this.lease(entry);
+  }
+
+  /** Forgets the directory of `key` (after removing it). */
+  forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry) this.drop(entry);
+  }
+
+  /** Drops every entry; descriptors in use close when their operation releases them. */
+  close(): void {
+    this.closed = true;
+    for (const entry of [...this.entries.values()]) this.drop(entry);
+  }
+
+  private expectedPath(key: string): Buffer {
+    const base = this.base.kernelPath!;
+    const sep = base[base.length - 1] === 0x2f ? "" : "/";
+    return Buffer.concat([base, Buffer.from(`${sep}${key}`, "utf8")]);
+  }
+
+  /** True while the descriptor's directory is still at `<base>/<key>` (not moved, not removed). */
+  private valid(entry: CachedDir): boolean {
+    try {
+      return readlinkSync(entry.ref.path, { encoding: "buffer" }).equals(entry.expect);
+    } catch {
+      return false;
+    }
+  }
+
+  private lease(entry: CachedDir): DirLease {
+    let released = false;
+    return {
+      dir: entry.ref,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.refs--;
+        if (entry.dead && entry.refs === 0) void entry.ref.handle?.close().catch(() => undefined);
+      },
+    };
+  }
+
+  private drop(entry: CachedDir): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    if (entry.dead) return;
+    entry.dead = true;
+    if (entry.refs === 0) void entry.ref.handle?.close().catch(() => undefined);
   }
 }

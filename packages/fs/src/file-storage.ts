@@ -23,7 +23,7 @@ import {
   type WriteRequest,
 } from "@pepperpy/storage-core";
 import { acquireKeyLock, isStaleLock, LOCK_PREFIX } from "./key-lock.js";
-import { type BaseDir, type DirRef, dirIdentity, isMissing, openBase, openChildDir, syncDir, type Walk, walk } from "./contained-dir.js";
+import { type BaseDir, DirCache, type DirLease, type DirRef, dirIdentity, isMissing, openBase, openChildDir, syncDir, walk } from "./contained-dir.js";
 import {
   foreignEtag,
   makeRecord,
@@ -33,6 +33,7 @@ import {
   SIDECAR_PREFIX,
   type SidecarRecord,
   serializeSidecar,
+  sidecarRecords,
   sidecarName,
   sidecarOwner,
   TEMP_PREFIX,
@@ -98,6 +99,36 @@ async function withLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
   } finally {
     for (const r of releases.reverse()) r();
   }
+}
+
+/** Most keys whose sidecar records a driver keeps in memory (a few hundred bytes each). */
+const RECORD_CACHE_MAX = 16_384;
+
+/**
+ * A key's sidecar records as they were when its content file had this identity. Valid
+ * for as long as the content file still has exactly this identity: every write makes a
+ * new file whose modification time this library stamps with a value unique to the
+ * microsecond (see {@link uniqueStampSeconds}), so a new version never has an old
+ * version's identity even when the file system reuses the inode number at once.
+ */
+interface CachedRecords {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  records: SidecarRecord[];
+}
+
+let lastStampMicros = 0;
+/**
+ * A modification time for a new version, in seconds: the wall clock to the microsecond,
+ * strictly increasing within the process. The coarse clock the kernel stamps files with
+ * ticks every few milliseconds, so two quick writes of one key that reuse a freed inode
+ * and have the same size would otherwise share their identity (inode, size, mtime).
+ */
+function uniqueStampSeconds(): number {
+  const micros = Math.max(Math.round((performance.timeOrigin + performance.now()) * 1000), lastStampMicros + 1);
+  lastStampMicros = micros;
+  return micros / 1e6;
 }
 
 /** Writes every byte of `data`, looping over short writes. */
@@ -171,6 +202,16 @@ export class FileDriver implements StorageDriver {
   /** Default age (ms) after which crash leftovers are removed. */
   readonly orphanAge: number;
   private opening: Promise<BaseDir> | undefined;
+  /** The base once opened (skips a promise on hot paths). */
+  private ready: BaseDir | undefined;
+  /** Open, verified parent directories of recent keys (procfd mode only). */
+  private dirs: DirCache | undefined;
+  /** Sidecar records by key, valid while the content keeps its identity (see {@link CachedRecords}). */
+  private readonly recordCache = new Map<string, CachedRecords>();
+  /** False once the file system is seen to keep modification times coarser than our stamps: no record cache then. */
+  private stampsHold = true;
+  /** Directory fsyncs in flight and queued, per open directory (group commit). */
+  private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
 
   constructor(options: { basePath: string; fsync?: boolean | undefined; orphanAge?: number | undefined }) {
@@ -184,7 +225,11 @@ export class FileDriver implements StorageDriver {
   base(): Promise<BaseDir> {
     if (this.closed) return Promise.reject(new StorageUnavailableError("Storage is closed", { retryable: false }));
     if (!this.opening) {
-      this.opening = openBase(this.basePath);
+      this.opening = openBase(this.basePath).then((base) => {
+        if (base.procfd) this.dirs = new DirCache(base);
+        if (!this.closed) this.ready = base;
+        return base;
+      });
       this.opening.catch(() => {
         this.opening = undefined;
       });
@@ -196,10 +241,81 @@ export class FileDriver implements StorageDriver {
     return `${base.id}\u0000${key}`;
   }
 
+  /** The open base without a promise once it is open (and the storage not closed). */
+  private readyBase(): BaseDir | Promise<BaseDir> {
+    return this.ready && !this.closed ? this.ready : this.base();
+  }
+
+  /** The cached, verified parent directory of `key`, without waiting; `undefined` on a miss. */
+  private cachedDirOf(key: string): DirLease | undefined {
+    const slash = key.lastIndexOf("/");
+    return this.dirs?.hit(slash < 0 ? "" : key.slice(0, slash));
+  }
+
+  /** The records of `key` remembered for exactly the content identity `st`. */
+  private cachedRecords(key: string, st: BigIntStats): SidecarRecord[] | undefined {
+    const c = this.recordCache.get(key);
+    return c && c.ino === st.ino && c.mtimeNs === st.mtimeNs && c.size === st.size ? c.records : undefined;
+  }
+
+  /** Remembers the records of `key` for its content identity `st`. */
+  private rememberRecords(key: string, st: BigIntStats, records: SidecarRecord[]): void {
+    if (!this.stampsHold) return;
+    const cache = this.recordCache;
+    if (!cache.has(key) && cache.size >= RECORD_CACHE_MAX) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(key, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, records });
+  }
+
+  /**
+   * Flushes `dir` after a rename (group commit): concurrent writers of one directory share
+   * an fsync, but each waits for one that STARTED after its own rename, so every `put`
+   * still resolves only once its rename is durable.
+   */
+  private syncDirGrouped(dir: DirRef): Promise<void> {
+    let state = this.dirSyncs.get(dir);
+    if (!state) {
+      state = { running: undefined, queued: undefined };
+      this.dirSyncs.set(dir, state);
+    }
+    const s = state;
+    const start = (): Promise<void> => {
+      const p = syncDir(dir).finally(() => {
+        if (s.running === p) s.running = undefined;
+      });
+      s.running = p;
+      return p;
+    };
+    if (!s.running) return start();
+    if (!s.queued) {
+      const q = s.running.then(
+        () => undefined,
+        () => undefined,
+      ).then(() => {
+        s.queued = undefined;
+        return start();
+      });
+      s.queued = q;
+    }
+    return s.queued;
+  }
+
+  /**
+   * The open directory `parents` (contained walk): from the cache of verified descriptors
+   * on Linux, else walked now. Release the lease when done.
+   */
+  private async lease(base: BaseDir, parents: readonly string[], create: boolean): Promise<DirLease> {
+    if (this.dirs) return this.dirs.acquire(parents, create);
+    const w = await walk(base, parents, create);
+    return { dir: w.dir, release: () => void w.close() };
+  }
+
   /** Opens the parent directories of a key for reading; `undefined` when one is missing. */
-  private async walkToRead(base: BaseDir, parents: string[]): Promise<Walk | undefined> {
+  private async walkToRead(base: BaseDir, parents: readonly string[]): Promise<DirLease | undefined> {
     try {
-      return await walk(base, parents, false);
+      return await this.lease(base, parents, false);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -242,13 +358,14 @@ export class FileDriver implements StorageDriver {
 
   /** Opens a key's content file for reading, with its info; `undefined` when missing. */
   private async openEntry(key: string, ctx: DriverContext): Promise<OpenedEntry | undefined> {
-    const base = await this.base();
-    const { parents, name } = splitKey(key);
-    const w = await this.walkToRead(base, parents);
+    const base = await this.readyBase();
+    const name = key.slice(key.lastIndexOf("/") + 1);
+    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        ctx.signal.throwIfAborted();
+        // (The core already rejects the call on abort; a retry still stops here.)
+        if (attempt > 0) ctx.signal.throwIfAborted();
         let handle: FileHandle;
         try {
           handle = await fsp.open(`${w.dir.path}/${name}`, READ_FLAGS);
@@ -257,18 +374,22 @@ export class FileDriver implements StorageDriver {
           throw keyError(error, key);
         }
         try {
-          // The content's identity and the sidecar are fetched together (one round trip each, in parallel).
-          const [st, records] = await Promise.all([handle.stat({ bigint: true }), readSidecar(w.dir.path, name)]);
+          const st = await handle.stat({ bigint: true });
           // A directory (a prefix of other keys), FIFO, socket or device is not a value.
           if (!st.isFile()) {
             await handle.close();
             return undefined;
           }
+          // The records are read from the sidecar only when this exact version is not remembered.
+          const known = this.cachedRecords(key, st);
+          if (known) return { handle, info: this.info(key, st, matchRecord(known, st)) };
+          const records = await readSidecar(w.dir.path, name);
           const { record, raced } = await this.recordFor(w.dir, name, st, records);
           if (raced && attempt < 3) {
             await handle.close();
             continue;
           }
+          if (!raced) this.rememberRecords(key, st, records);
           return { handle, info: this.info(key, st, record) };
         } catch (error) {
           await handle.close().catch(() => undefined);
@@ -276,7 +397,7 @@ export class FileDriver implements StorageDriver {
         }
       }
     } finally {
-      await w.close();
+      w.release();
     }
   }
 
@@ -289,7 +410,7 @@ export class FileDriver implements StorageDriver {
       const data = Buffer.allocUnsafe(opened.info.size);
       let length = 0;
       while (length < data.byteLength) {
-        ctx.signal.throwIfAborted();
+        if (length > 0) ctx.signal.throwIfAborted();
         const { bytesRead } = await opened.handle.read(data, length, data.byteLength - length, length);
         if (bytesRead === 0) break; // truncated meanwhile by another tool
         length += bytesRead;
@@ -314,13 +435,13 @@ export class FileDriver implements StorageDriver {
   }
 
   async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    const base = await this.base();
-    const { parents, name } = splitKey(key);
-    const w = await this.walkToRead(base, parents);
+    const base = await this.readyBase();
+    const name = key.slice(key.lastIndexOf("/") + 1);
+    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        ctx.signal.throwIfAborted();
+        if (attempt > 0) ctx.signal.throwIfAborted();
         let st: BigIntStats;
         try {
           st = await fsp.lstat(`${w.dir.path}/${name}`, { bigint: true });
@@ -329,35 +450,41 @@ export class FileDriver implements StorageDriver {
           throw keyError(error, key);
         }
         if (!st.isFile()) return undefined;
-        const { record, raced } = await this.recordFor(w.dir, name, st);
+        const known = this.cachedRecords(key, st);
+        if (known) return this.info(key, st, matchRecord(known, st));
+        const records = await readSidecar(w.dir.path, name);
+        const { record, raced } = await this.recordFor(w.dir, name, st, records);
         if (raced && attempt < 3) continue;
+        if (!raced) this.rememberRecords(key, st, records);
         return this.info(key, st, record);
       }
     } finally {
-      await w.close();
+      w.release();
+    }
+  }
+
+  /** One `lstat` of the leaf in its (cached, verified) directory: no sidecar needed to know a key exists. */
+  async exists(key: string, _ctx: DriverContext): Promise<boolean> {
+    const base = await this.readyBase();
+    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    if (!w) return false;
+    try {
+      return (await fsp.lstat(`${w.dir.path}/${key.slice(key.lastIndexOf("/") + 1)}`)).isFile();
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw keyError(error, key);
+    } finally {
+      w.release();
     }
   }
 
   /** Opens (creating) a key's parent directories for a write; a file or symlink in the way is a conflict. */
-  private async walkToWrite(base: BaseDir, key: string, parents: string[]): Promise<Walk> {
+  private async walkToWrite(base: BaseDir, key: string, parents: readonly string[]): Promise<DirLease> {
     try {
-      return await walk(base, parents, true);
+      return await this.lease(base, parents, true);
     } catch (error) {
       throw keyError(error, key);
     }
-  }
-
-  /** The current etag of `name` in `dir` (for ifMatch), `undefined` when missing. */
-  private async currentEtag(dir: DirRef, name: string, records: SidecarRecord[]): Promise<string | undefined> {
-    let st: BigIntStats;
-    try {
-      st = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
-    if (!st.isFile()) return undefined;
-    return matchRecord(records, st)?.etag ?? foreignEtag(st);
   }
 
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
@@ -383,7 +510,7 @@ export class FileDriver implements StorageDriver {
           if (error instanceof DirectoryVanished && attempt < 5) continue;
           throw keyError(error instanceof DirectoryVanished ? error.cause : error, key);
         } finally {
-          await w.close();
+          w.release();
         }
       }
     });
@@ -456,26 +583,45 @@ export class FileDriver implements StorageDriver {
         throw error;
       }
       tmpExists = true;
+      // A modification time unique to this version (see uniqueStampSeconds), so its identity
+      // is new even when the inode number of a just-replaced version is reused.
+      const stamp = uniqueStampSeconds();
+      if (this.stampsHold) await handle.utimes(stamp, stamp);
       // The slow part runs unlocked: the value is written and flushed before the key lock is taken.
       if (this.fsync) await handle.sync();
       const st = await handle.stat({ bigint: true });
+      // A file system that keeps coarser times than microseconds cannot tell versions apart
+      // by identity alone: the record cache is then turned off for this storage.
+      if (this.stampsHold && (st.mtimeNs + 500n) / 1000n !== BigInt(Math.round(stamp * 1e6))) {
+        this.stampsHold = false;
+        this.recordCache.clear();
+      }
       await handle.close();
       handle = undefined;
       ctx.signal.throwIfAborted();
       unlock = await acquireKeyLock(dir.path, name, ctx.signal);
-      const previous = await readSidecar(dir.path, name);
+      // The current content's identity; when this process remembers the records of exactly
+      // that version, the sidecar need not be read again (see CachedRecords).
+      let current: BigIntStats | undefined;
+      try {
+        current = await fsp.lstat(target, { bigint: true });
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+      const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
       if (req.ifMatch !== undefined) {
-        const current = await this.currentEtag(dir, name, previous);
-        if (current === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
-        if (current !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
+        const etag = current?.isFile() ? (matchRecord(previous, current)?.etag ?? foreignEtag(current)) : undefined;
+        if (etag === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
+        if (etag !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
       }
       // No value type: a copy of a foreign file stays foreign (no record at all).
       const record = req.valueType === undefined ? undefined : makeRecord(st, etag, { ...req, valueType: req.valueType });
+      const records = record ? sidecarRecords(record, previous) : [];
       if (record) {
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
         sideTmpExists = true;
         try {
-          await writeFully(sh, serializeSidecar(name, record, previous));
+          await writeFully(sh, serializeSidecar(name, records));
           if (this.fsync) await sh.sync();
         } finally {
           await sh.close();
@@ -505,9 +651,10 @@ export class FileDriver implements StorageDriver {
       tmpExists = false;
       sidecarOnlyOurs = false;
       if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      this.rememberRecords(key, st, records);
       await unlock();
       unlock = undefined;
-      if (this.fsync) await syncDir(dir);
+      if (this.fsync) await this.syncDirGrouped(dir);
       return this.info(key, st, record);
     } finally {
       if (handle) await handle.close().catch(() => undefined);
@@ -542,26 +689,37 @@ export class FileDriver implements StorageDriver {
           });
           await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
         } finally {
+          this.recordCache.delete(key);
           await unlock();
         }
         if (this.fsync) await syncDir(w.dir);
-        await this.removeEmptyDirs(w, parents);
+        await this.removeEmptyDirs(base, parents);
       } finally {
-        await w.close();
+        w.release();
       }
     });
   }
 
   /** Removes the now-empty parent directories of a deleted key, up to (not including) the base. */
-  private async removeEmptyDirs(w: Walk, parents: string[]): Promise<void> {
+  private async removeEmptyDirs(base: BaseDir, parents: readonly string[]): Promise<void> {
     for (let i = parents.length; i >= 1; i--) {
-      const parent = w.chain[i - 1]!;
+      let parent: DirLease;
       try {
-        await fsp.rmdir(`${parent.path}/${parents[i - 1]!}`);
+        parent = await this.lease(base, parents.slice(0, i - 1), false);
       } catch {
-        return; // ENOTEMPTY, EEXIST, ENOENT, EBUSY: stop climbing.
+        return; // the parent itself is gone or replaced: nothing to climb
       }
-      if (this.fsync) await syncDir(parent).catch(() => undefined);
+      try {
+        try {
+          await fsp.rmdir(`${parent.dir.path}/${parents[i - 1]!}`);
+        } catch {
+          return; // ENOTEMPTY, EEXIST, ENOENT, EBUSY: stop climbing.
+        }
+        this.dirs?.forget(parents.slice(0, i).join("/"));
+        if (this.fsync) await syncDir(parent.dir).catch(() => undefined);
+      } finally {
+        parent.release();
+      }
     }
   }
 
@@ -592,7 +750,7 @@ export class FileDriver implements StorageDriver {
             if (error instanceof DirectoryVanished && attempt < 5) continue;
             throw keyError(error instanceof DirectoryVanished ? error.cause : error, to);
           } finally {
-            await w.close();
+            w.release();
           }
         }
       } finally {
@@ -671,7 +829,7 @@ export class FileDriver implements StorageDriver {
             try {
               const sh = await fsp.open(tmp, CREATE_FLAGS, 0o666);
               try {
-                await writeFully(sh, serializeSidecar(dst.name, record, previous));
+                await writeFully(sh, serializeSidecar(dst.name, sidecarRecords(record, previous)));
                 if (this.fsync) await sh.sync();
               } finally {
                 await sh.close();
@@ -690,6 +848,8 @@ export class FileDriver implements StorageDriver {
           }
           if (!record) await unlinkQuietly(targetSidecar);
           await unlinkQuietly(`${sw.dir.path}/${sidecarName(src.name)}`);
+          this.recordCache.delete(from);
+          this.recordCache.delete(to);
           for (const u of unlocks.splice(0)) await u();
           if (this.fsync) {
             await syncDir(dw.dir);
@@ -697,12 +857,12 @@ export class FileDriver implements StorageDriver {
           }
         } finally {
           for (const u of unlocks) await u();
-          await dw.close();
+          dw.release();
         }
-        await this.removeEmptyDirs(sw, src.parents);
+        await this.removeEmptyDirs(base, src.parents);
         return true;
       } finally {
-        await sw.close();
+        sw.release();
       }
     });
   }
@@ -728,7 +888,7 @@ export class FileDriver implements StorageDriver {
         items.push(entry);
       }
     } finally {
-      await w.close();
+      w.release();
     }
     return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
@@ -891,6 +1051,7 @@ export class FileDriver implements StorageDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.dirs?.close();
     const opening = this.opening;
     this.opening = undefined;
     if (opening) {

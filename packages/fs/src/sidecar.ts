@@ -138,9 +138,13 @@ export function parseSidecar(text: string, name: string): SidecarRecord[] {
   }
 }
 
-/** Serialises a sidecar: `record` first, then the newest earlier records. */
-export function serializeSidecar(name: string, record: SidecarRecord, previous: readonly SidecarRecord[]): Buffer {
-  const records = [record, ...previous.filter((r) => r.etag !== record.etag)].slice(0, KEEP_RECORDS);
+/** The records of a new sidecar: `record` first, then the newest earlier records. */
+export function sidecarRecords(record: SidecarRecord, previous: readonly SidecarRecord[]): SidecarRecord[] {
+  return [record, ...previous.filter((r) => r.etag !== record.etag)].slice(0, KEEP_RECORDS);
+}
+
+/** Serialises a sidecar holding `records` (newest first; see {@link sidecarRecords}). */
+export function serializeSidecar(name: string, records: readonly SidecarRecord[]): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, name, records }), "utf8");
 }
 
