@@ -108,7 +108,7 @@ const RECORD_CACHE_MAX = 16_384;
  * A key's sidecar records as they were when its content file had this identity. Valid
  * for as long as the content file still has exactly this identity: every write makes a
  * new file whose modification time this library stamps with a value unique to the
- * microsecond (see {@link uniqueStampSeconds}), so a new version never has an old
+ * microsecond (see {@link uniqueStampMicros}), so a new version never has an old
  * version's identity even when the file system reuses the inode number at once.
  */
 interface CachedRecords {
@@ -120,15 +120,21 @@ interface CachedRecords {
 
 let lastStampMicros = 0;
 /**
- * A modification time for a new version, in seconds: the wall clock to the microsecond,
- * strictly increasing within the process. The coarse clock the kernel stamps files with
+ * A modification time for a new version, in microseconds: the wall clock to the
+ * microsecond, strictly increasing within the process. The coarse clock the kernel stamps files with
  * ticks every few milliseconds, so two quick writes of one key that reuse a freed inode
  * and have the same size would otherwise share their identity (inode, size, mtime).
  */
-function uniqueStampSeconds(): number {
+function uniqueStampMicros(): number {
   const micros = Math.max(Math.round((performance.timeOrigin + performance.now()) * 1000), lastStampMicros + 1);
   lastStampMicros = micros;
-  return micros / 1e6;
+  return micros;
+}
+
+/** True when `a` and `b` are the same version of a content file (or both missing). */
+function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
 }
 
 /** Writes every byte of `data`, looping over short writes. */
@@ -583,49 +589,74 @@ export class FileDriver implements StorageDriver {
         throw error;
       }
       tmpExists = true;
-      // A modification time unique to this version (see uniqueStampSeconds), so its identity
+      // A modification time unique to this version (see uniqueStampMicros), so its identity
       // is new even when the inode number of a just-replaced version is reused.
-      const stamp = uniqueStampSeconds();
-      if (this.stampsHold) await handle.utimes(stamp, stamp);
-      // The slow part runs unlocked: the value is written and flushed before the key lock is taken.
-      if (this.fsync) await handle.sync();
+      // libuv keeps whole microseconds, rounding down: the half microsecond absorbs the
+      // floating-point error of the seconds it takes.
+      const stamp = uniqueStampMicros();
+      if (this.stampsHold) await handle.utimes((stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
+      // The identity (inode, size, mtime) is final now: fsync and rename keep it.
       const st = await handle.stat({ bigint: true });
       // A file system that keeps coarser times than microseconds cannot tell versions apart
       // by identity alone: the record cache is then turned off for this storage.
-      if (this.stampsHold && (st.mtimeNs + 500n) / 1000n !== BigInt(Math.round(stamp * 1e6))) {
+      if (this.stampsHold && st.mtimeNs / 1000n !== BigInt(stamp)) {
         this.stampsHold = false;
         this.recordCache.clear();
       }
-      await handle.close();
-      handle = undefined;
-      ctx.signal.throwIfAborted();
-      unlock = await acquireKeyLock(dir.path, name, ctx.signal);
-      // The current content's identity; when this process remembers the records of exactly
-      // that version, the sidecar need not be read again (see CachedRecords).
-      let current: BigIntStats | undefined;
-      try {
-        current = await fsp.lstat(target, { bigint: true });
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-      }
-      const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
-      if (req.ifMatch !== undefined) {
-        const etag = current?.isFile() ? (matchRecord(previous, current)?.etag ?? foreignEtag(current)) : undefined;
-        if (etag === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
-        if (etag !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
-      }
       // No value type: a copy of a foreign file stays foreign (no record at all).
       const record = req.valueType === undefined ? undefined : makeRecord(st, etag, { ...req, valueType: req.valueType });
-      const records = record ? sidecarRecords(record, previous) : [];
-      if (record) {
+      const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
+        sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
-        sideTmpExists = true;
         try {
           await writeFully(sh, serializeSidecar(name, records));
           if (this.fsync) await sh.sync();
         } finally {
           await sh.close();
         }
+      };
+      // With fsync, the sidecar is written and flushed WHILE the content is flushed (the file
+      // system commits both in one journal transaction when it can), from the records of the
+      // content as it is now; under the lock that guess is checked and redone if the key changed.
+      let guessed: { current: BigIntStats | undefined; previous: SidecarRecord[]; records: SidecarRecord[] } | undefined;
+      if (this.fsync) {
+        const flushed = handle.sync();
+        try {
+          const current = await this.currentContent(target);
+          const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
+          const records = record ? sidecarRecords(record, previous) : [];
+          if (record) await writeSidecarTemp(records);
+          guessed = { current, previous, records };
+        } finally {
+          // Always wait for the content's flush (its error first): the handle closes next.
+          await flushed;
+        }
+      }
+      await handle.close();
+      handle = undefined;
+      ctx.signal.throwIfAborted();
+      // The slow part ran unlocked: the value is written and flushed before the key lock is taken.
+      unlock = await acquireKeyLock(dir.path, name, ctx.signal);
+      // The current content's identity; when this process remembers the records of exactly
+      // that version, the sidecar need not be read again (see CachedRecords).
+      const current = await this.currentContent(target);
+      let previous: SidecarRecord[];
+      let records: SidecarRecord[];
+      if (guessed && sameVersion(guessed.current, current)) {
+        records = guessed.records;
+        previous = guessed.previous;
+      } else {
+        previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
+        records = record ? sidecarRecords(record, previous) : [];
+        if (record) {
+          if (guessed) await fsp.unlink(sideTmpPath);
+          await writeSidecarTemp(records);
+        }
+      }
+      if (req.ifMatch !== undefined) {
+        const etag = current?.isFile() ? (matchRecord(previous, current)?.etag ?? foreignEtag(current)) : undefined;
+        if (etag === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
+        if (etag !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
       }
       // The last moment an abort or timeout can stop the write: after this it lands.
       ctx.signal.throwIfAborted();
@@ -662,6 +693,16 @@ export class FileDriver implements StorageDriver {
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
       if (unlock) await unlock();
+    }
+  }
+
+  /** The content file at `path` as it is now (`lstat`), `undefined` when missing. */
+  private async currentContent(path: string): Promise<BigIntStats | undefined> {
+    try {
+      return await fsp.lstat(path, { bigint: true });
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
     }
   }
 
