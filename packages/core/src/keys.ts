@@ -23,6 +23,56 @@ function reject(key: unknown, why: string, operation?: string): never {
   });
 }
 
+/** True when `key[start..end)` is a valid segment (see {@link keyProblem}). */
+function segmentOk(key: string, start: number, end: number): boolean {
+  const len = end - start;
+  if (len === 0) return false;
+  if (key.charCodeAt(start) === 0x2e /* . */) {
+    if (len === 1 || (len === 2 && key.charCodeAt(start + 1) === 0x2e)) return false;
+    if (key.startsWith(RESERVED_SEGMENT_PREFIX, start)) return false;
+  }
+  return true;
+}
+
+/**
+ * One pass over a key for the common case, a valid key: no regular expressions, no
+ * `split`, no byte-length call (validation runs on every operation). `false` means
+ * "not sure" — {@link keyProblem} then finds the exact reason.
+ */
+function isValidKeyFast(key: string): boolean {
+  const n = key.length;
+  // Every UTF-16 unit is at least one UTF-8 byte.
+  if (n === 0 || n > MAX_KEY_BYTES) return false;
+  const first = key.charCodeAt(0);
+  if (n >= 2 && key.charCodeAt(1) === 0x3a /* : */ && ((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return false;
+  let bytes = 0;
+  let segStart = 0;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x80) {
+      if (c < 0x20 || c === 0x7f || c === 0x5c /* \ */) return false;
+      bytes += 1;
+      if (c === 0x2f /* / */) {
+        if (!segmentOk(key, segStart, i)) return false;
+        segStart = i + 1;
+      }
+    } else if (c < 0x800) {
+      if (c <= 0x9f) return false; // C1 controls
+      bytes += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = key.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      bytes += 4;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    } else {
+      bytes += 3;
+    }
+  }
+  return bytes <= MAX_KEY_BYTES && segmentOk(key, segStart, n);
+}
+
 /** Why a string is not a valid key or prefix, or `undefined` when it is valid. */
 function keyProblem(key: string, isPrefix: boolean): string | undefined {
   if (key.length === 0) return isPrefix ? undefined : "empty";
@@ -59,13 +109,14 @@ function keyProblem(key: string, isPrefix: boolean): string | undefined {
  */
 export function validateKey(key: unknown, operation?: string): asserts key is string {
   if (typeof key !== "string") reject(key, `expected a string, got ${key === null ? "null" : typeof key}`, operation);
+  if (isValidKeyFast(key)) return;
   const problem = keyProblem(key, false);
   if (problem) reject(key, problem, operation);
 }
 
 /** True when `key` is valid (see {@link validateKey}). */
 export function isValidKey(key: unknown): key is string {
-  return typeof key === "string" && keyProblem(key, false) === undefined;
+  return typeof key === "string" && (isValidKeyFast(key) || keyProblem(key, false) === undefined);
 }
 
 /**

@@ -76,6 +76,50 @@ function checkPositive(name: string, value: unknown, allowZero: boolean): void {
   }
 }
 
+/**
+ * The context of one timed call. A class with the getter on its prototype: an object
+ * literal with an accessor is created through a slow path, and this runs on every call.
+ */
+class CallContext implements DriverContext {
+  readonly operation: string;
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  private aborted = false;
+
+  constructor(operation: string) {
+    this.operation = operation;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the call once; false when it was already cut short. */
+  cutShort(reason: unknown): boolean {
+    if (this.aborted) return false;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    return true;
+  }
+}
+
+/** A value now or later: drivers may answer synchronously. */
+type MaybePromise<T> = T | Promise<T>;
+
+function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
+}
+
+/** Applies `f` to a value now or later, without a promise when it is there now. */
+function then<T, R>(value: MaybePromise<T>, f: (v: T) => R): MaybePromise<R> {
+  return isPromiseLike(value) ? value.then(f) : f(value);
+}
+
 /** What a successful call emits (module constants: no allocation per call). */
 interface SuccessEvent<T> {
   event: StorageEventName;
@@ -160,7 +204,7 @@ export class BaseStorage implements Storage {
     operation: string,
     key: string | undefined,
     opts: OperationOptions | undefined,
-    fn: (ctx: DriverContext) => Promise<T>,
+    fn: (ctx: DriverContext) => MaybePromise<T>,
     success?: SuccessEvent<T>,
   ): Promise<T> {
     const started = performance.now();
@@ -181,28 +225,25 @@ export class BaseStorage implements Storage {
     } else {
       // The controller is created only when the driver asks for the signal or the call is
       // cut short: most calls finish first, and an AbortController per call is costly.
-      let controller: AbortController | undefined;
-      let cutShort: unknown;
-      const ctx: DriverContext = {
-        operation,
-        get signal(): AbortSignal {
-          if (!controller) {
-            controller = new AbortController();
-            if (cutShort !== undefined) controller.abort(cutShort);
-          }
-          return controller.signal;
-        },
-      };
+      const ctx = new CallContext(operation);
+      // A driver that answers synchronously (memory) cannot hang: no deadline is armed.
+      let out: MaybePromise<T>;
+      try {
+        out = fn(ctx);
+      } catch (error) {
+        return this.fail(operation, key, started, error);
+      }
+      if (!isPromiseLike(out)) {
+        result = out;
+        return this.succeed(operation, key, started, result, success);
+      }
+      const pending = out;
       let deadline: Deadline | undefined;
       let onAbort: (() => void) | undefined;
       try {
         result = await new Promise<T>((resolve, reject) => {
           const abortWith = (reason: unknown) => {
-            if (cutShort !== undefined) return;
-            cutShort = reason;
-            controller?.abort(reason);
-            const signal = controller?.signal ?? AbortSignal.abort(reason);
-            reject(fromAbortSignal(signal));
+            if (ctx.cutShort(reason)) reject(fromAbortSignal(ctx.signal));
           };
           if (timeout > 0 && Number.isFinite(timeout)) {
             deadline = addDeadline(timeout, () => {
@@ -216,7 +257,7 @@ export class BaseStorage implements Storage {
             userSignal.addEventListener("abort", onAbort, { once: true });
           }
           // Once cut short, the driver call's own outcome is ignored.
-          fn(ctx).then(resolve, reject);
+          pending.then(resolve, reject);
         });
       } catch (error) {
         return this.fail(operation, key, started, error);
@@ -225,6 +266,11 @@ export class BaseStorage implements Storage {
         if (onAbort) userSignal?.removeEventListener("abort", onAbort);
       }
     }
+    return this.succeed(operation, key, started, result, success);
+  }
+
+  /** Emits the success event, if anyone listens, and returns the result. */
+  private succeed<T>(operation: string, key: string | undefined, started: number, result: T, success: SuccessEvent<T> | undefined): T {
     if (success && this.events.has(success.event)) {
       this.events.emit(success.event, {
         key,
@@ -261,6 +307,10 @@ export class BaseStorage implements Storage {
     }
   }
 
+  private throwNotFound(key: string, operation: string): never {
+    throw this.notFound(key, operation);
+  }
+
   private notFound(key: string, operation: string): StorageNotFoundError {
     return new StorageNotFoundError("Key not found", { key, operation, backend: this.name });
   }
@@ -271,11 +321,7 @@ export class BaseStorage implements Storage {
       operation,
       key,
       opts,
-      async (ctx) => {
-        const entry = await this.driver.read(key, ctx);
-        if (!entry) throw this.notFound(key, operation);
-        return entry;
-      },
+      (ctx) => then(this.driver.read(key, ctx), (entry) => entry ?? this.throwNotFound(key, operation)),
       ON_READ,
     );
   }
@@ -429,16 +475,12 @@ export class BaseStorage implements Storage {
     this.checkKey(key, "exists");
     const driver = this.driver;
     if (driver.exists) return this.run("exists", key, opts, (ctx) => driver.exists!(key, ctx));
-    return this.run("exists", key, opts, async (ctx) => (await driver.stat(key, ctx)) !== undefined);
+    return this.run("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined));
   }
 
   async stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
     this.checkKey(key, "stat");
-    return this.run("stat", key, opts, async (ctx) => {
-      const info = await this.driver.stat(key, ctx);
-      if (!info) throw this.notFound(key, "stat");
-      return info;
-    });
+    return this.run("stat", key, opts, (ctx) => then(this.driver.stat(key, ctx), (info) => info ?? this.throwNotFound(key, "stat")));
   }
 
   async listPage(prefix = "", opts?: ListPageOptions): Promise<ListPage> {

@@ -265,19 +265,23 @@ export interface WriteRequest {
  *
  * Keys reaching a driver are already valid. A driver maps native errors to the
  * `StorageError` family where it catches them; anything else is wrapped as `StorageIOError`.
+ *
+ * `read`, `stat`, `exists`, `write` and `delete` may answer synchronously (return the value
+ * rather than a promise) when they did no I/O, as the memory driver does: such a call
+ * cannot hang, so the core arms no timeout for it.
  */
 export interface StorageDriver {
   /** Name for errors and events. */
   readonly name: string;
   readonly capabilities: StorageCapabilities;
   /** Bytes and info of a key; `undefined` when missing. */
-  read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined>;
+  read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined;
   /** Info of a key; `undefined` when missing. */
-  stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined>;
+  stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> | ObjectInfo | undefined;
   /** Stores a value atomically: readers see the old or the new value, never a mix. */
-  write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo>;
+  write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> | ObjectInfo;
   /** Removes a key; a missing key is not an error. */
-  delete(key: string, ctx: DriverContext): Promise<void>;
+  delete(key: string, ctx: DriverContext): Promise<void> | void;
   /**
    * One page of at most `page.limit` entries whose keys start with `prefix`, in code-point
    * order (see `compareKeys`), starting strictly after the key `page.cursor`. The returned
@@ -288,7 +292,7 @@ export interface StorageDriver {
    * Whether a key exists, for backends that can tell without the metadata `stat` gathers
    * (one `lstat` instead of a metadata read). Default: `stat(key) !== undefined`.
    */
-  exists?(key: string, ctx: DriverContext): Promise<boolean>;
+  exists?(key: string, ctx: DriverContext): Promise<boolean> | boolean;
   /** Streaming read; default: `read` then a stream over the (sliced) bytes. */
   readStream?(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined>;
   /** Backend-side copy; `false` when the source is missing. Default: read and write. */

@@ -75,36 +75,44 @@ export class MemoryDriver implements StorageDriver {
     return this.bytes;
   }
 
-  async read(key: string): Promise<StoredEntry | undefined> {
+  // read, stat, delete and byte writes answer synchronously: nothing here can hang, so the
+  // core arms no timeout for them (see StorageDriver).
+  read(key: string): StoredEntry | undefined {
     const r = this.records.get(key);
     // A fresh copy of the bytes: callers may change what they get without changing what is stored.
     return r && { info: infoOf(key, r), data: Buffer.from(r.data) };
   }
 
-  async stat(key: string): Promise<ObjectInfo | undefined> {
+  stat(key: string): ObjectInfo | undefined {
     const r = this.records.get(key);
     return r && infoOf(key, r);
   }
 
-  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    let data: Buffer;
+  write(key: string, req: WriteRequest, ctx: DriverContext): ObjectInfo | Promise<ObjectInfo> {
     if (req.body instanceof Uint8Array) {
       // The core already copied the caller's value; this buffer is ours.
-      data = Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
-    } else {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for await (const chunk of req.body) {
-        ctx.signal.throwIfAborted();
-        chunks.push(Buffer.from(chunk));
-        total += chunk.byteLength;
-        if (this.bytes + total > this.capacity) throw this.full(total);
-      }
-      data = Buffer.concat(chunks, total);
-      // Checked after the body is complete: an aborted or failed stream stores nothing.
-      // (A byte body is committed synchronously below, so it cannot be cut in half.)
-      ctx.signal.throwIfAborted();
+      const data = Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+      return this.commit(key, data, req);
     }
+    return this.writeStream(key, req.body, req, ctx);
+  }
+
+  private async writeStream(key: string, body: AsyncIterable<Uint8Array>, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      ctx.signal.throwIfAborted();
+      chunks.push(Buffer.from(chunk));
+      total += chunk.byteLength;
+      if (this.bytes + total > this.capacity) throw this.full(total);
+    }
+    // Checked after the body is complete: an aborted or failed stream stores nothing.
+    ctx.signal.throwIfAborted();
+    return this.commit(key, Buffer.concat(chunks, total), req);
+  }
+
+  /** Stores a complete value, checking conditions and capacity first. */
+  private commit(key: string, data: Buffer, req: WriteRequest): ObjectInfo {
     const previous = this.records.get(key);
     if (req.ifNoneMatch === "*" && previous) throw new StorageConflictError("Key already exists (ifNoneMatch)");
     if (req.ifMatch !== undefined && previous?.etag !== req.ifMatch) {
@@ -131,7 +139,7 @@ export class MemoryDriver implements StorageDriver {
     return new StorageQuotaError(`Memory storage capacity of ${this.capacity} bytes exceeded by a value of ${size} bytes`);
   }
 
-  async delete(key: string): Promise<void> {
+  delete(key: string): void {
     const r = this.records.get(key);
     if (!r) return;
     this.records.delete(key);
@@ -140,7 +148,7 @@ export class MemoryDriver implements StorageDriver {
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await this.delete(key);
+    for (const key of keys) this.delete(key);
   }
 
   async copy(from: string, to: string): Promise<boolean> {

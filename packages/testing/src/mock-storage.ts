@@ -87,17 +87,17 @@ class MockDriver implements StorageDriver {
   get capabilities(): StorageCapabilities {
     return this.memory.capabilities;
   }
-  read(key: string): Promise<StoredEntry | undefined> {
+  async read(key: string): Promise<StoredEntry | undefined> {
     return this.memory.read(key);
   }
-  stat(key: string): Promise<ObjectInfo | undefined> {
+  async stat(key: string): Promise<ObjectInfo | undefined> {
     return this.memory.stat(key);
   }
-  write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     return this.memory.write(key, req, ctx);
   }
-  delete(key: string): Promise<void> {
-    return this.memory.delete(key);
+  async delete(key: string): Promise<void> {
+    this.memory.delete(key);
   }
   deleteMany(keys: readonly string[]): Promise<void> {
     return this.memory.deleteMany(keys);
