@@ -5,7 +5,8 @@
  * - put (no fsync): temp file + write + close + rename, against `fsync: false`;
  * - get: `readFile`; exists: `access`.
  * Keys look like the bench harness's (`bench/small/k000123`), 1 KiB values, sequential
- * and with `--concurrency` calls in flight; the median ops/s of `--repeats` rounds.
+ * and with `--concurrency` calls in flight; the median ops/s of `--repeats` rounds. Within a
+ * phase, ours and raw alternate in `--chunks` chunks so a change in machine load hits both.
  * Not a test. Run: npx tsx --conditions=source packages/fs/bench-quick.ts [--ops N] [--repeats N] [--concurrency N] [--only put,get,exists]
  */
 import { randomBytes } from "node:crypto";
@@ -52,20 +53,36 @@ async function rawPut(rootDir: string, key: string, data: Uint8Array, fsync: boo
   }
 }
 
-async function seq(fn: (i: number) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < OPS; i++) await fn(i);
+/** Chunks per phase: ours and raw alternate chunk by chunk, so load changes hit both sides alike. */
+const CHUNKS = flag("chunks", 10);
+
+async function seq(from: number, to: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  for (let i = from; i < to; i++) await fn(i);
 }
-async function pool(fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
+async function pool(from: number, to: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = from;
   const worker = async () => {
-    while (next < OPS) await fn(next++);
+    while (next < to) await fn(next++);
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
-async function opsPerSecond(run: (fn: (i: number) => Promise<unknown>) => Promise<void>, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await run(fn);
-  return (OPS * 1000) / (performance.now() - t);
+type Runner = (from: number, to: number, fn: (i: number) => Promise<unknown>) => Promise<void>;
+/** ops/s of `ours` and `raw` over OPS operations each, interleaved in chunks. */
+async function interleaved(run: Runner, ours: (i: number) => Promise<unknown>, raw: (i: number) => Promise<unknown>, oursFirst: boolean): Promise<[number, number]> {
+  let oursMs = 0;
+  let rawMs = 0;
+  const chunk = Math.ceil(OPS / CHUNKS);
+  for (let c = 0; c < CHUNKS; c++) {
+    const from = c * chunk;
+    const to = Math.min(OPS, from + chunk);
+    for (const side of (c % 2 === 0) === oursFirst ? [0, 1] : [1, 0]) {
+      const t = performance.now();
+      await run(from, to, side === 0 ? ours : raw);
+      if (side === 0) oursMs += performance.now() - t;
+      else rawMs += performance.now() - t;
+    }
+  }
+  return [(OPS * 1000) / oursMs, (OPS * 1000) / rawMs];
 }
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -103,15 +120,7 @@ for (let r = 0; r < REPEATS; r++) {
       // Alternate which side goes first per repeat, so drift in machine load does not favour one.
       const oursFirst = r % 2 === 0;
       const both = async (name: string, ours: (i: number) => Promise<unknown>, raw: (i: number) => Promise<unknown>) => {
-        let o: number;
-        let w: number;
-        if (oursFirst) {
-          o = await opsPerSecond(run, ours);
-          w = await opsPerSecond(run, raw);
-        } else {
-          w = await opsPerSecond(run, raw);
-          o = await opsPerSecond(run, ours);
-        }
+        const [o, w] = await interleaved(run, ours, raw, oursFirst);
         record(`${name} ${tag}`, o, w);
       };
       await both(
@@ -119,7 +128,8 @@ for (let r = 0; r < REPEATS; r++) {
         (i) => storage.put(keys[i]!, value),
         (i) => rawPut(rawRoot, keys[i]!, value, fsync),
       );
-      if (fsync || !ONLY || ONLY.has("readsNoFsync")) {
+      // Reads do not depend on the fsync option: measured once, on the fsync: true storage.
+      if (fsync) {
         if (want("get")) await both("get", (i) => storage.get(keys[i]!), (i) => readFile(join(rawRoot, keys[i]!)));
         if (want("exists")) await both("exists", (i) => storage.exists(keys[i]!), (i) => access(join(rawRoot, keys[i]!)));
       }
@@ -128,7 +138,7 @@ for (let r = 0; r < REPEATS; r++) {
     rmSync(rawRoot, { recursive: true, force: true });
   }
 }
-console.log(`1 KiB values, ${OPS} ops per phase, concurrency ${CONCURRENCY}, median of ${REPEATS}, ${tmpdir()}:`);
+console.log(`1 KiB values, ${OPS} ops per side and phase (interleaved in ${CHUNKS} chunks), concurrency ${CONCURRENCY}, median of ${REPEATS}, ${tmpdir()}:`);
 for (const p of results.values()) {
   const o = median(p.ours);
   const w = median(p.raw);

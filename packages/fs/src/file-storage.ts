@@ -615,22 +615,29 @@ export class FileDriver implements StorageDriver {
           await sh.close();
         }
       };
-      // With fsync, the sidecar is written and flushed WHILE the content is flushed (the file
-      // system commits both in one journal transaction when it can), from the records of the
-      // content as it is now; under the lock that guess is checked and redone if the key changed.
+      // With fsync, the sidecar temp is written BEFORE either file is flushed, from the
+      // records of the content as it is now, and both are then flushed together: both
+      // files' changes sit in one journal transaction, so the first flush commits both and
+      // the second finds it done. Under the lock that guess is checked and redone if the key changed.
       let guessed: { current: BigIntStats | undefined; previous: SidecarRecord[]; records: SidecarRecord[] } | undefined;
       if (this.fsync) {
-        const flushed = handle.sync();
+        const current = await this.currentContent(target);
+        const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
+        const records = record ? sidecarRecords(record, previous) : [];
+        let sh: FileHandle | undefined;
         try {
-          const current = await this.currentContent(target);
-          const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
-          const records = record ? sidecarRecords(record, previous) : [];
-          if (record) await writeSidecarTemp(records);
-          guessed = { current, previous, records };
+          if (record) {
+            sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
+            sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
+            await writeFully(sh, serializeSidecar(name, records));
+          }
+          // Wait for both flushes whatever happens: the handles close next.
+          const flushed = await Promise.allSettled([handle.sync(), sh?.sync()]);
+          for (const f of flushed) if (f.status === "rejected") throw f.reason;
         } finally {
-          // Always wait for the content's flush (its error first): the handle closes next.
-          await flushed;
+          await sh?.close();
         }
+        guessed = { current, previous, records };
       }
       await handle.close();
       handle = undefined;
