@@ -131,6 +131,13 @@ function uniqueStampMicros(): number {
   return micros;
 }
 
+/** Waits for every promise (so nothing is left running), then throws the first failure or returns the values. */
+async function settled<T extends readonly unknown[]>(...promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 /** True when `a` and `b` are the same version of a content file (or both missing). */
 function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -573,6 +580,7 @@ export class FileDriver implements StorageDriver {
     const tmpPath = `${dir.path}/${tempName()}`;
     const sideTmpPath = `${dir.path}/${tempName()}`;
     let handle: FileHandle | undefined;
+    let sideHandle: FileHandle | undefined;
     let tmpExists = false;
     let sideTmpExists = false;
     let unlock: (() => Promise<void>) | undefined;
@@ -592,19 +600,25 @@ export class FileDriver implements StorageDriver {
       // A modification time unique to this version (see uniqueStampMicros), so its identity
       // is new even when the inode number of a just-replaced version is reused.
       // libuv keeps whole microseconds, rounding down: the half microsecond absorbs the
-      // floating-point error of the seconds it takes.
-      const stamp = uniqueStampMicros();
-      if (this.stampsHold) await handle.utimes((stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
-      // The identity (inode, size, mtime) is final now: fsync and rename keep it.
-      const st = await handle.stat({ bigint: true });
-      // A file system that keeps coarser times than microseconds cannot tell versions apart
-      // by identity alone: the record cache is then turned off for this storage.
-      if (this.stampsHold && st.mtimeNs / 1000n !== BigInt(stamp)) {
-        this.stampsHold = false;
-        this.recordCache.clear();
-      }
+      // floating-point error of the seconds it takes. The identity (inode, size, mtime) is
+      // final then: fsync and rename keep it.
+      const h = handle;
+      const identify = async (): Promise<BigIntStats> => {
+        const stamp = uniqueStampMicros();
+        if (this.stampsHold) await h.utimes((stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
+        const id = await h.stat({ bigint: true });
+        // A file system that keeps coarser times than microseconds cannot tell versions apart
+        // by identity alone: the record cache is then turned off for this storage.
+        if (this.stampsHold && id.mtimeNs / 1000n !== BigInt(stamp)) {
+          this.stampsHold = false;
+          this.recordCache.clear();
+        }
+        return id;
+      };
       // No value type: a copy of a foreign file stays foreign (no record at all).
-      const record = req.valueType === undefined ? undefined : makeRecord(st, etag, { ...req, valueType: req.valueType });
+      const wantsRecord = req.valueType !== undefined;
+      const recordOf = (id: BigIntStats): SidecarRecord | undefined =>
+        req.valueType === undefined ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
       const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
         sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
@@ -618,32 +632,46 @@ export class FileDriver implements StorageDriver {
       // With fsync, the sidecar temp is written BEFORE either file is flushed, from the
       // records of the content as it is now, and both are then flushed together: both
       // files' changes sit in one journal transaction, so the first flush commits both and
-      // the second finds it done. Under the lock that guess is checked and redone if the key changed.
+      // the second finds it done. Under the lock that guess is checked and redone if the
+      // key changed. Independent steps run side by side (each is a thread-pool round trip).
+      let st: BigIntStats;
       let guessed: { current: BigIntStats | undefined; previous: SidecarRecord[]; records: SidecarRecord[] } | undefined;
-      if (this.fsync) {
-        const current = await this.currentContent(target);
-        const previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
-        const records = record ? sidecarRecords(record, previous) : [];
-        let sh: FileHandle | undefined;
-        try {
-          if (record) {
-            sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
-            sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
-            await writeFully(sh, serializeSidecar(name, records));
-          }
-          // Wait for both flushes whatever happens: the handles close next.
-          const flushed = await Promise.allSettled([handle.sync(), sh?.sync()]);
-          for (const f of flushed) if (f.status === "rejected") throw f.reason;
-        } finally {
-          await sh?.close();
-        }
-        guessed = { current, previous, records };
+      if (!this.fsync) {
+        st = await identify();
+      } else {
+        if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
+        const opening = wantsRecord
+          ? fsp.open(sideTmpPath, CREATE_FLAGS, 0o666).then((opened) => {
+              sideHandle = opened;
+            })
+          : undefined;
+        const guessing = this.currentContent(target).then(async (current) => ({
+          current,
+          previous: current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name))),
+        }));
+        const [id, guess] = await settled(identify(), guessing, opening);
+        st = id;
+        const firstRecord = recordOf(st);
+        const records = firstRecord ? sidecarRecords(firstRecord, guess.previous) : [];
+        const side = sideHandle as FileHandle | undefined;
+        if (side) await writeFully(side, serializeSidecar(name, records));
+        await settled(h.sync(), side?.sync());
+        guessed = { current: guess.current, previous: guess.previous, records };
       }
-      await handle.close();
-      handle = undefined;
       ctx.signal.throwIfAborted();
-      // The slow part ran unlocked: the value is written and flushed before the key lock is taken.
-      unlock = await acquireKeyLock(dir.path, name, ctx.signal);
+      // The slow part ran unlocked: the value is written and flushed before the key lock is
+      // taken, while the files close.
+      const closingSide = (sideHandle as FileHandle | undefined)?.close();
+      sideHandle = undefined;
+      handle = undefined;
+      await settled(
+        h.close(),
+        closingSide,
+        acquireKeyLock(dir.path, name, ctx.signal).then((release) => {
+          unlock = release;
+        }),
+      );
+      const record = guessed ? guessed.records[0] : recordOf(st);
       // The current content's identity; when this process remembers the records of exactly
       // that version, the sidecar need not be read again (see CachedRecords).
       const current = await this.currentContent(target);
@@ -690,12 +718,14 @@ export class FileDriver implements StorageDriver {
       sidecarOnlyOurs = false;
       if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
       this.rememberRecords(key, st, records);
-      await unlock();
+      const release = unlock as () => Promise<void>;
       unlock = undefined;
-      if (this.fsync) await this.syncDirGrouped(dir);
+      // The lock goes while the directory is flushed (releasing never fails).
+      await Promise.all([release(), this.fsync ? this.syncDirGrouped(dir) : undefined]);
       return this.info(key, st, record);
     } finally {
       if (handle) await handle.close().catch(() => undefined);
+      if (sideHandle) await (sideHandle as FileHandle).close().catch(() => undefined);
       if (tmpExists) await unlinkQuietly(tmpPath);
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
