@@ -98,6 +98,14 @@ class CallContext implements DriverContext {
     return this.controller.signal;
   }
 
+  /** Set by `run` while a deadline is armed: moves it `timeout` ms into the future. */
+  rearm: (() => void) | undefined;
+
+  /** Marks progress (a chunk of a streamed value): the timeout counts from now. */
+  touch(): void {
+    this.rearm?.();
+  }
+
   /** Aborts the call once; false when it was already cut short. */
   cutShort(reason: unknown): boolean {
     if (this.aborted) return false;
@@ -105,6 +113,15 @@ class CallContext implements DriverContext {
     this.reason = reason;
     this.controller?.abort(reason);
     return true;
+  }
+}
+
+/** Passes a stream through, re-arming the call's timeout at every chunk. */
+async function* touchOnChunk(source: AsyncIterable<Uint8Array>, ctx: DriverContext): AsyncIterable<Uint8Array> {
+  const touch = ctx instanceof CallContext ? () => ctx.touch() : undefined;
+  for await (const chunk of source) {
+    touch?.();
+    yield chunk;
   }
 }
 
@@ -246,11 +263,17 @@ export class BaseStorage implements Storage {
             if (ctx.cutShort(reason)) reject(fromAbortSignal(ctx.signal));
           };
           if (timeout > 0 && Number.isFinite(timeout)) {
-            deadline = addDeadline(timeout, () => {
+            const fire = () => {
               const reason = new Error(`Timed out after ${timeout} ms`);
               reason.name = "TimeoutError";
               abortWith(reason);
-            });
+            };
+            deadline = addDeadline(timeout, fire);
+            ctx.rearm = () => {
+              if (!deadline || deadline.done) return;
+              cancelDeadline(deadline);
+              deadline = addDeadline(timeout, fire);
+            };
           }
           if (userSignal) {
             onAbort = () => abortWith(userSignal.reason);
@@ -262,6 +285,7 @@ export class BaseStorage implements Storage {
       } catch (error) {
         return this.fail(operation, key, started, error);
       } finally {
+        ctx.rearm = undefined;
         if (deadline) cancelDeadline(deadline);
         if (onAbort) userSignal?.removeEventListener("abort", onAbort);
       }
@@ -425,7 +449,18 @@ export class BaseStorage implements Storage {
     } catch (error) {
       return this.fail("put", key, performance.now(), error);
     }
-    return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
+    if (req.body instanceof Uint8Array) return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
+    // A streamed value may take longer than any fixed timeout (a 1 GiB upload through
+    // compression): for streams `timeout` bounds the wait for the next chunk, so each chunk
+    // that arrives re-arms it; a stalled stream still fails in time.
+    const body = req.body;
+    return this.run(
+      "put",
+      key,
+      opts,
+      (ctx) => this.driver.write(key, { ...req, body: touchOnChunk(body, ctx) }, ctx),
+      ON_WRITE,
+    );
   }
 
   /** Validates put options and encodes the value (copying it). */

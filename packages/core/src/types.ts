@@ -47,7 +47,12 @@ export interface ObjectInfo extends ListEntry {
 
 /** Options shared by every operation. */
 export interface OperationOptions {
-  /** Milliseconds before the call rejects with `StorageTimeoutError`; overrides the storage's default. `0` disables. */
+  /**
+   * Milliseconds before the call rejects with `StorageTimeoutError`; overrides the storage's
+   * default. `0` disables. For a `put` of a stream it is the longest wait for the next
+   * chunk, so a long transfer that keeps moving is not cut off; `getStream` is bounded
+   * until the stream is open.
+   */
   timeout?: number | undefined;
   /** Aborting rejects the call with `StorageAbortedError` and leaves nothing half-done. */
   signal?: AbortSignal | undefined;

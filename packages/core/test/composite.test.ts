@@ -92,12 +92,13 @@ describe("CompositeStorage writes", () => {
       for (let i = 0; i < 50; i++) {
         pulled++;
         yield Buffer.from([i]);
-        await new Promise((r) => setTimeout(r, 20));
+        // Longer than the timeout: for a stream the timeout bounds the wait for a chunk.
+        await new Promise((r) => setTimeout(r, 60));
       }
     }
     await expect(composite.put("s", slow(), { timeout: 30 })).rejects.toMatchObject({ code: "TIMEOUT" });
     const atTimeout = pulled;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     // At most the chunk already requested when the timeout fired is still pulled.
     expect(pulled, "the composite kept consuming the stream after the timeout").toBeLessThanOrEqual(atTimeout + 1);
     expect(await composite.exists("s")).toBe(false);
