@@ -1,4 +1,8 @@
 import {
+  ByteReader,
+  collect,
+  drain,
+  sliceRange,
   type DriverContext,
   ForwardingDriver,
   type LayerOptions,
@@ -16,7 +20,7 @@ import {
   orUndefined,
 } from "@pepperpy/storage-core";
 import { Readable, pipeline } from "node:stream";
-import { ByteReader, collect, crc32, drain, sliceRange } from "./bytes.js";
+import { crc32 } from "./crc32.js";
 import {
   type CompressionAlgorithm,
   HEADER_LENGTH,

@@ -1,4 +1,8 @@
 import {
+  ByteReader,
+  collect,
+  drain,
+  sliceRange,
   type DriverContext,
   ForwardingDriver,
   type LayerOptions,
@@ -18,7 +22,6 @@ import {
 } from "@pepperpy/storage-core";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { ByteReader, collect, drain, sliceRange } from "./bytes.js";
 import {
   CHUNK_LOG2,
   FIXED_HEADER_LENGTH,

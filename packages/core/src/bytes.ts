@@ -1,4 +1,7 @@
-import zlib from "node:zlib";
+/**
+ * Byte-stream helpers shared by layers that parse or rewrite streamed values (the
+ * compression and encryption layers): exact reads for headers, draining, ranges.
+ */
 
 /**
  * Pulls exact byte counts out of an async iterable of chunks without copying when a
@@ -122,26 +125,6 @@ export async function* drain(reader: ByteReader): AsyncGenerator<Buffer> {
   for (const chunk of reader.takeAll()) yield chunk;
   while (await reader.pull()) for (const chunk of reader.takeAll()) yield chunk;
 }
-
-let table: Int32Array | undefined;
-
-/** CRC-32 (ISO-HDLC, the one of gzip and zip); native `zlib.crc32` where the running Node has it (20.15+). */
-export const crc32: (data: Uint8Array, value?: number) => number =
-  typeof (zlib as { crc32?: unknown }).crc32 === "function"
-    ? (zlib as unknown as { crc32: (data: Uint8Array, value?: number) => number }).crc32
-    : (data, value = 0) => {
-        if (!table) {
-          table = new Int32Array(256);
-          for (let i = 0; i < 256; i++) {
-            let c = i;
-            for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-            table[i] = c;
-          }
-        }
-        let crc = ~value;
-        for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-        return ~crc >>> 0;
-      };
 
 /** Applies an inclusive byte range to a stream of chunks, stopping the source once `end` is passed. */
 export async function* sliceRange(source: AsyncIterable<Buffer>, start = 0, end = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
