@@ -19,22 +19,3 @@ export const crc32: (data: Uint8Array, value?: number) => number =
         for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
         return ~crc >>> 0;
       };
-
-/** Applies an inclusive byte range to a stream of chunks, stopping the source once `end` is passed. */
-export async function* sliceRange(source: AsyncIterable<Buffer>, start = 0, end = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
-  let offset = 0;
-  for await (const chunk of source) {
-    const from = Math.max(0, start - offset);
-    const to = Math.min(chunk.byteLength, end + 1 - offset);
-    offset += chunk.byteLength;
-    if (to > from) yield from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to);
-    if (offset > end) return;
-  }
-}
-
-/** Reads a whole (small) stream into one buffer. */
-export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of source) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  return Buffer.concat(chunks);
-}
