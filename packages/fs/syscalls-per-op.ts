@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { constants as C, mkdirSync } from "node:fs";
 import { access, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-const { FileStorage } = (await import(process.env.FS_OLD ? "./.perf-old/index.js" : "@pepperpy/storage-fs")) as typeof import("@pepperpy/storage-fs");
+import { FileStorage } from "@pepperpy/storage-fs";
 
 const [op = "get", dir = "/tmp/fs-syscalls"] = process.argv.slice(2);
 const i = process.argv.indexOf("--ops");
