@@ -641,9 +641,9 @@ export const SYSTEMS: SystemDef[] = [
     create: async (env) => {
       const Compressed = await layer<{ backend: Storage; algorithm?: string; level?: number }>("@pepperpy/storage-compress", "CompressedStorage");
       const Encrypted = await layer<{ backend: Storage; key: Buffer }>("@pepperpy/storage-crypto", "EncryptedStorage");
-      // timeout 0: the default 30 s bounds the WHOLE put, and a 1 GiB stream through gzip takes longer.
-      const { FileStorage } = await load<{ FileStorage: new (opts: { basePath: string; timeout?: number }) => Storage }>("@pepperpy/storage-fs");
-      const file = new FileStorage({ basePath: env.dir, timeout: 0 });
+      // The default timeout: for a streamed put it bounds the wait for each chunk, not the whole transfer.
+      const { FileStorage } = await load<{ FileStorage: new (opts: { basePath: string }) => Storage }>("@pepperpy/storage-fs");
+      const file = new FileStorage({ basePath: env.dir });
       return ours(new Compressed({ backend: new Encrypted({ backend: file, key: KEY }), algorithm: "gzip", level: GZIP_LEVEL }));
     },
   },

@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     for (const workload of job.workloads) {
       const dir = join(job.dir, workload);
       await mkdir(dir, { recursive: true });
-      const bucket = `b-${job.system}-${workload}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
+      // A bucket of its own per job (the pid): repeats run in separate jobs against one server.
+      const bucket = `b-${process.pid}-${job.system}-${workload}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
       const adapter = await system.create({ dir, s3Endpoint: job.s3Endpoint, bucket, smallCount: job.sizes.smallCount });
       const runner = RUNNERS[workload];
       if ((workload === "stream" && !adapter.putStream) || !runner) {
