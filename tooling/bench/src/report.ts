@@ -379,7 +379,7 @@ export function chartSvg(results: RunResults): string {
     lx += 150;
   }
   y += 24;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" role="img">\n<title>@pepperpy/storage benchmarks: ours, raw Node and peers, relative speed per workload</title>\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
 }
 
 /** docs/benchmarks.md. */
