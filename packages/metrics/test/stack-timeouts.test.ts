@@ -56,7 +56,8 @@ describe("timeouts and aborts end to end through metrics, cache and retry", () =
 
   it("a slow streamed put that times out stores nothing at any level", async () => {
     const { memory, cache, retry, metrics } = stack();
-    const { stream, done } = slowStream(50, 20);
+    // For a streamed put the timeout bounds the wait for the next chunk: this stream stalls longer.
+    const { stream, done } = slowStream(5, 300);
     await expect(metrics.put("big", stream, { timeout: 100 })).rejects.toBeInstanceOf(StorageTimeoutError);
     await done;
     await nothingStored([memory, retry, cache, metrics], "big");
