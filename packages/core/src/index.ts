@@ -86,6 +86,7 @@ export {
   DEFAULT_PAGE_SIZE,
   DEFAULT_TIMEOUT_MS,
   NEVER_ABORTED,
+  abortableSleep,
   mapLimit,
 } from "./storage.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";

@@ -148,6 +148,30 @@ const ON_GET: SuccessEvent<unknown> = { event: "storage.get" };
 const ON_PUT: SuccessEvent<unknown> = { event: "storage.put" };
 const ON_DELETE: SuccessEvent<unknown> = { event: "storage.delete" };
 
+/**
+ * Waits `ms` milliseconds, rejecting with the signal's storage error (`StorageAbortedError`
+ * or `StorageTimeoutError`) as soon as it aborts. For layers that wait: retry backoff,
+ * injected latency.
+ */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(fromAbortSignal(signal));
+  if (ms <= 0) return Promise.resolve();
+  // The shared never-aborting signal gets no listener: thousands of concurrent sleeps would
+  // otherwise pile listeners onto one EventTarget.
+  if (signal === NEVER_ABORTED) return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(fromAbortSignal(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Runs `fn` over `items` with at most `limit` calls in flight; settles every call before rejecting. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

@@ -1,11 +1,9 @@
 import {
   type DriverContext,
   ForwardingDriver,
-  fromAbortSignal,
   fromNodeError,
   type LayerOptions,
   LayerStorage,
-  NEVER_ABORTED,
   type ListPage,
   type ObjectInfo,
   type Storage,
@@ -15,6 +13,7 @@ import {
   type StoredStream,
   StorageValidationError,
   type WriteRequest,
+  abortableSleep,
 } from "@pepperpy/storage-core";
 
 /** What `onRetry` is told before each sleep. */
@@ -75,25 +74,6 @@ function option(name: string, value: unknown, fallback: number, { integer = fals
     });
   }
   return value;
-}
-
-/** Sleeps `ms`, rejecting with the signal's storage error as soon as it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  // The shared never-aborting signal gets no listener: thousands of concurrent sleeps would
-  // otherwise pile listeners onto one EventTarget.
-  if (signal === NEVER_ABORTED) return new Promise((resolve) => setTimeout(resolve, ms));
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(fromAbortSignal(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(fromAbortSignal(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
@@ -174,7 +154,7 @@ export class RetryDriver extends ForwardingDriver {
             // A broken callback must not change what the call does.
           }
         }
-        await sleep(delay, ctx.signal);
+        await abortableSleep(delay, ctx.signal);
       }
     }
   }

@@ -10,7 +10,7 @@ import {
   type StoredEntry,
   type StoredStream,
   type WriteRequest,
-  fromAbortSignal,
+  abortableSleep,
 } from "@pepperpy/storage-core";
 
 /** The driver calls a fault can hit (the backend contract, not the public methods). */
@@ -65,25 +65,6 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(fromAbortSignal(signal));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(fromAbortSignal(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 function checkOptions(o: FaultOptions): void {
   const bad = (what: string) => {
     throw new RangeError(`withFaults: invalid ${what}`);
@@ -132,7 +113,7 @@ export class FaultDriver extends ForwardingDriver {
     const failureDraw = this.random();
     if (o.latency !== undefined) {
       const ms = typeof o.latency === "number" ? o.latency : o.latency[0] + latencyDraw * (o.latency[1] - o.latency[0]);
-      await sleep(ms, ctx.signal);
+      await abortableSleep(ms, ctx.signal);
     }
     let fail = o.failureRate !== undefined && failureDraw < o.failureRate;
     if (!fail && o.failOn !== undefined) {
