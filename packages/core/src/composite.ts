@@ -14,6 +14,7 @@ import type {
   DriverContext,
   ListEntry,
   ListPage,
+  ListPageRequest,
   ObjectInfo,
   Storage,
   StorageCapabilities,
@@ -185,8 +186,8 @@ export class CompositeDriver implements StorageDriver {
     await this.writeAll("deleteMany", (b) => b.deleteMany(keys, innerOptions(ctx)));
   }
 
-  async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
-    const pages = await Promise.all(this.backends.map((b) => b.listPage(prefix, { cursor: page.cursor, limit: page.limit, ...innerOptions(ctx) })));
+  async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
+    const pages = await Promise.all(this.backends.map((b) => b.listPage(prefix, { ...page, ...innerOptions(ctx) })));
     const byKey = new Map<string, ListEntry>();
     // Earlier backends win for the entry's size and time.
     for (let i = pages.length - 1; i >= 0; i--) for (const item of pages[i]!.items) byKey.set(item.key, item);

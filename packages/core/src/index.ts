@@ -13,6 +13,7 @@ export type {
   JsonValue,
   ListEntry,
   ListPage,
+  ListPageRequest,
   ListPageOptions,
   ObjectInfo,
   OperationOptions,

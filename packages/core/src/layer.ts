@@ -3,6 +3,7 @@ import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED } from "./storage.j
 import type {
   DriverContext,
   ListPage,
+  ListPageRequest,
   ObjectInfo,
   Storage,
   StorageCapabilities,
@@ -82,7 +83,7 @@ export class ForwardingDriver implements StorageDriver {
     return this.inner.delete(key, innerOptions(ctx));
   }
 
-  list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+  list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     return this.inner.listPage(prefix, { ...page, ...innerOptions(ctx) });
   }
 

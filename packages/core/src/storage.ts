@@ -21,6 +21,7 @@ import type {
   JsonValue,
   ListEntry,
   ListPage,
+  ListPageRequest,
   ListPageOptions,
   ObjectInfo,
   OperationOptions,
@@ -551,7 +552,8 @@ export class BaseStorage implements Storage {
       return this.fail("listPage", prefix, performance.now(), error);
     }
     const limit = Math.floor(opts?.limit ?? DEFAULT_PAGE_SIZE);
-    return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, { cursor: opts?.cursor, limit }, ctx));
+    const request: ListPageRequest = { cursor: opts?.cursor, limit, keysOnly: opts?.keysOnly === true };
+    return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, request, ctx));
   }
 
   async *iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
@@ -565,7 +567,13 @@ export class BaseStorage implements Storage {
 
   async list(prefix = "", opts?: OperationOptions): Promise<string[]> {
     const keys: string[] = [];
-    for await (const entry of this.iterate(prefix, { ...opts, pageSize: DEFAULT_PAGE_SIZE })) keys.push(entry.key);
+    let cursor: string | undefined;
+    do {
+      // Keys only: a backend that pays per entry for size and time (a file lstat) skips it.
+      const page = await this.listPage(prefix, { cursor, limit: DEFAULT_PAGE_SIZE, keysOnly: true, signal: opts?.signal, timeout: opts?.timeout });
+      for (const entry of page.items) keys.push(entry.key);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
     return keys;
   }
 

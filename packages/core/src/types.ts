@@ -99,6 +99,23 @@ export interface ListPageOptions extends OperationOptions {
   cursor?: string | undefined;
   /** At most this many entries (default 1000). */
   limit?: number | undefined;
+  /**
+   * Only the keys are wanted (what `list` asks for). A backend that gathers each entry's
+   * size and time with an extra call (a file `lstat`) may then skip it: entries carry the
+   * key, `size: -1` and an invalid `lastModified`. Backends that get them for free
+   * (memory, S3) ignore the hint.
+   */
+  keysOnly?: boolean | undefined;
+}
+
+/** What a driver's `list` is asked for: a page of {@link ListPageOptions}, with defaults applied. */
+export interface ListPageRequest {
+  /** The page starts strictly after this key. */
+  cursor?: string | undefined;
+  /** At most this many entries. */
+  limit: number;
+  /** See {@link ListPageOptions.keysOnly}. */
+  keysOnly?: boolean | undefined;
 }
 
 /** One page of a listing. */
@@ -292,7 +309,7 @@ export interface StorageDriver {
    * order (see `compareKeys`), starting strictly after the key `page.cursor`. The returned
    * `cursor` is the last key of the page, present only when more entries may follow.
    */
-  list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage>;
+  list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage>;
   /**
    * Whether a key exists, for backends that can tell without the metadata `stat` gathers
    * (one `lstat` instead of a metadata read). Default: `stat(key) !== undefined`.

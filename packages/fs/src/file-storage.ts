@@ -9,6 +9,7 @@ import {
   type DriverContext,
   type ListEntry,
   type ListPage,
+  type ListPageRequest,
   type ObjectInfo,
   RESERVED_SEGMENT_PREFIX,
   type StorageCapabilities,
@@ -987,7 +988,7 @@ export class FileDriver implements StorageDriver {
     });
   }
 
-  async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+  async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const base = await this.base();
     // Only the directory of the prefix is walked, and below it only entries that can match.
     const slash = prefix.lastIndexOf("/");

@@ -4,6 +4,7 @@ import {
   compareKeys,
   type DriverContext,
   type ListPage,
+  type ListPageRequest,
   type ObjectInfo,
   type StorageCapabilities,
   type StorageDriver,
@@ -164,7 +165,7 @@ export class MemoryDriver implements StorageDriver {
     return true;
   }
 
-  async list(prefix: string, page: { cursor?: string | undefined; limit: number }): Promise<ListPage> {
+  async list(prefix: string, page: ListPageRequest): Promise<ListPage> {
     if (!this.sorted) this.sorted = [...this.records.keys()].sort(compareKeys);
     const keys = this.sorted;
     // Binary search for the first key after the cursor, or the first key >= prefix.

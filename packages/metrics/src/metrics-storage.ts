@@ -4,6 +4,7 @@ import {
   type LayerOptions,
   LayerStorage,
   type ListPage,
+  type ListPageRequest,
   type ObjectInfo,
   type OperationOptions,
   type Storage,
@@ -283,7 +284,7 @@ export class MetricsDriver extends ForwardingDriver {
     });
   }
 
-  override list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+  override list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const started = performance.now();
     return super.list(prefix, page, ctx).then((result) => {
       if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);

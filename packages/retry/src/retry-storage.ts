@@ -5,6 +5,7 @@ import {
   type LayerOptions,
   LayerStorage,
   type ListPage,
+  type ListPageRequest,
   type ObjectInfo,
   type Storage,
   type StorageError,
@@ -188,7 +189,7 @@ export class RetryDriver extends ForwardingDriver {
     return this.withRetry(ctx, key, () => super.delete(key, ctx));
   }
 
-  override list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+  override list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     return this.withRetry(ctx, prefix || undefined, () => super.list(prefix, page, ctx));
   }
 

@@ -23,6 +23,7 @@ import {
   type DriverContext,
   type ListEntry,
   type ListPage,
+  type ListPageRequest,
   type ObjectInfo,
   StorageConfigError,
   type StorageError,
@@ -455,7 +456,7 @@ export class S3Driver implements StorageDriver {
     );
   }
 
-  async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+  async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const items: ListEntry[] = [];
     let startAfter = page.cursor !== undefined ? this.fullKey(page.cursor) : undefined;
     let more = false;

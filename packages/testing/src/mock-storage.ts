@@ -9,6 +9,7 @@ import {
   type JsonValue,
   type ListEntry,
   type ListPage,
+  type ListPageRequest,
   type ListPageOptions,
   type ObjectInfo,
   type OperationOptions,
@@ -105,7 +106,7 @@ class MockDriver implements StorageDriver {
   copy(from: string, to: string): Promise<boolean> {
     return this.memory.copy(from, to);
   }
-  list(prefix: string, page: { cursor?: string | undefined; limit: number }): Promise<ListPage> {
+  list(prefix: string, page: ListPageRequest): Promise<ListPage> {
     return this.memory.list(prefix, page);
   }
   close(): Promise<void> {
