@@ -191,15 +191,21 @@ export class CacheDriver extends ForwardingDriver {
    * change the bytes get a copy; operations that only decode them get the buffer itself.
    */
   private handOut(entry: StoredEntry, operation: string): StoredEntry {
-    if (DECODING_OPERATIONS.has(operation) || (operation === "get" && inferValueType(entry.info) !== "bytes")) return entry;
+    if (operation === "get") {
+      // `get` hands the caller only the decoded value, never the info: the cached info is
+      // shared as is, and the bytes are copied only when they are handed out as bytes.
+      return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: Buffer.from(entry.data) } : entry;
+    }
+    if (DECODING_OPERATIONS.has(operation)) return entry;
     return { info: copyInfo(entry.info), data: Buffer.from(entry.data) };
   }
 
-  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
     const cached = this.lru.get(key);
     if (cached !== undefined) {
       this.hits++;
-      return Promise.resolve(cached === MISSING ? undefined : this.handOut(cached, ctx.operation));
+      // Answered now: the core arms no deadline and makes no promise for a hit.
+      return cached === MISSING ? undefined : this.handOut(cached, ctx.operation);
     }
     this.misses++;
     const load = this.loads.get(key) ?? this.startLoad(key);
@@ -251,11 +257,13 @@ export class CacheDriver extends ForwardingDriver {
     return load.promise;
   }
 
-  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> | ObjectInfo | undefined {
     const cached = this.lru.get(key);
     if (cached !== undefined) {
       this.hits++;
-      return Promise.resolve(cached === MISSING ? undefined : copyInfo(cached.info));
+      // Answered now: a hit needs no promise, and `exists` needs no copy of the info.
+      if (cached === MISSING) return undefined;
+      return ctx.operation === "exists" ? cached.info : copyInfo(cached.info);
     }
     // A miss is forwarded but not filled: a stat must stay cheap for large values.
     this.misses++;

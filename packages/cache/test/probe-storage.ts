@@ -34,7 +34,7 @@ class ProbeDriver extends ForwardingDriver {
     return entry;
   }
 
-  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> | ObjectInfo | undefined {
     this.stats++;
     return super.stat(key, ctx);
   }

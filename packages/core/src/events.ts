@@ -7,6 +7,12 @@ import type { StorageEvent, StorageEventName, StorageListener } from "./types.js
  */
 export class StorageEvents {
   private readonly listeners = new Map<StorageEventName, StorageListener[]>();
+  private count = 0;
+
+  /** True when anyone listens to any event (calls then measure their duration). */
+  get active(): boolean {
+    return this.count > 0;
+  }
 
   /** True when anyone listens to `name` (checked before building an event). */
   has(name: StorageEventName): boolean {
@@ -18,6 +24,7 @@ export class StorageEvents {
     const list = this.listeners.get(name);
     // Copy on write, so a listener removing itself during emit does not skip another.
     this.listeners.set(name, list ? [...list, listener] : [listener]);
+    this.count++;
   }
 
   off(name: StorageEventName, listener: StorageListener): void {
@@ -29,9 +36,11 @@ export class StorageEvents {
       const j = list.findIndex((l) => (l as OnceWrapper).original === listener);
       if (j === -1) return;
       this.listeners.set(name, [...list.slice(0, j), ...list.slice(j + 1)]);
+      this.count--;
       return;
     }
     this.listeners.set(name, [...list.slice(0, i), ...list.slice(i + 1)]);
+    this.count--;
   }
 
   once(name: StorageEventName, listener: StorageListener): void {
@@ -59,6 +68,7 @@ export class StorageEvents {
 
   removeAll(): void {
     this.listeners.clear();
+    this.count = 0;
   }
 }
 

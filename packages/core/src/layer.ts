@@ -53,7 +53,8 @@ export class ForwardingDriver implements StorageDriver {
     return this.inner.capabilities;
   }
 
-  read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+  /** Declared as the driver contract allows (a value now or later), so a layer may answer synchronously (a cache hit). */
+  read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
     return orUndefined(this.inner.getEntry(key, innerOptions(ctx)));
   }
 
@@ -61,7 +62,8 @@ export class ForwardingDriver implements StorageDriver {
     return orUndefined(this.inner.getEntryStream(key, { ...range, ...innerOptions(ctx) }));
   }
 
-  stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+  /** Declared as the driver contract allows, like {@link ForwardingDriver.read}. */
+  stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> | ObjectInfo | undefined {
     return orUndefined(this.inner.stat(key, innerOptions(ctx)));
   }
 

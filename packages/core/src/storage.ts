@@ -126,6 +126,11 @@ async function* touchOnChunk(source: AsyncIterable<Uint8Array>, ctx: DriverConte
   }
 }
 
+/** Milliseconds since `started` (0 when the call began with no event listener). */
+function elapsed(started: number): number {
+  return started === 0 ? 0 : performance.now() - started;
+}
+
 /** A value now or later: drivers may answer synchronously. */
 type MaybePromise<T> = T | Promise<T>;
 
@@ -242,14 +247,35 @@ export class BaseStorage implements Storage {
    * Runs one driver call with the caller's signal and timeout, maps any failure into the
    * error family with full context, and emits events.
    */
-  protected async run<T>(
+  protected run<T>(
     operation: string,
     key: string | undefined,
     opts: OperationOptions | undefined,
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success?: SuccessEvent<T>,
   ): Promise<T> {
-    const started = performance.now();
+    try {
+      const out = this.call(operation, key, opts, fn, success);
+      return isPromiseLike(out) ? out : Promise.resolve(out);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `run` without the promise when the driver answers synchronously (memory, a cache hit):
+   * a value, a promise, or a synchronous throw of the mapped error. The hot paths (`get`,
+   * `put`, `exists`, `stat`, `delete`) use it and make one promise per call.
+   */
+  private call<T>(
+    operation: string,
+    key: string | undefined,
+    opts: OperationOptions | undefined,
+    fn: (ctx: DriverContext) => MaybePromise<T>,
+    success: SuccessEvent<T> | undefined,
+  ): MaybePromise<T> {
+    // Durations are measured only while someone listens to events.
+    const started = this.events.active ? performance.now() : 0;
     if (this.closed) {
       return this.fail(operation, key, started, new StorageUnavailableError("Storage is closed", { retryable: false }));
     }
@@ -257,63 +283,72 @@ export class BaseStorage implements Storage {
     const userSignal = opts?.signal;
     if (userSignal?.aborted) return this.fail(operation, key, started, fromAbortSignal(userSignal));
 
+    const untimed = !(timeout > 0) && !userSignal;
+    // The controller is created only when the driver asks for the signal or the call is
+    // cut short: most calls finish first, and an AbortController per call is costly.
+    const ctx: DriverContext = untimed ? { signal: NEVER_ABORTED, operation } : new CallContext(operation);
+    let out: MaybePromise<T>;
+    try {
+      out = fn(ctx);
+    } catch (error) {
+      return this.fail(operation, key, started, error);
+    }
+    // A driver that answers synchronously cannot hang: no deadline is armed.
+    if (!isPromiseLike(out)) return this.succeed(operation, key, started, out, success);
+    if (untimed) {
+      return out.then(
+        (result) => this.succeed(operation, key, started, result, success),
+        (error) => this.fail(operation, key, started, error),
+      );
+    }
+    return this.await(operation, key, started, ctx as CallContext, timeout, userSignal, out, success);
+  }
+
+  /** Waits for a driver's promise under the call's deadline and the caller's signal. */
+  private async await<T>(
+    operation: string,
+    key: string | undefined,
+    started: number,
+    ctx: CallContext,
+    timeout: number,
+    userSignal: AbortSignal | undefined,
+    pending: Promise<T>,
+    success: SuccessEvent<T> | undefined,
+  ): Promise<T> {
     let result: T;
-    if (!(timeout > 0) && !userSignal) {
-      try {
-        result = await fn({ signal: NEVER_ABORTED, operation });
-      } catch (error) {
-        return this.fail(operation, key, started, error);
-      }
-    } else {
-      // The controller is created only when the driver asks for the signal or the call is
-      // cut short: most calls finish first, and an AbortController per call is costly.
-      const ctx = new CallContext(operation);
-      // A driver that answers synchronously (memory) cannot hang: no deadline is armed.
-      let out: MaybePromise<T>;
-      try {
-        out = fn(ctx);
-      } catch (error) {
-        return this.fail(operation, key, started, error);
-      }
-      if (!isPromiseLike(out)) {
-        result = out;
-        return this.succeed(operation, key, started, result, success);
-      }
-      const pending = out;
-      let deadline: Deadline | undefined;
-      let onAbort: (() => void) | undefined;
-      try {
-        result = await new Promise<T>((resolve, reject) => {
-          const abortWith = (reason: unknown) => {
-            if (ctx.cutShort(reason)) reject(fromAbortSignal(ctx.signal));
+    let deadline: Deadline | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      result = await new Promise<T>((resolve, reject) => {
+        const abortWith = (reason: unknown) => {
+          if (ctx.cutShort(reason)) reject(fromAbortSignal(ctx.signal));
+        };
+        if (timeout > 0 && Number.isFinite(timeout)) {
+          const fire = () => {
+            const reason = new Error(`Timed out after ${timeout} ms`);
+            reason.name = "TimeoutError";
+            abortWith(reason);
           };
-          if (timeout > 0 && Number.isFinite(timeout)) {
-            const fire = () => {
-              const reason = new Error(`Timed out after ${timeout} ms`);
-              reason.name = "TimeoutError";
-              abortWith(reason);
-            };
+          deadline = addDeadline(timeout, fire);
+          ctx.rearm = () => {
+            if (!deadline || deadline.done) return;
+            cancelDeadline(deadline);
             deadline = addDeadline(timeout, fire);
-            ctx.rearm = () => {
-              if (!deadline || deadline.done) return;
-              cancelDeadline(deadline);
-              deadline = addDeadline(timeout, fire);
-            };
-          }
-          if (userSignal) {
-            onAbort = () => abortWith(userSignal.reason);
-            userSignal.addEventListener("abort", onAbort, { once: true });
-          }
-          // Once cut short, the driver call's own outcome is ignored.
-          pending.then(resolve, reject);
-        });
-      } catch (error) {
-        return this.fail(operation, key, started, error);
-      } finally {
-        ctx.rearm = undefined;
-        if (deadline) cancelDeadline(deadline);
-        if (onAbort) userSignal?.removeEventListener("abort", onAbort);
-      }
+          };
+        }
+        if (userSignal) {
+          onAbort = () => abortWith(userSignal.reason);
+          userSignal.addEventListener("abort", onAbort, { once: true });
+        }
+        // Once cut short, the driver call's own outcome is ignored.
+        pending.then(resolve, reject);
+      });
+    } catch (error) {
+      return this.fail(operation, key, started, error);
+    } finally {
+      ctx.rearm = undefined;
+      if (deadline) cancelDeadline(deadline);
+      if (onAbort) userSignal?.removeEventListener("abort", onAbort);
     }
     return this.succeed(operation, key, started, result, success);
   }
@@ -325,7 +360,7 @@ export class BaseStorage implements Storage {
         key,
         operation,
         bytes: success.bytes?.(result),
-        durationMs: performance.now() - started,
+        durationMs: elapsed(started),
       });
     }
     return result;
@@ -335,7 +370,7 @@ export class BaseStorage implements Storage {
   private fail(operation: string, key: string | undefined, started: number, error: unknown): never {
     const mapped = this.toStorageError(error, operation, key);
     if (this.events.has("storage.error")) {
-      this.events.emit("storage.error", { key, operation, durationMs: performance.now() - started, error: mapped });
+      this.events.emit("storage.error", { key, operation, durationMs: elapsed(started), error: mapped });
     }
     throw mapped;
   }
@@ -375,8 +410,18 @@ export class BaseStorage implements Storage {
     );
   }
 
-  async get<T = unknown>(key: string, opts?: OperationOptions): Promise<T> {
-    const entry = await this.readEntry(key, "get", opts);
+  get<T = unknown>(key: string, opts?: OperationOptions): Promise<T> {
+    try {
+      this.checkKey(key, "get");
+      const entry = this.call("get", key, opts, (ctx) => then(this.driver.read(key, ctx), (e) => e ?? this.throwNotFound(key, "get")), ON_READ);
+      return isPromiseLike(entry) ? entry.then((e) => this.decode<T>(e, key)) : Promise.resolve(this.decode<T>(entry, key));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The value of an entry read by `get`, or a rejection naming the key. */
+  private decode<T>(entry: StoredEntry, key: string): T {
     try {
       return decodeValue(entry.data, entry.info, key) as T;
     } catch (error) {
@@ -466,13 +511,21 @@ export class BaseStorage implements Storage {
     return stream.pipe(mapper);
   }
 
-  async put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
-    this.checkKey(key, "put");
+  put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
+    try {
+      this.checkKey(key, "put");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let req: WriteRequest;
     try {
       req = this.buildWriteRequest(key, value, opts);
     } catch (error) {
-      return this.fail("put", key, performance.now(), error);
+      try {
+        this.fail("put", key, performance.now(), error);
+      } catch (mapped) {
+        return Promise.reject(mapped);
+      }
     }
     if (req.body instanceof Uint8Array) return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
     // A streamed value may take longer than any fixed timeout (a 1 GiB upload through
@@ -526,13 +579,21 @@ export class BaseStorage implements Storage {
     };
   }
 
-  async delete(key: string, opts?: OperationOptions): Promise<void> {
-    this.checkKey(key, "delete");
-    await this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE);
+  delete(key: string, opts?: OperationOptions): Promise<void> {
+    try {
+      this.checkKey(key, "delete");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE);
   }
 
-  async exists(key: string, opts?: OperationOptions): Promise<boolean> {
-    this.checkKey(key, "exists");
+  exists(key: string, opts?: OperationOptions): Promise<boolean> {
+    try {
+      this.checkKey(key, "exists");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const driver = this.driver;
     if (driver.exists) return this.run("exists", key, opts, (ctx) => driver.exists!(key, ctx));
     return this.run("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined));

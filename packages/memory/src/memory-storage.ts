@@ -78,10 +78,14 @@ export class MemoryDriver implements StorageDriver {
 
   // read, stat, delete and byte writes answer synchronously: nothing here can hang, so the
   // core arms no timeout for them (see StorageDriver).
-  read(key: string): StoredEntry | undefined {
+  read(key: string, ctx?: DriverContext): StoredEntry | undefined {
     const r = this.records.get(key);
+    if (!r) return undefined;
     // A fresh copy of the bytes: callers may change what they get without changing what is stored.
-    return r && { info: infoOf(key, r), data: Buffer.from(r.data) };
+    const data = Buffer.from(r.data);
+    // A plain `get` decodes the bytes by the record's value and content type and never hands
+    // out the info: the record stands in for it (no Date, no metadata copy per read).
+    return { info: ctx?.operation === "get" ? (r as unknown as ObjectInfo) : infoOf(key, r), data };
   }
 
   stat(key: string): ObjectInfo | undefined {

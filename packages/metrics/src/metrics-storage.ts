@@ -238,7 +238,7 @@ export class MetricsDriver extends ForwardingDriver {
 
   override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
     const started = performance.now();
-    return super.read(key, ctx).then((entry) => {
+    return Promise.resolve(super.read(key, ctx)).then((entry) => {
       // A miss becomes a NOT_FOUND failure (counted from the event); a call that already
       // timed out or was aborted was counted as that failure.
       if (entry !== undefined && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, entry.data.byteLength, 0);
@@ -262,7 +262,7 @@ export class MetricsDriver extends ForwardingDriver {
 
   override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
     const started = performance.now();
-    return super.stat(key, ctx).then((info) => {
+    return Promise.resolve(super.stat(key, ctx)).then((info) => {
       // `exists` answers false without failing; `stat` of a missing key fails (counted from the event).
       if ((info !== undefined || ctx.operation === "exists") && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
       return info;

@@ -168,7 +168,7 @@ export class RetryDriver extends ForwardingDriver {
   }
 
   override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    return this.withRetry(ctx, key, () => super.read(key, ctx));
+    return this.withRetry(ctx, key, async () => super.read(key, ctx));
   }
 
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
@@ -177,7 +177,7 @@ export class RetryDriver extends ForwardingDriver {
   }
 
   override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    return this.withRetry(ctx, key, () => super.stat(key, ctx));
+    return this.withRetry(ctx, key, async () => super.stat(key, ctx));
   }
 
   override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
