@@ -1,4 +1,4 @@
-import { constants as C, promises as fsp, readlinkSync, statSync } from "node:fs";
+import { constants as C, closeSync, open as openCb, promises as fsp, readlinkSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 
 /**
@@ -138,6 +138,44 @@ export async function openChildDir(base: BaseDir, parent: DirRef, name: string, 
       await fsp.mkdir(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
+
+/**
+ * A directory opened only for reading its entries (`list`): a bare descriptor, lighter
+ * than a `FileHandle`, named `/proc/self/fd/N`. Opened like {@link openChildDir}
+ * (`O_NOFOLLOW | O_DIRECTORY` relative to the open parent, so never through a symlink);
+ * on the fallback without /proc, the path checked by `lstat`.
+ */
+export interface ScanDir {
+  readonly ref: DirRef;
+  /** The descriptor, `-1` on the fallback. */
+  readonly fd: number;
+}
+
+/** Opens the child directory `name` of `parent` for a scan; throws like {@link openChildDir} (never creates). */
+export async function openScanDir(base: BaseDir, parent: DirRef, name: string): Promise<ScanDir> {
+  if (!base.procfd) return { ref: await openChildDir(base, parent, name, false), fd: -1 };
+  const fd = await new Promise<number>((resolve, reject) => {
+    openCb(`${parent.path}/${name}`, DIR_FLAGS, (error, opened) => (error ? reject(error) : resolve(opened)));
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ELOOP" || error.code === "ENOTDIR") throw errnoError("ENOTDIR", "Not a real directory");
+    throw error;
+  });
+  return { ref: { path: `/proc/self/fd/${fd}`, handle: undefined }, fd };
+}
+
+/**
+ * Closes a scan's directory. Synchronous: closing a directory opened read-only only drops
+ * the kernel's reference (in memory, no disk I/O), cheaper than a thread-pool round trip.
+ */
+export function closeScanDir(dir: ScanDir): void {
+  if (dir.fd >= 0) {
+    try {
+      closeSync(dir.fd);
+    } catch {
+      // EBADF cannot happen for a descriptor we own; nothing to do.
     }
   }
 }

@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, promises as fsp } from "node:fs";
+import { type BigIntStats, constants as C, fstatSync, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -24,7 +24,21 @@ import {
   type WriteRequest,
 } from "@pepperpy/storage-core";
 import { acquireKeyLock, isStaleLock, LOCK_PREFIX } from "./key-lock.js";
-import { type BaseDir, DirCache, type DirLease, type DirRef, dirIdentity, isMissing, openBase, openChildDir, syncDir, walk } from "./contained-dir.js";
+import {
+  type BaseDir,
+  closeScanDir,
+  DirCache,
+  type DirLease,
+  type DirRef,
+  dirIdentity,
+  isMissing,
+  openBase,
+  openChildDir,
+  openScanDir,
+  type ScanDir,
+  syncDir,
+  walk,
+} from "./contained-dir.js";
 import {
   foreignEtag,
   makeRecord,
@@ -200,6 +214,82 @@ interface DirEntry {
   dir: boolean;
 }
 
+/** One `list` page being gathered by {@link FileDriver.walkDir}. */
+interface TreeWalk {
+  base: BaseDir;
+  ctx: DriverContext;
+  cursor: string | undefined;
+  /** Only keys are wanted: no `lstat` per file. */
+  keysOnly: boolean;
+  /** Stop once `items` holds this many. */
+  want: number;
+  items: ListEntry[];
+  /** `dev:ino` of the directories on the current path (a bind mount cannot make a loop). */
+  seen: Set<string>;
+}
+
+/** What {@link FileDriver.walkDir} fetched ahead for an entry: a child directory, opened and read, or a file's `lstat`. */
+interface Fetched {
+  child?: { dir: ScanDir; id: string; entries: DirEntry[] };
+  st?: import("node:fs").Stats;
+}
+
+/** Subdirectories (and, for full entries, files) `list` fetches ahead of its walk, per directory. */
+const LIST_AHEAD = 6;
+/** A listing is remembered only when its directory had not changed for this long (ns) when the read began. */
+const LISTING_SETTLED_NS = 100_000_000n;
+/** The same, on a file system keeping times to the millisecond or coarser. */
+const LISTING_SETTLED_COARSE_NS = 3_000_000_000n;
+/** Most directory listings remembered, and most names in them together. */
+const LISTING_CACHE_DIRS = 256;
+const LISTING_CACHE_NAMES = 65_536;
+
+/** A directory's sorted entries, remembered while its identity and change time are these. */
+interface Listing {
+  dev: bigint;
+  ino: bigint;
+  ctimeNs: bigint;
+  mtimeNs: bigint;
+  entries: DirEntry[];
+}
+
+function byKeyOrder(a: DirEntry, b: DirEntry): number {
+  return compareKeys(a.sortName, b.sortName);
+}
+
+/** First index whose sort name is not below `s`. */
+function lowerBound(entries: readonly DirEntry[], s: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(entries[mid]!.sortName, s) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose sort name is above `s`. */
+function upperBound(entries: readonly DirEntry[], s: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(entries[mid]!.sortName, s) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Identity and times of an open directory. `fstat` of a descriptor we hold reads the
+ * in-memory inode (no disk I/O), so it runs synchronously: cheaper than a thread-pool
+ * round trip. Without a descriptor (no /proc), `lstat` of its path.
+ */
+function statDir(dir: DirRef, fd = dir.handle?.fd ?? -1): BigIntStats | Promise<BigIntStats> {
+  return fd >= 0 ? fstatSync(fd, { bigint: true }) : fsp.lstat(dir.path, { bigint: true });
+}
+
 /**
  * The file-system driver of {@link FileStorage}. See the package README for the on-disk
  * layout and the guarantees.
@@ -230,6 +320,9 @@ export class FileDriver implements StorageDriver {
   /** False once the file system is seen to keep modification times coarser than our stamps: no record cache then. */
   private stampsHold = true;
   /** Directory fsyncs in flight and queued, per open directory (group commit). */
+  /** Sorted directory listings by key prefix (`""`, `a/b/`), valid while the directory is unchanged (see {@link readListing}). */
+  private readonly listings = new Map<string, Listing>();
+  private listingNames = 0;
   private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
 
@@ -989,86 +1082,180 @@ export class FileDriver implements StorageDriver {
   }
 
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
-    const base = await this.base();
+    const base = await this.readyBase();
     // Only the directory of the prefix is walked, and below it only entries that can match.
     const slash = prefix.lastIndexOf("/");
     const dirKey = prefix.slice(0, slash + 1);
     const namePrefix = prefix.slice(slash + 1);
-    const parents = dirKey ? dirKey.slice(0, -1).split("/") : [];
-    const w = await this.walkToRead(base, parents);
-    if (!w) return { items: [] };
-    const items: ListEntry[] = [];
-    let more = false;
+    const w = this.dirs?.hit(dirKey.slice(0, -1));
+    const lease = w ?? (await this.walkToRead(base, dirKey ? dirKey.slice(0, -1).split("/") : []));
+    if (!lease) return { items: [] };
+    // One entry more than the page, to know whether more follow.
+    const walk: TreeWalk = { base, ctx, cursor: page.cursor, keysOnly: page.keysOnly === true, want: page.limit + 1, items: [], seen: new Set() };
     try {
-      const seen = new Set<string>([await dirIdentity(w.dir)]);
-      for await (const entry of this.walkTree(base, w.dir, dirKey, namePrefix, page.cursor, ctx, seen)) {
-        if (items.length === page.limit) {
-          more = true;
-          break;
-        }
-        items.push(entry);
-      }
+      const listing = await this.readListing(lease.dir, dirKey, lease.dir.handle?.fd ?? -1);
+      walk.seen.add(listing.id);
+      await this.walkDir(walk, lease.dir, dirKey, listing.entries, namePrefix);
     } finally {
-      w.release();
+      lease.release();
     }
-    return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
+    const items = walk.items;
+    if (items.length <= page.limit) return { items };
+    items.length = page.limit;
+    return items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
 
-  /** Depth-first walk in key order; never follows a symlink and never enters a directory twice. */
-  private async *walkTree(
-    base: BaseDir,
-    dir: DirRef,
-    dirKey: string,
-    namePrefix: string,
-    cursor: string | undefined,
-    ctx: DriverContext,
-    seen: Set<string>,
-  ): AsyncGenerator<ListEntry> {
-    ctx.signal.throwIfAborted();
-    const entries = await this.readDirSorted(dir, namePrefix);
-    for (const e of entries) {
-      const full = dirKey + e.name;
-      if (e.dir) {
-        const sub = `${full}/`;
-        // Every key below sorts after `sub`, and before the cursor when `sub` does and is not its prefix.
-        if (cursor !== undefined && !cursor.startsWith(sub) && compareKeys(sub, cursor) < 0) continue;
-        let child: DirRef;
-        try {
-          child = await openChildDir(base, dir, e.name, false);
-        } catch (error) {
-          if (isMissing(error)) continue;
-          throw error;
+  /**
+   * Appends the keys under `dir` (sorted entries `entries`, only names starting with
+   * `namePrefix`) to `walk.items` in key order, until it holds `walk.want`. Depth first;
+   * never follows a symlink (each subdirectory is opened `O_NOFOLLOW` relative to its
+   * parent) and never enters a directory twice (its `dev:ino` is on the current path).
+   * The next few subdirectories (and, for full entries, files' `lstat`s) are fetched
+   * ahead, side by side: each is a thread-pool round trip.
+   */
+  private async walkDir(walk: TreeWalk, dir: DirRef, dirKey: string, entries: readonly DirEntry[], namePrefix: string): Promise<void> {
+    walk.ctx.signal.throwIfAborted();
+    let from = 0;
+    let to = entries.length;
+    if (namePrefix !== "") {
+      // Names starting with the prefix are contiguous in sort order.
+      from = lowerBound(entries, namePrefix);
+      to = from;
+      while (to < entries.length && entries[to]!.name.startsWith(namePrefix)) to++;
+    }
+    const cursor = walk.cursor;
+    if (cursor?.startsWith(dirKey)) {
+      // Everything up to the cursor is skipped, except the directory the cursor is inside.
+      const rest = cursor.slice(dirKey.length);
+      let i = Math.max(from, upperBound(entries, rest));
+      const before = entries[i - 1];
+      if (i > from && before?.dir && rest.startsWith(before.sortName)) i--;
+      from = i;
+    } else if (cursor !== undefined && compareKeys(dirKey, cursor) < 0) {
+      return; // every key under `dirKey` sorts before the cursor
+    }
+    // Fetches ahead: index → the opened child directory, or a file's lstat.
+    const ahead = new Map<number, Promise<Fetched>>();
+    let next = from;
+    const fill = (): void => {
+      while (ahead.size < LIST_AHEAD && next < to) {
+        const e = entries[next]!;
+        if (e.dir) ahead.set(next, this.fetchChild(walk, dir, dirKey + e.sortName, e.name));
+        else if (!walk.keysOnly) {
+          ahead.set(
+            next,
+            fsp.lstat(`${dir.path}/${e.name}`).then(
+              (st) => ({ st }),
+              (error) => (isMissing(error) ? {} : Promise.reject(error)),
+            ),
+          );
         }
+        // A failure is thrown where the entry's turn comes; until then it is not "unhandled".
+        ahead.get(next)?.catch(() => undefined);
+        next++;
+      }
+    };
+    try {
+      for (let i = from; i < to; i++) {
+        if (walk.items.length >= walk.want) return;
+        fill();
+        const e = entries[i]!;
+        const fetched = ahead.get(i);
+        ahead.delete(i);
+        if (!e.dir) {
+          if (walk.keysOnly) {
+            walk.items.push({ key: dirKey + e.name, size: -1, lastModified: new Date(Number.NaN) });
+            continue;
+          }
+          const st = (await fetched!).st;
+          if (st?.isFile()) walk.items.push({ key: dirKey + e.name, size: st.size, lastModified: st.mtime });
+          continue;
+        }
+        const child = (await fetched!).child;
+        if (!child) continue;
         try {
-          const id = await dirIdentity(child);
-          if (seen.has(id)) continue;
-          seen.add(id);
-          yield* this.walkTree(base, child, sub, "", cursor, ctx, seen);
-          seen.delete(id);
+          if (walk.seen.has(child.id)) continue;
+          walk.seen.add(child.id);
+          await this.walkDir(walk, child.dir.ref, dirKey + e.sortName, child.entries, "");
+          walk.seen.delete(child.id);
         } finally {
-          await child.handle?.close().catch(() => undefined);
+          closeScanDir(child.dir);
         }
-      } else {
-        if (cursor !== undefined && compareKeys(full, cursor) <= 0) continue;
-        let st: import("node:fs").Stats;
-        try {
-          st = await fsp.lstat(`${dir.path}/${e.name}`);
-        } catch (error) {
-          if (isMissing(error)) continue;
-          throw error;
-        }
-        if (!st.isFile()) continue;
-        yield { key: full, size: st.size, lastModified: st.mtime };
+      }
+    } finally {
+      // Stopped early (page full, error, abort): close what was fetched ahead.
+      for (const p of ahead.values()) {
+        const f = await p.catch(() => undefined);
+        if (f?.child) closeScanDir(f.child.dir);
       }
     }
+  }
+
+  /** Opens and reads the subdirectory `name` of `dir` for {@link walkDir}; nothing when it is gone or not a real directory. */
+  private async fetchChild(walk: TreeWalk, dir: DirRef, key: string, name: string): Promise<Fetched> {
+    let child: ScanDir;
+    try {
+      child = await openScanDir(walk.base, dir, name);
+    } catch (error) {
+      if (isMissing(error)) return {};
+      throw error;
+    }
+    try {
+      return { child: { dir: child, ...(await this.readListing(child.ref, key, child.fd)) } };
+    } catch (error) {
+      closeScanDir(child);
+      if (isMissing(error)) return {};
+      throw error;
+    }
+  }
+
+  /**
+   * The identity and sorted entries of the open directory `dir` (key prefix `key`).
+   * A listing is remembered while the directory is unchanged: the directory's change
+   * time (`ctime`, set by the kernel on every create, remove or rename in it, and not
+   * settable by anyone) must be exactly the remembered one, in nanoseconds. Only listings
+   * whose `ctime` was already older than {@link LISTING_SETTLED_NS} when the read began
+   * are remembered, so a change in the same clock tick as the read cannot share its `ctime`.
+   */
+  private async readListing(dir: DirRef, key: string, fd: number): Promise<{ id: string; entries: DirEntry[] }> {
+    const began = BigInt(Date.now()) * 1_000_000n;
+    // The identity before the read: the read then shows at least what this change time stands for.
+    const st = await statDir(dir, fd);
+    const known = this.listings.get(key);
+    if (known) {
+      if (st.ino === known.ino && st.dev === known.dev && st.ctimeNs === known.ctimeNs && st.mtimeNs === known.mtimeNs) {
+        return { id: `${st.dev}:${st.ino}`, entries: known.entries };
+      }
+      this.forgetListing(key);
+    }
+    const read = await this.readDirSorted(dir);
+    const margin = st.ctimeNs % 1_000_000n === 0n ? LISTING_SETTLED_COARSE_NS : LISTING_SETTLED_NS;
+    if (read.settled && st.ctimeNs < began - margin && read.entries.length <= LISTING_CACHE_NAMES >> 2) {
+      this.listings.set(key, { dev: st.dev, ino: st.ino, ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs, entries: read.entries });
+      this.listingNames += read.entries.length;
+      while (this.listingNames > LISTING_CACHE_NAMES || this.listings.size > LISTING_CACHE_DIRS) {
+        const oldest = this.listings.keys().next().value;
+        if (oldest === undefined) break;
+        this.forgetListing(oldest);
+      }
+    }
+    return { id: `${st.dev}:${st.ino}`, entries: read.entries };
+  }
+
+  private forgetListing(key: string): void {
+    const l = this.listings.get(key);
+    if (!l) return;
+    this.listings.delete(key);
+    this.listingNames -= l.entries.length;
   }
 
   /**
    * A directory's entries that can be keys (regular files and real directories, never
    * reserved `.pepperpy*` names or symlinks), sorted as their keys sort. Temp files and
    * sidecars left by crashed writers and older than `orphanAge` are removed on the way.
+   * `settled`: nothing in it is for a later sweep (no temp file, lock or orphaned sidecar).
    */
-  private async readDirSorted(dir: DirRef, namePrefix: string): Promise<DirEntry[]> {
+  private async readDirSorted(dir: DirRef): Promise<{ entries: DirEntry[]; settled: boolean }> {
     const dirents = await fsp.readdir(dir.path, { withFileTypes: true });
     const out: DirEntry[] = [];
     const reserved: string[] = [];
@@ -1080,7 +1267,6 @@ export class FileDriver implements StorageDriver {
         continue;
       }
       names.add(name);
-      if (!name.startsWith(namePrefix)) continue;
       let isDir = d.isDirectory();
       let isFile = d.isFile();
       if (!isDir && !isFile && !d.isSymbolicLink() && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
@@ -1096,8 +1282,17 @@ export class FileDriver implements StorageDriver {
       if (isDir) out.push({ name, sortName: `${name}/`, dir: true });
       else if (isFile) out.push({ name, sortName: name, dir: false });
     }
-    if (reserved.length > 0) await this.sweep(dir, reserved, names, this.orphanAge);
-    return out.sort((a, b) => compareKeys(a.sortName, b.sortName));
+    let settled = true;
+    if (reserved.length > 0) {
+      for (const name of reserved) {
+        if (name.startsWith(`${SIDECAR_PREFIX}#`)) continue;
+        const owner = sidecarOwner(name);
+        if (owner === undefined || !names.has(owner)) settled = false;
+      }
+      if (!settled) await this.sweep(dir, reserved, names, this.orphanAge);
+    }
+    out.sort(byKeyOrder);
+    return { entries: out, settled };
   }
 
   /** Removes reserved entries of `dir` left behind by crashed writers, older than `olderThan` ms. */

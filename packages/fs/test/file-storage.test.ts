@@ -187,6 +187,82 @@ describe("FileStorage: listing", () => {
   });
 });
 
+describe("FileStorage: listing keys only, and remembered listings", () => {
+  /** A tree written by another tool, then left alone long enough for its listings to be remembered. */
+  async function settledTree(basePath: string, keys: string[]): Promise<void> {
+    for (const k of keys) {
+      mkdirSync(join(basePath, k, ".."), { recursive: true });
+      writeFileSync(join(basePath, k), k);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  it("list (keys only, no lstat per file) gives the keys iterate gives; keys-only pages carry size -1", async () => {
+    const { basePath, storage } = fresh({ fsync: false });
+    const keys: string[] = [];
+    for (let p = 0; p < 7; p++) for (let q = 0; q < 3; q++) for (let k = 0; k < 9; k++) keys.push(`t/p${p}/q${q}/k${k}`);
+    keys.push("t/p1-x", "t/p1.y", "t/\u{1f600}", "t/\uffff");
+    await settledTree(basePath, keys);
+    await storage.put("t/p3/q1/meta", "v", { metadata: { a: "b" } });
+    const iterated: string[] = [];
+    for await (const e of storage.iterate("t/", { pageSize: 7 })) {
+      expect(e.size).toBeGreaterThan(0);
+      iterated.push(e.key);
+    }
+    const listed = await storage.list("t/");
+    expect(listed).toEqual(iterated);
+    expect(listed).toEqual([...keys, "t/p3/q1/meta"].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    // Again, now from remembered listings, and by prefix, and in small keys-only pages.
+    expect(await storage.list("t/")).toEqual(listed);
+    expect(await storage.list("t/p1")).toEqual(listed.filter((k) => k.startsWith("t/p1")));
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await storage.listPage("t/p", { limit: 5, cursor, keysOnly: true });
+      for (const e of page.items) {
+        expect(e.size).toBe(-1);
+        expect(Number.isNaN(e.lastModified.getTime())).toBe(true);
+        paged.push(e.key);
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    expect(paged).toEqual(listed.filter((k) => k.startsWith("t/p")));
+    // Without the hint, entries carry size and time.
+    const full = await storage.listPage("t/p0/q0/", { limit: 2 });
+    expect(full.items.map((e) => [e.key, e.size])).toEqual([
+      ["t/p0/q0/k0", 10],
+      ["t/p0/q0/k1", 10],
+    ]);
+    await storage.close();
+  });
+
+  it("a remembered listing is not used once its directory changed (another tool adds, removes, swaps in a symlink)", async () => {
+    const { basePath, storage } = fresh({ fsync: false });
+    await settledTree(basePath, ["d/a", "d/b", "d/sub/x", "e/y"]);
+    expect(await storage.list("")).toEqual(["d/a", "d/b", "d/sub/x", "e/y"]);
+    expect(await storage.list("")).toEqual(["d/a", "d/b", "d/sub/x", "e/y"]);
+    // Changes right after the listing (within the same clock tick as far as the cache can tell).
+    writeFileSync(join(basePath, "d/c"), "c");
+    rmSync(join(basePath, "d/a"));
+    expect(await storage.list("")).toEqual(["d/b", "d/c", "d/sub/x", "e/y"]);
+    // A remembered subdirectory replaced by a symlink to elsewhere is not followed.
+    const outside = join(root, `outside-${n}`);
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, "secret"), "s");
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await storage.list("d/")).toEqual(["d/b", "d/c", "d/sub/x"]);
+    rmSync(join(basePath, "d/sub"), { recursive: true });
+    (await import("node:fs")).symlinkSync(outside, join(basePath, "d/sub"));
+    expect(await storage.list("d/")).toEqual(["d/b", "d/c"]);
+    expect(await storage.list("")).toEqual(["d/b", "d/c", "e/y"]);
+    // Through the storage too: a put and a delete show at once.
+    await storage.put("e/z", "z");
+    await storage.delete("d/b");
+    expect(await storage.list("")).toEqual(["d/c", "e/y", "e/z"]);
+    await storage.close();
+  });
+});
+
 describe("FileStorage: registry", () => {
   it("registers config types file and fs (path required, fsync boolean)", async () => {
     expect(storagePlugins.map((p) => p.type)).toEqual(["file", "fs"]);
