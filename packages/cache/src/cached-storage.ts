@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import {
+  copyBytes,
   type DriverContext,
   ForwardingDriver,
   inferValueType,
@@ -194,7 +195,7 @@ export class CacheDriver extends ForwardingDriver {
     if (operation === "get") {
       // `get` hands the caller only the decoded value, never the info: the cached info is
       // shared as is, and the bytes are copied only when they are handed out as bytes.
-      return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: Buffer.from(entry.data) } : entry;
+      return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: copyBytes(entry.data) } : entry;
     }
     if (DECODING_OPERATIONS.has(operation)) return entry;
     return { info: copyInfo(entry.info), data: Buffer.from(entry.data) };

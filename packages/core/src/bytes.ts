@@ -144,3 +144,13 @@ export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer
   for await (const chunk of source) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   return Buffer.concat(chunks);
 }
+
+/**
+ * A private copy of some bytes, as a Buffer. `Buffer.from(bytes)` does the same through
+ * more checks; values are copied on every put and get, so this one is direct.
+ */
+export function copyBytes(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}

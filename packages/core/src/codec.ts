@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { copyBytes } from "./bytes.js";
 import { StorageIntegrityError, StorageValidationError } from "./errors.js";
 import type { ByteStream, ObjectInfo, ValueType } from "./types.js";
 
@@ -100,8 +101,8 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string): string | 
 export function encodeValue(value: unknown, key?: string, valueType?: ValueType): EncodedBytes | EncodedStream {
   if (typeof value === "string") return { kind: "bytes", data: Buffer.from(value, "utf8"), valueType: valueType ?? "text" };
   if (value instanceof Uint8Array) {
-    // A copy: Buffer.from(Uint8Array) copies the bytes.
-    return { kind: "bytes", data: Buffer.from(value), valueType: valueType ?? "bytes" };
+    // A private copy of the caller's bytes.
+    return { kind: "bytes", data: copyBytes(value), valueType: valueType ?? "bytes" };
   }
   if (value instanceof ArrayBuffer) return { kind: "bytes", data: Buffer.from(new Uint8Array(value)), valueType: valueType ?? "bytes" };
   if (ArrayBuffer.isView(value)) {

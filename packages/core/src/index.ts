@@ -55,7 +55,7 @@ export {
   isStorageError,
 } from "./errors.js";
 export { StorageEvents } from "./events.js";
-export { ByteReader, collect, drain, sliceRange } from "./bytes.js";
+export { ByteReader, collect, copyBytes, drain, sliceRange } from "./bytes.js";
 export {
   MAX_KEY_BYTES,
   MAX_METADATA_BYTES,

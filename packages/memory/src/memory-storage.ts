@@ -2,6 +2,7 @@ import {
   BaseStorage,
   type BaseStorageOptions,
   compareKeys,
+  copyBytes,
   type DriverContext,
   type ListPage,
   type ListPageRequest,
@@ -82,7 +83,7 @@ export class MemoryDriver implements StorageDriver {
     const r = this.records.get(key);
     if (!r) return undefined;
     // A fresh copy of the bytes: callers may change what they get without changing what is stored.
-    const data = Buffer.from(r.data);
+    const data = copyBytes(r.data);
     // A plain `get` decodes the bytes by the record's value and content type and never hands
     // out the info: the record stands in for it (no Date, no metadata copy per read).
     return { info: ctx?.operation === "get" ? (r as unknown as ObjectInfo) : infoOf(key, r), data };

@@ -26,6 +26,12 @@ export interface Sizes {
   s3SmallCount: number;
   /** Keys in the listed tree for S3 systems (default = listKeys). */
   s3ListKeys: number;
+  /**
+   * Untimed warm-up of the small workload, per operation, in ms (default 500): each child
+   * process starts cold, and without it a short run measures the JIT compiling the code
+   * (more code, more compiling) rather than the steady state. 0 turns it off.
+   */
+  warmupMs: number;
 }
 
 /** What the harness was asked to do. */
@@ -67,6 +73,7 @@ export const FULL_SIZES: Sizes = {
   uploadSize: 24 * MiB,
   s3SmallCount: 10_000,
   s3ListKeys: 50_000,
+  warmupMs: 500,
 };
 
 export const QUICK_SIZES: Sizes = {
@@ -83,6 +90,7 @@ export const QUICK_SIZES: Sizes = {
   uploadSize: 10 * MiB,
   s3SmallCount: 40,
   s3ListKeys: 200,
+  warmupMs: 20,
 };
 
 /** Every workload, in run order. */
@@ -161,6 +169,7 @@ const SIZE_FLAGS: Record<string, [keyof Sizes, (t: string) => number]> = {
   "--upload-size": ["uploadSize", sizeArg],
   "--s3-small-count": ["s3SmallCount", countArg],
   "--s3-list-keys": ["s3ListKeys", countArg],
+  "--warmup-ms": ["warmupMs", (t: string) => (t === "0" ? 0 : countArg(t))],
 };
 
 export const USAGE = `pnpm bench [flags]

@@ -111,6 +111,43 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Untimed warm-up: each operation of the small workload runs on keys of its own for up to
+ * `ms` milliseconds (at most `n` keys), sequentially and then `limit` in flight, so the
+ * timed phases measure compiled code, as a long-running process would run it.
+ */
+async function warmUp(adapter: Adapter, n: number, limit: number, size: number, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  const prefix = "bench/warmup/";
+  const keys = Array.from({ length: n }, (_, i) => smallKey(prefix, i));
+  const value = valueFor(0, size);
+  let written = 0;
+  // Runs `op(i)` for `ms / 2` ms one at a time, then `ms / 2` ms with `limit` in flight.
+  const drive = async (count: () => number, op: (i: number) => Promise<unknown>) => {
+    for (const inFlight of [1, limit]) {
+      const end = performance.now() + ms / 2;
+      const worker = async () => {
+        while (performance.now() < end) {
+          const i = count();
+          if (i < 0) return;
+          await op(i);
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+    }
+  };
+  await drive(
+    () => (written < n ? written++ : -1),
+    (i) => adapter.put(keys[i]!, value),
+  );
+  let turn = 0;
+  const cycle = () => (written === 0 ? -1 : turn++ % written);
+  await drive(cycle, (i) => adapter.get(keys[i]!));
+  await drive(cycle, (i) => adapter.exists(keys[i]!));
+  await adapter.list(prefix);
+  await pool(written, limit, (i) => adapter.delete(keys[i]!));
+}
+
 /** 10 000 × 1 KiB: put, get, exists, list, delete; sequential, then `concurrency` in flight. */
 async function small(ctx: WorkloadContext): Promise<Phases> {
   const { adapter, system, sizes } = ctx;
@@ -119,6 +156,7 @@ async function small(ctx: WorkloadContext): Promise<Phases> {
   const prefix = "bench/small/";
   const keys = Array.from({ length: n }, (_, i) => smallKey(prefix, i));
   const rec = new Recorder();
+  await warmUp(adapter, n, sizes.concurrency, sizes.smallSize, sizes.warmupMs);
   for (let r = 0; r < ctx.repeats; r++) {
     for (const mode of ["seq", `c${sizes.concurrency}`] as const) {
       const run = mode === "seq" ? (fn: (i: number) => Promise<void>) => seq(n, fn) : (fn: (i: number) => Promise<void>) => pool(n, sizes.concurrency, fn);
