@@ -320,6 +320,8 @@ export class FileDriver implements StorageDriver {
   /** False once the file system is seen to keep modification times coarser than our stamps: no record cache then. */
   private stampsHold = true;
   /** Directory fsyncs in flight and queued, per open directory (group commit). */
+  /** Deletes under way in this process, per directory (`a/b`): only the last to finish tries to remove the directory. */
+  private readonly deletesIn = new Map<string, number>();
   /** Sorted directory listings by key prefix (`""`, `a/b/`), valid while the directory is unchanged (see {@link readListing}). */
   private readonly listings = new Map<string, Listing>();
   private listingNames = 0;
@@ -879,35 +881,72 @@ export class FileDriver implements StorageDriver {
     }
   }
 
+  /**
+   * Removes the content, then its sidecar (a crash in between leaves an orphaned sidecar,
+   * swept later, never content without its metadata), under the key's lock so that no
+   * writer's sidecar + content pair interleaves with them. With `fsync`, the directory is
+   * flushed before the call resolves (shared by concurrent deletes and writes of one
+   * directory), so a delete, like a write, survives a power loss once it resolved.
+   */
   async delete(key: string, ctx: DriverContext): Promise<void> {
-    const base = await this.base();
+    const base = await this.readyBase();
     const { parents, name } = splitKey(key);
     await withLocks([this.lockId(base, key)], async () => {
-      const w = await this.walkToRead(base, parents);
+      const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, parents));
       if (!w) return;
       try {
         const path = `${w.dir.path}/${name}`;
-        let st: import("node:fs").Stats;
-        try {
-          st = await fsp.lstat(path);
-        } catch (error) {
-          if (isMissing(error)) return;
-          throw keyError(error, key);
+        // A key this process remembers was a file a moment ago: the lock is taken at once.
+        // Otherwise an lstat first spares a missing key (or a directory) the lock.
+        if (!this.recordCache.has(key)) {
+          let st: import("node:fs").Stats;
+          try {
+            st = await fsp.lstat(path);
+          } catch (error) {
+            if (isMissing(error)) return;
+            throw keyError(error, key);
+          }
+          // A directory is a prefix of other keys, not a key: nothing to delete.
+          if (st.isDirectory()) return;
         }
-        // A directory is a prefix of other keys, not a key: nothing to delete.
-        if (st.isDirectory()) return;
-        const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal);
+        const dirKey = parents.join("/");
+        this.deletesIn.set(dirKey, (this.deletesIn.get(dirKey) ?? 0) + 1);
+        let removed = false;
+        let synced: Promise<void> | undefined;
+        let last = false;
+        let failed = true;
         try {
-          await fsp.unlink(path).catch((error) => {
-            if (!isMissing(error) && errorCode(error) !== "EISDIR") throw keyError(error, key);
-          });
-          await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+          const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal);
+          try {
+            removed = await fsp.unlink(path).then(
+              () => true,
+              (error) => {
+                if (isMissing(error) || errorCode(error) === "EISDIR") return false;
+                throw keyError(error, key);
+              },
+            );
+            if (removed) await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+          } finally {
+            this.recordCache.delete(key);
+            // The flush starts after both unlinks; the lock goes meanwhile.
+            synced = removed && this.fsync ? this.syncDirGrouped(w.dir) : undefined;
+            synced?.catch(() => undefined);
+            await unlock();
+          }
+          failed = false;
         } finally {
-          this.recordCache.delete(key);
-          await unlock();
+          const left = this.deletesIn.get(dirKey)! - 1;
+          if (left > 0) this.deletesIn.set(dirKey, left);
+          else this.deletesIn.delete(dirKey);
+          last = left === 0;
+          // Failed (an abort while waiting for the lock): others may have left the attempt to us.
+          if (failed && last && parents.length > 0) await this.removeEmptyDirs(base, parents);
         }
-        if (this.fsync) await syncDir(w.dir);
-        await this.removeEmptyDirs(base, parents);
+        // Only with the lock gone can the directory be empty. While other deletes in it are
+        // under way, the last of them to finish tries (it finishes after every unlink of the
+        // others). The attempt runs alongside the flush; a removed directory's parent is
+        // flushed in turn.
+        await settled(synced, last && parents.length > 0 ? this.removeEmptyDirs(base, parents) : undefined);
       } finally {
         w.release();
       }

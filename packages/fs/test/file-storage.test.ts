@@ -116,6 +116,28 @@ describe("FileStorage: the write path", () => {
     expect(existsSync(basePath)).toBe(true);
   });
 
+  it("concurrent deletes of every key of a directory remove it and its sidecars (the last to finish removes the directory)", async () => {
+    const { basePath, storage } = fresh();
+    const keys = Array.from({ length: 40 }, (_, i) => `p/q/k${i}`);
+    await Promise.all(keys.map((k) => storage.put(k, k, { metadata: { i: k } })));
+    await storage.put("p/keep", "v");
+    // Half known to this instance (records remembered), half deleted by a fresh one (lstat first).
+    const other = new FileStorage({ basePath });
+    await Promise.all(keys.map((k, i) => (i % 2 ? storage : other).delete(k)));
+    expect(existsSync(join(basePath, "p/q"))).toBe(false);
+    expect(readdirSync(join(basePath, "p")).sort()).toEqual([".pepperpy-meta.keep", "keep"]);
+    // A deleted key's sidecar is gone even when the directory stays.
+    await storage.put("p/gone", "v", { metadata: { a: "b" } });
+    await storage.delete("p/gone");
+    expect(readdirSync(join(basePath, "p")).sort()).toEqual([".pepperpy-meta.keep", "keep"]);
+    // Deleting missing keys and a prefix directory changes nothing.
+    await storage.put("p/r/s", "v");
+    await Promise.all([storage.delete("p/r"), storage.delete("p/none"), other.delete("p/r/none"), storage.delete("p/q/k1")]);
+    expect(await storage.get("p/r/s")).toBe("v");
+    expect(readdirSync(join(basePath, "p")).sort()).toEqual([".pepperpy-meta.keep", "keep", "r"]);
+    await Promise.all([storage.close(), other.close()]);
+  });
+
   it("orphans of crashed writers are never listed and are swept by age", async () => {
     const { basePath, storage } = fresh();
     await storage.put("o/k", "v");
