@@ -51,6 +51,9 @@ function infoOf(key: string, r: Record_): ObjectInfo {
 
 let etagCounter = 0;
 
+/** The `lastModified` of keys-only list entries (nobody reads it). */
+const NO_DATE = new Date(Number.NaN);
+
 /** The in-process driver: a `Map` of private byte copies plus a lazily sorted key index. */
 export class MemoryDriver implements StorageDriver {
   readonly name = "memory";
@@ -92,6 +95,10 @@ export class MemoryDriver implements StorageDriver {
   stat(key: string): ObjectInfo | undefined {
     const r = this.records.get(key);
     return r && infoOf(key, r);
+  }
+
+  exists(key: string): boolean {
+    return this.records.has(key);
   }
 
   write(key: string, req: WriteRequest, ctx: DriverContext): ObjectInfo | Promise<ObjectInfo> {
@@ -190,7 +197,10 @@ export class MemoryDriver implements StorageDriver {
       const key = keys[i]!;
       if (!key.startsWith(prefix)) break;
       const r = this.records.get(key);
-      if (r) items.push({ key, size: r.data.byteLength, lastModified: new Date(r.modified), etag: r.etag });
+      if (!r) continue;
+      // `list()` wants keys only: no Date per entry.
+      if (page.keysOnly) items.push({ key, size: r.data.byteLength, lastModified: NO_DATE });
+      else items.push({ key, size: r.data.byteLength, lastModified: new Date(r.modified), etag: r.etag });
     }
     const more = i < keys.length && keys[i]!.startsWith(prefix);
     return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
