@@ -203,7 +203,25 @@ async function walk(root: string, prefix: string): Promise<string[]> {
   return sorted(keys);
 }
 
-/** `node:fs/promises` used directly: writeFile / readFile / access / readdir / unlink. */
+/**
+ * fsyncs a directory, so a rename or unlink in it survives a crash (the file's own fsync
+ * makes its bytes durable, not its name).
+ */
+async function syncDirOf(path: string): Promise<void> {
+  const handle = await open(dirname(path), "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `node:fs/promises` used directly: writeFile / readFile / access / readdir / unlink.
+ * `durable`: what a careful program writes by hand for the durability FileStorage gives —
+ * a temp file, its fsync, the rename, and an fsync of the directory so the rename (and an
+ * unlink) survives a crash.
+ */
 function rawFs(root: string, durable: boolean): Adapter {
   let tmpCounter = 0;
   const writeOnce = async (path: string, value: Buffer) => {
@@ -217,12 +235,14 @@ function rawFs(root: string, durable: boolean): Adapter {
       await handle.close();
     }
     await rename(tmp, path);
+    await syncDirOf(path);
   };
   const writeStreamOnce = async (path: string, source: Readable) => {
     const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
     // `flush: true` fsyncs before the stream closes.
     await pipeline(source, createWriteStream(tmp, { flush: durable }));
     await rename(tmp, path);
+    if (durable) await syncDirOf(path);
   };
   return {
     async put(key, value) {
@@ -253,11 +273,14 @@ function rawFs(root: string, durable: boolean): Adapter {
     },
     list: (prefix) => walk(root, prefix),
     async delete(key) {
+      const path = join(root, key);
       try {
-        await unlink(join(root, key));
+        await unlink(path);
       } catch (error) {
         if (!enoent(error)) throw error;
+        return;
       }
+      if (durable) await syncDirOf(path);
     },
     async putStream(key, source) {
       const path = join(root, key);
@@ -377,7 +400,7 @@ async function rawS3(env: SystemEnv): Promise<Adapter> {
   };
 }
 
-/** gzip + AES-256-GCM streamed to a file with temp + fsync + rename: the raw form of our stream stack. */
+/** gzip + AES-256-GCM streamed to a file with temp + fsync + rename + directory fsync: the raw form of our stream stack. */
 function rawStream(root: string): Adapter {
   const base = rawFs(root, true);
   const ivs = new Map<string, { iv: Buffer; tag: Buffer }>();
@@ -391,6 +414,7 @@ function rawStream(root: string): Adapter {
       const tmp = `${path}.tmp`;
       await pipeline(source, createGzip({ level: GZIP_LEVEL }), cipher, createWriteStream(tmp, { flush: true }));
       await rename(tmp, path);
+      await syncDirOf(path);
       ivs.set(key, { iv, tag: cipher.getAuthTag() });
     },
     async getStream(key) {
@@ -543,8 +567,8 @@ export const SYSTEMS: SystemDef[] = [
   {
     id: "file",
     kind: "ours",
-    label: "FileStorage (temp file + fsync + rename)",
-    durability: "durable: temp file, fsync, rename",
+    label: "FileStorage (temp file + fsync + rename + directory fsync)",
+    durability: "durable: temp file, fsync, rename, directory fsync",
     workloads: KV,
     baseline: "raw-fs-durable",
     create: async (env) => ours(await ourFile(env.dir), env.dir),
@@ -635,7 +659,7 @@ export const SYSTEMS: SystemDef[] = [
     id: "stream-stack",
     kind: "ours",
     label: "CompressedStorage(EncryptedStorage(FileStorage)), streamed",
-    durability: "durable: temp file, fsync, rename",
+    durability: "durable: temp file, fsync, rename, directory fsync",
     workloads: ["stream"],
     baseline: "raw-stream",
     create: async (env) => {
@@ -659,8 +683,8 @@ export const SYSTEMS: SystemDef[] = [
   {
     id: "raw-fs-durable",
     kind: "raw",
-    label: "node:fs/promises temp file + fsync + rename",
-    durability: "durable: temp file, fsync, rename",
+    label: "node:fs/promises temp file + fsync + rename + directory fsync",
+    durability: "durable: temp file, fsync, rename, directory fsync",
     workloads: KV,
     create: async (env) => rawFs(env.dir, true),
   },
@@ -720,7 +744,7 @@ export const SYSTEMS: SystemDef[] = [
     id: "raw-stream",
     kind: "raw",
     label: "zlib gzip → AES-256-GCM → file (fsync + rename)",
-    durability: "durable: temp file, fsync, rename",
+    durability: "durable: temp file, fsync, rename, directory fsync",
     workloads: ["stream"],
     create: async (env) => rawStream(env.dir),
   },
