@@ -262,13 +262,24 @@ export class CacheDriver extends ForwardingDriver {
     const cached = this.lru.get(key);
     if (cached !== undefined) {
       this.hits++;
-      // Answered now: a hit needs no promise, and `exists` needs no copy of the info.
+      // Answered now: a hit needs no promise.
       if (cached === MISSING) return undefined;
-      return ctx.operation === "exists" ? cached.info : copyInfo(cached.info);
+      return copyInfo(cached.info);
     }
     // A miss is forwarded but not filled: a stat must stay cheap for large values.
     this.misses++;
     return super.stat(key, ctx);
+  }
+
+  override exists(key: string, ctx: DriverContext): Promise<boolean> | boolean {
+    const cached = this.lru.get(key);
+    if (cached !== undefined) {
+      this.hits++;
+      return cached !== MISSING;
+    }
+    // A miss is forwarded (one lstat on files) and not filled, like `stat`.
+    this.misses++;
+    return super.exists(key, ctx);
   }
 
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {

@@ -67,6 +67,14 @@ export class ForwardingDriver implements StorageDriver {
     return orUndefined(this.inner.stat(key, innerOptions(ctx)));
   }
 
+  /**
+   * The inner storage's `exists` (one `lstat` on files, where `stat` also reads metadata).
+   * A layer that changes which keys exist overrides it along with `read` and `stat`.
+   */
+  exists(key: string, ctx: DriverContext): Promise<boolean> | boolean {
+    return this.inner.exists(key, innerOptions(ctx));
+  }
+
   write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     return this.inner.put(key, req.body, {
       ...req.options,

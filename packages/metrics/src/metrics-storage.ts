@@ -269,6 +269,15 @@ export class MetricsDriver extends ForwardingDriver {
     });
   }
 
+  override exists(key: string, ctx: DriverContext): Promise<boolean> {
+    const started = performance.now();
+    return Promise.resolve(super.exists(key, ctx)).then((found) => {
+      // `exists` answers false without failing.
+      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      return found;
+    });
+  }
+
   override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     const started = performance.now();
     return super.write(key, req, ctx).then((info) => {

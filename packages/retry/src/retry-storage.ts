@@ -180,6 +180,10 @@ export class RetryDriver extends ForwardingDriver {
     return this.withRetry(ctx, key, async () => super.stat(key, ctx));
   }
 
+  override exists(key: string, ctx: DriverContext): Promise<boolean> {
+    return this.withRetry(ctx, key, async () => super.exists(key, ctx));
+  }
+
   override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     // Bytes can be sent again; a stream has been consumed by the failed attempt.
     return this.withRetry(ctx, key, () => super.write(key, req, ctx), req.body instanceof Uint8Array);

@@ -38,6 +38,10 @@ class FlakyDriver extends ForwardingDriver {
     this.check("stat", key, ctx);
     return super.stat(key, ctx);
   }
+  override async exists(key: string, ctx: DriverContext): Promise<boolean> {
+    this.check("exists", key, ctx);
+    return super.exists(key, ctx);
+  }
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     this.check("write", key, ctx);
     return super.write(key, req, ctx);

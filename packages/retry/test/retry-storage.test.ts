@@ -114,7 +114,7 @@ describe("RetryStorage: what is retried", () => {
     expect([...(await memory.getBytes("b"))]).toEqual([1, 2]);
   });
 
-  it("retries every driver call: reads, stats, writes, deletes and list pages", async () => {
+  it("retries every driver call: reads, stats, exists, writes, deletes and list pages", async () => {
     const { memory, flaky, retry } = setup();
     await memory.putMany({ a: "1", b: "2" });
     const failedOnce = new Set<string>();
@@ -125,11 +125,12 @@ describe("RetryStorage: what is retried", () => {
     };
     expect((await settle(retry.getText("a"))).value).toBe("1");
     expect((await settle(retry.exists("b"))).value).toBe(true);
+    expect((await settle(retry.stat("b"))).value).toMatchObject({ key: "b", size: 1 });
     expect((await settle(retry.list())).value).toEqual(["a", "b"]);
     await settle(retry.put("c", "3"));
     await settle(retry.delete("a"));
     expect(await memory.list()).toEqual(["b", "c"]);
-    expect([...failedOnce].sort()).toEqual(["delete", "list", "read", "stat", "write"]);
+    expect([...failedOnce].sort()).toEqual(["delete", "exists", "list", "read", "stat", "write"]);
   });
 });
 

@@ -147,6 +147,11 @@ export class FaultDriver extends ForwardingDriver {
     await this.inject("stat", key, ctx);
     return super.stat(key, ctx);
   }
+  /** Faults of `exists` are configured as `stat` faults (both ask whether a key is there). */
+  override async exists(key: string, ctx: DriverContext): Promise<boolean> {
+    await this.inject("stat", key, ctx);
+    return super.exists(key, ctx);
+  }
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     await this.inject("write", key, ctx);
     return super.write(key, req, ctx);

@@ -26,6 +26,11 @@ export interface Adapter {
    * (what is measured is the listing; the files are the same).
    */
   fsRoot?: string | undefined;
+  /**
+   * For a layer: the same backend without the layer, in the same process. The overhead
+   * workload alternates between the two, so drift of the machine hits both alike.
+   */
+  paired?: Adapter | undefined;
   close(): Promise<void>;
 }
 

@@ -94,7 +94,7 @@ export const QUICK_SIZES: Sizes = {
 };
 
 /** Every workload, in run order. */
-export const WORKLOADS = ["small", "medium", "large", "list", "upload", "stream"] as const;
+export const WORKLOADS = ["small", "medium", "large", "list", "upload", "stream", "overhead"] as const;
 export type WorkloadId = (typeof WORKLOADS)[number];
 
 /** Workloads whose peak RSS is measured; each runs in a process of its own. */

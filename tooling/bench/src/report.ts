@@ -123,7 +123,10 @@ export function computeTargets(results: RunResults): Target[] {
     ["put-seq", "get-seq", "exists-seq", "list", "delete-seq", `put-${c}`, `get-${c}`, `exists-${c}`, `delete-${c}`].map((p) => [ws, p]);
   ratioTarget("MemoryStorage ≥ 0.5× plain Map (1 KiB values, isolating by copy)", "memory", "map", smallPhases("small"), 0.5);
   ratioTarget("Cache hit ≥ 0.5× raw lru-cache get", "cache-file", "lru", [["small", "get-seq"], ["small", `get-${c}`]], 0.5);
-  ratioTarget("Metrics layer ≤ 5 % overhead over FileStorage", "metrics-file", "file", smallPhases("small"), 0.95);
+  // Measured in one process, alternating with the bare backend (the overhead workload);
+  // separate processes (the small table) differ by more than 5 % run to run on their own.
+  ratioTarget("Metrics layer ≤ 5 % overhead over FileStorage (one process, alternating)", "metrics-file", "metrics-file", ["put", "get", "exists", "delete"].map((p) => ["overhead", p] as [string, string]), 0.95, (p) => `${p}-plain`);
+  ratioTarget("Metrics layer over FileStorage, separate processes (information)", "metrics-file", "file", smallPhases("small"), 0.95);
   ratioTarget("Metrics layer overhead over MemoryStorage (information)", "metrics-memory", "memory", smallPhases("small"), 0.95);
   ratioTarget("Compression ≥ 0.8× raw node:zlib (64 MiB)", "compress", "raw-zlib", [["large", "put"], ["large", "get"]], 0.8);
   ratioTarget("Encryption ≥ 0.8× raw node:crypto (64 MiB)", "encrypt", "raw-crypto", [["large", "put"], ["large", "get"]], 0.8);
@@ -184,6 +187,7 @@ const WORKLOAD_TITLES: Record<string, string> = {
   list: "list(prefix) over a tree (ms per call, lower is better)",
   upload: "S3 upload (MiB/s)",
   stream: "Stream through compression + encryption (MiB/s; peak RSS in MiB)",
+  overhead: "A layer's overhead in one process (ops/s; `-plain`: the same backend without the layer)",
 };
 
 function describeSizes(s: Sizes, workload: string): string {
@@ -201,6 +205,8 @@ function describeSizes(s: Sizes, workload: string): string {
       return `one ${kib(s.uploadSize)} value`;
     case "stream":
       return `${kib(s.streamSize)} streamed in and read back, sha-256 checked`;
+    case "overhead":
+      return `${Math.min(s.smallCount, 1000).toLocaleString("en")} × ${kib(s.smallSize)} per side, sequential, blocks of 25 operations alternating between the layer and the bare backend in one process`;
     default:
       return "";
   }
@@ -214,7 +220,7 @@ function ratioCell(r: number | undefined): string {
 /** Markdown tables: per workload, every system's medians with its ratio to its baseline. */
 export function workloadTables(results: RunResults): string {
   const out: string[] = [];
-  const workloads = ["small", "medium", "large", "list", "upload", "stream"];
+  const workloads = ["small", "medium", "large", "list", "upload", "stream", "overhead"];
   for (const w of workloads) {
     const systems = Object.entries(results.systems).filter(([, s]) => s.status !== "unavailable" && s.workloads[w]);
     if (systems.length === 0) continue;
@@ -413,7 +419,7 @@ Command: \`${results.command}\`
 
 | workload | size |
 |---|---|
-${["small", "medium", "large", "list", "upload", "stream"].map((w) => `| ${w} | ${describeSizes(s, w)} |`).join("\n")}
+${["small", "medium", "large", "list", "upload", "stream", "overhead"].map((w) => `| ${w} | ${describeSizes(s, w)} |`).join("\n")}
 
 ## Targets (issue 8)
 

@@ -1,7 +1,7 @@
 // Every measured system: ours, the raw Node baselines and the peers, behind one Adapter.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, mkdir, open, readFile, readdir, rename, unlink, writeFile } from "node:fs/promises";
+import { access, mkdir, open, readFile, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { type Readable, Transform } from "node:stream";
@@ -624,11 +624,24 @@ export const SYSTEMS: SystemDef[] = [
     kind: "ours",
     label: "MetricsStorage(FileStorage)",
     durability: "as FileStorage",
-    workloads: ["small"],
+    workloads: ["small", "overhead"],
     baseline: "file",
     create: async (env) => {
       const Metrics = await layer<{ backend: Storage }>("@pepperpy/storage-metrics", "MetricsStorage");
-      return ours(new Metrics({ backend: await ourFile(env.dir) }));
+      const adapter = ours(new Metrics({ backend: await ourFile(env.dir) }));
+      // The same FileStorage without the layer, for the overhead workload (its own directory).
+      const plainDir = `${env.dir}-plain`;
+      await mkdir(plainDir, { recursive: true });
+      const plain = ours(await ourFile(plainDir), plainDir);
+      return {
+        ...adapter,
+        paired: plain,
+        close: async () => {
+          await adapter.close();
+          await plain.close();
+          await rm(plainDir, { recursive: true, force: true });
+        },
+      };
     },
   },
   {

@@ -378,4 +378,63 @@ async function stream(ctx: WorkloadContext): Promise<Phases> {
   return rec.result();
 }
 
-export const RUNNERS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<Phases>> = { small, medium, large, list, upload, stream };
+/**
+ * A layer's overhead, measured in one process: blocks of `OVERHEAD_BLOCK` sequential
+ * operations alternate between the layer and the same backend without it (the adapter's
+ * `paired`), so load drift and disk hiccups hit both alike. Each operation kind reports
+ * the layer's ops/s (`put`) and the bare backend's (`put-plain`) over the same keys.
+ */
+async function overhead(ctx: WorkloadContext): Promise<Phases> {
+  const { adapter, system, sizes } = ctx;
+  const plain = adapter.paired;
+  if (!plain) fail(system, "overhead: the system has no paired adapter");
+  const n = Math.min(sizes.smallCount, 1000);
+  const rec = new Recorder();
+  const sides = [
+    { name: "", a: adapter, keys: Array.from({ length: n }, (_, i) => smallKey("bench/ovh/layer/", i)) },
+    { name: "-plain", a: plain, keys: Array.from({ length: n }, (_, i) => smallKey("bench/ovh/plain/", i)) },
+  ];
+  await warmUp(adapter, n, sizes.concurrency, sizes.smallSize, sizes.warmupMs);
+  await warmUp(plain, n, sizes.concurrency, sizes.smallSize, sizes.warmupMs);
+  for (let r = 0; r < ctx.repeats; r++) {
+    const values = Array.from({ length: n }, (_, i) => valueFor(r * n + i, sizes.smallSize));
+    const ops: [string, (a: Adapter, key: string, i: number) => Promise<unknown>][] = [
+      ["put", (a, key, i) => a.put(key, values[i]!)],
+      [
+        "get",
+        async (a, key, i) => {
+          if (!sameBytes(await a.get(key), values[i]!)) fail(system, `overhead: ${key} read back wrong`);
+        },
+      ],
+      [
+        "exists",
+        async (a, key) => {
+          if (!(await a.exists(key))) fail(system, `overhead: ${key} reported missing`);
+        },
+      ],
+      ["delete", (a, key) => a.delete(key)],
+    ];
+    for (const [op, fn] of ops) {
+      const spent = [0, 0];
+      // Which side goes first alternates too.
+      for (let start = 0, block = 0; start < n; start += OVERHEAD_BLOCK, block++) {
+        const end = Math.min(n, start + OVERHEAD_BLOCK);
+        for (const s of block % 2 ? [1, 0] : [0, 1]) {
+          const side = sides[s]!;
+          const t = performance.now();
+          for (let i = start; i < end; i++) await fn(side.a, side.keys[i]!, i);
+          spent[s]! += performance.now() - t;
+        }
+      }
+      for (const s of [0, 1]) rec.add(`${op}${sides[s]!.name}`, "ops/s", n / (spent[s]! / 1000), op === "put" ? 0 : n);
+    }
+    for (const side of sides) await checkAbsent(system, "overhead", side.a, side.keys, side.keys[0]!.slice(0, side.keys[0]!.lastIndexOf("/") + 1));
+    ctx.log(`  overhead r${r + 1} done`);
+  }
+  return rec.result();
+}
+
+/** Operations per side before the overhead workload switches to the other. */
+const OVERHEAD_BLOCK = 25;
+
+export const RUNNERS: Record<WorkloadId, (ctx: WorkloadContext) => Promise<Phases>> = { small, medium, large, list, upload, stream, overhead };
