@@ -355,7 +355,7 @@ export class BaseStorage implements Storage {
 
   /** Emits the success event, if anyone listens, and returns the result. */
   private succeed<T>(operation: string, key: string | undefined, started: number, result: T, success: SuccessEvent<T> | undefined): T {
-    if (success && this.events.has(success.event)) {
+    if (success && this.events.active && this.events.has(success.event)) {
       this.events.emit(success.event, {
         key,
         operation,
