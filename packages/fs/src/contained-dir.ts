@@ -237,6 +237,14 @@ interface CachedDir {
   dead: boolean;
   /** Value of the use counter when last moved to the young end. */
   used: number;
+  /** The check in flight (see {@link DirCache.hitChecked}) and the one queued behind it. */
+  running: Promise<boolean> | undefined;
+  queued: Promise<boolean> | undefined;
+}
+
+/** A lease from {@link DirCache.hitChecked}: `verified` is the check's verdict, or a promise of it. */
+export interface CheckedLease extends DirLease {
+  readonly verified: true | Promise<boolean>;
 }
 
 const ROOT_RELEASE = (): void => undefined;
@@ -285,6 +293,59 @@ export class DirCache {
     return this.lease(hit);
   }
 
+  /**
+   * Like {@link hit}, but when other operations are using the directory right now (calls
+   * in flight together), its check is shared: one `readlink`, started after this call,
+   * serves every operation waiting for it (group check), and runs on the thread pool,
+   * alongside the caller's own read-only call. The caller must not use what it read
+   * through the directory unless `verified` resolves to true. Alone, the check is made at
+   * once, as by {@link hit}.
+   */
+  hitChecked(key: string): CheckedLease | undefined {
+    if (key === "") return { dir: this.base.root, release: ROOT_RELEASE, verified: true };
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.refs === 0) {
+      const lease = this.hit(key);
+      return lease && { dir: lease.dir, release: lease.release, verified: true };
+    }
+    entry.refs++;
+    if (++this.uses - entry.used > this.max >> 1) {
+      entry.used = this.uses;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return { ...this.lease(entry), verified: this.groupCheck(entry) };
+  }
+
+  /** A check of `entry` that starts after this call: the queued one when one is already running. */
+  private groupCheck(entry: CachedDir): Promise<boolean> {
+    if (!entry.running) return this.startCheck(entry);
+    if (!entry.queued) {
+      entry.queued = entry.running.then(() => {
+        entry.queued = undefined;
+        return this.startCheck(entry);
+      });
+    }
+    return entry.queued;
+  }
+
+  private startCheck(entry: CachedDir): Promise<boolean> {
+    const check: Promise<boolean> = fsp
+      .readlink(entry.ref.path, { encoding: "buffer" })
+      .then(
+        (path) => path.equals(entry.expect),
+        () => false,
+      )
+      .then((ok) => {
+        if (entry.running === check) entry.running = undefined;
+        if (!ok) this.drop(entry);
+        return ok;
+      });
+    entry.running = check;
+    return check;
+  }
+
   /** Borrows the open directory of `segments` (`[]`: the base); `create` makes missing ones. Throws like {@link walk}. */
   async acquire(segments: readonly string[], create: boolean): Promise<DirLease> {
     const key = segments.join("/");
@@ -297,7 +358,7 @@ export class DirCache {
     } finally {
       parent.release();
     }
-    const entry: CachedDir = { key, ref, expect: this.expectedPath(key), refs: 1, dead: false, used: ++this.uses };
+    const entry: CachedDir = { key, ref, expect: this.expectedPath(key), refs: 1, dead: false, used: ++this.uses, running: undefined, queued: undefined };
     if (this.closed) {
       entry.dead = true;
       return this.lease(entry);

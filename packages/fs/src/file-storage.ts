@@ -366,6 +366,31 @@ export class FileDriver implements StorageDriver {
     return this.dirs?.hit(slash < 0 ? "" : key.slice(0, slash));
   }
 
+  /**
+   * Runs the read-only `fn` in the cached directory of `key` while the directory's check
+   * runs (shared with the other calls in flight, see {@link DirCache.hitChecked}).
+   * `FALL_BACK` when no directory is cached or the check fails: whatever `fn` saw is then
+   * discarded, unused, and the caller walks again. `fn` must release what it opens.
+   */
+  private async inCachedDir<T>(key: string, fn: (dir: DirRef) => Promise<T>): Promise<T | typeof FALL_BACK> {
+    if (!this.ready || this.closed || !this.dirs) return FALL_BACK;
+    const slash = key.lastIndexOf("/");
+    const lease = this.dirs.hitChecked(slash < 0 ? "" : key.slice(0, slash));
+    if (!lease) return FALL_BACK;
+    if (lease.verified === true) {
+      try {
+        return await fn(lease.dir);
+      } finally {
+        lease.release();
+      }
+    }
+    const [ok, result] = await Promise.allSettled([lease.verified, fn(lease.dir)]);
+    lease.release();
+    if (ok.status !== "fulfilled" || !ok.value) return FALL_BACK;
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  }
+
   /** The records of `key` remembered for exactly the content identity `st`. */
   private cachedRecords(key: string, st: BigIntStats): SidecarRecord[] | undefined {
     const c = this.recordCache.get(key);
@@ -550,17 +575,19 @@ export class FileDriver implements StorageDriver {
    * else falls back to the ordinary path.
    */
   private async readKnown(key: string, size: number): Promise<StoredEntry | undefined | typeof FALL_BACK> {
-    const w = this.ready && !this.closed ? this.cachedDirOf(key) : undefined;
-    if (!w) return FALL_BACK;
+    const name = key.slice(key.lastIndexOf("/") + 1);
+    const got = await this.inCachedDir(key, (dir) => this.readKnownIn(dir, key, name, size));
+    return got === FALL_BACK ? FALL_BACK : got;
+  }
+
+  private async readKnownIn(dir: DirRef, key: string, name: string, size: number): Promise<StoredEntry | undefined | typeof FALL_BACK> {
     let handle: FileHandle;
     try {
-      handle = await fsp.open(`${w.dir.path}/${key.slice(key.lastIndexOf("/") + 1)}`, READ_FLAGS);
+      handle = await fsp.open(`${dir.path}/${name}`, READ_FLAGS);
     } catch (error) {
-      w.release();
       if (isMissing(error)) return undefined;
       throw keyError(error, key);
     }
-    w.release();
     try {
       const data = Buffer.allocUnsafe(size + 1);
       const [st, got] = await Promise.allSettled([handle.stat({ bigint: true }), handle.read(data, 0, size + 1, 0)]);
@@ -616,6 +643,14 @@ export class FileDriver implements StorageDriver {
 
   /** One `lstat` of the leaf in its (cached, verified) directory: no sidecar needed to know a key exists. */
   async exists(key: string, _ctx: DriverContext): Promise<boolean> {
+    const name = key.slice(key.lastIndexOf("/") + 1);
+    const fast = await this.inCachedDir(key, (dir) =>
+      fsp.lstat(`${dir.path}/${name}`).then(
+        (st) => st.isFile(),
+        (error) => (isMissing(error) ? false : Promise.reject(keyError(error, key))),
+      ),
+    );
+    if (fast !== FALL_BACK) return fast;
     const base = await this.readyBase();
     const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return false;

@@ -173,3 +173,25 @@ it("symlinks swapped in while operations run: nothing outside is read, written, 
   console.log(`[fs symlink race proof] ${swaps} dir↔symlink swaps during ${ops} operations (${reads} successful reads): outside reads=${escapes} writes=0 deletes=0`);
   await storage.close();
 });
+
+it("a cached directory moved outside the base while reads are in flight: calls that start after the move never follow it", async () => {
+  const storage = new FileStorage({ basePath: base, fsync: false });
+  for (let i = 0; i < 8; i++) await storage.put(`m/k${i}`, "inside");
+  for (let i = 0; i < 8; i++) expect(await storage.getText(`m/k${i}`)).toBe("inside"); // cached directory and records
+  const moved = join(outside, "m");
+  let followed = 0;
+  for (let round = 0; round < 20; round++) {
+    // In flight (they hold the cached directory), then the move, then more calls: those share a check that starts after the move.
+    const early = Array.from({ length: 32 }, (_, i) => (i % 2 ? storage.exists(`m/k${i % 8}`) : storage.getText(`m/k${i % 8}`).catch(() => undefined)));
+    renameSync(join(base, "m"), moved);
+    const late = await Promise.all(Array.from({ length: 32 }, (_, i) => (i % 2 ? storage.exists(`m/k${i % 8}`) : storage.getText(`m/k${i % 8}`).catch(() => undefined))));
+    followed += late.filter((v) => v !== false && v !== undefined).length;
+    await Promise.all(early);
+    // Back inside, cached again.
+    renameSync(moved, join(base, "m"));
+    for (let i = 0; i < 8; i++) expect(await storage.getText(`m/k${i}`)).toBe("inside");
+  }
+  expect(followed).toBe(0);
+  console.log("[fs moved-dir proof] 20 rounds × 32 calls started after a cached directory moved out of the base: 0 followed it");
+  await storage.close();
+});
