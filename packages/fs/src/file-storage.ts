@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, fstatSync, promises as fsp } from "node:fs";
+import { type BigIntStats, constants as C, fstatSync, promises as fsp, unlinkSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -181,6 +181,15 @@ function errorCode(error: unknown): string | undefined {
 
 async function unlinkQuietly(path: string): Promise<void> {
   await fsp.unlink(path).catch(() => undefined);
+}
+
+/** `unlinkQuietly` for a small file, without a thread-pool round trip. */
+function unlinkSyncQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Missing, or not ours to remove.
+  }
 }
 
 function splitKey(key: string): { parents: string[]; name: string } {
@@ -960,7 +969,9 @@ export class FileDriver implements StorageDriver {
                 throw keyError(error, key);
               },
             );
-            if (removed) await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
+            // The sidecar is a small file: unlinking it is a metadata call of a few µs, done
+            // synchronously (an asynchronous call costs a thread-pool round trip; see key-lock.ts).
+            if (removed) unlinkSyncQuietly(`${w.dir.path}/${sidecarName(name)}`);
           } finally {
             this.recordCache.delete(key);
             // The flush starts after both unlinks; the lock goes meanwhile.

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { promises as fsp, symlinkSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { RESERVED_SEGMENT_PREFIX } from "@pepperpy/storage-core";
 import { hashedName } from "./sidecar.js";
@@ -46,18 +46,34 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
   }
 }
 
+/** Removes a lock we hold; already gone is fine. */
+function release(path: string): Promise<void> {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Broken as stale by another process meanwhile: nothing left to release.
+  }
+  return Promise.resolve();
+}
+
 /**
  * Acquires the lock of `name` in the directory at `dirPath`; resolves to its release
  * function. The lock is a symlink whose target names the holder (`host:pid`), never
  * followed: `symlink(2)` creates it atomically and fails with EEXIST when it is held,
  * in one system call.
+ *
+ * Taking and releasing it are synchronous calls: each is one metadata operation on the
+ * key's directory (a few µs on a local disk), where the asynchronous form costs a round
+ * trip to libuv's thread pool (about 100 µs on the machine of docs/benchmarks.md) — and
+ * every write and delete takes the lock once. On a network file system each blocks the
+ * event loop for one round trip to the server.
  */
 export async function acquireKeyLock(dirPath: string, name: string, signal: AbortSignal): Promise<() => Promise<void>> {
   const path = `${dirPath}/${lockName(name)}`;
   for (let attempt = 0; ; attempt++) {
     try {
-      await fsp.symlink(holder, path);
-      return () => fsp.unlink(path).catch(() => undefined);
+      symlinkSync(holder, path);
+      return () => release(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
