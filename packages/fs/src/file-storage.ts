@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, fstatSync, promises as fsp, unlinkSync } from "node:fs";
+import { type BigIntStats, constants as C, fstatSync, futimesSync, lstatSync, promises as fsp, renameSync, unlinkSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -181,6 +181,16 @@ function errorCode(error: unknown): string | undefined {
 
 async function unlinkQuietly(path: string): Promise<void> {
   await fsp.unlink(path).catch(() => undefined);
+}
+
+/** The identity of what holds `path` now (never followed), or `undefined`; synchronous (see key-lock.ts). */
+function currentContentNow(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
 }
 
 /** `unlinkQuietly` for a small file, without a thread-pool round trip. */
@@ -787,8 +797,10 @@ export class FileDriver implements StorageDriver {
       const h = handle;
       const identify = async (): Promise<BigIntStats> => {
         const stamp = uniqueStampMicros();
-        if (this.stampsHold) await h.utimes((stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
-        const id = await h.stat({ bigint: true });
+        // On the open descriptor, synchronously: in-memory inode updates of a few µs each,
+        // where the asynchronous calls are two thread-pool round trips in a row.
+        if (this.stampsHold) futimesSync(h.fd, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
+        const id = fstatSync(h.fd, { bigint: true });
         // A file system that keeps coarser times than microseconds cannot tell versions apart
         // by identity alone: the record cache is then turned off for this storage.
         if (this.stampsHold && id.mtimeNs / 1000n !== BigInt(stamp)) {
@@ -856,7 +868,9 @@ export class FileDriver implements StorageDriver {
       const record = guessed ? guessed.records[0] : recordOf(st);
       // The current content's identity; when this process remembers the records of exactly
       // that version, the sidecar need not be read again (see CachedRecords).
-      const current = await this.currentContent(target);
+      // The critical section is metadata calls only (lstat, renames), each a few µs: they run
+      // synchronously, so the lock is held for microseconds instead of thread-pool round trips.
+      const current = currentContentNow(target);
       let previous: SidecarRecord[];
       let records: SidecarRecord[];
       if (guessed && sameVersion(guessed.current, current)) {
@@ -880,7 +894,7 @@ export class FileDriver implements StorageDriver {
       // Sidecar first: it still holds the previous records, so the old content keeps its
       // metadata if we crash before the content lands.
       if (record) {
-        await fsp.rename(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
+        renameSync(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
         sideTmpExists = false;
         sidecarOnlyOurs = previous.length === 0;
       }
@@ -894,7 +908,7 @@ export class FileDriver implements StorageDriver {
         }
         await unlinkQuietly(tmpPath);
       } else {
-        await fsp.rename(tmpPath, target);
+        renameSync(tmpPath, target);
       }
       tmpExists = false;
       sidecarOnlyOurs = false;
