@@ -198,7 +198,7 @@ export class CacheDriver extends ForwardingDriver {
       return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: copyBytes(entry.data) } : entry;
     }
     if (DECODING_OPERATIONS.has(operation)) return entry;
-    return { info: copyInfo(entry.info), data: Buffer.from(entry.data) };
+    return { info: copyInfo(entry.info), data: copyBytes(entry.data) };
   }
 
   override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {

@@ -138,6 +138,20 @@ function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }
 
+/**
+ * The one promise of a call whose work may finish now: what `f` returns (a value or a
+ * promise) or throws, as a promise. The public methods use it so that a synchronous
+ * driver answer costs a single promise, and a synchronous throw becomes a rejection.
+ */
+function promiseOf<T>(f: () => MaybePromise<T>): Promise<T> {
+  try {
+    const out = f();
+    return isPromiseLike(out) ? out : Promise.resolve(out);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Applies `f` to a value now or later, without a promise when it is there now. */
 function then<T, R>(value: MaybePromise<T>, f: (v: T) => R): MaybePromise<R> {
   return isPromiseLike(value) ? value.then(f) : f(value);
@@ -254,18 +268,13 @@ export class BaseStorage implements Storage {
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success?: SuccessEvent<T>,
   ): Promise<T> {
-    try {
-      const out = this.call(operation, key, opts, fn, success);
-      return isPromiseLike(out) ? out : Promise.resolve(out);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return promiseOf(() => this.call(operation, key, opts, fn, success));
   }
 
   /**
    * `run` without the promise when the driver answers synchronously (memory, a cache hit):
-   * a value, a promise, or a synchronous throw of the mapped error. The hot paths (`get`,
-   * `put`, `exists`, `stat`, `delete`) use it and make one promise per call.
+   * a value, a promise, or a synchronous throw of the mapped error. `get` chains its
+   * decoding onto it, so a synchronous read is decoded without a promise in between.
    */
   private call<T>(
     operation: string,
@@ -399,9 +408,10 @@ export class BaseStorage implements Storage {
     return new StorageNotFoundError("Key not found", { key, operation, backend: this.name });
   }
 
-  private async readEntry(key: string, operation: string, opts: OperationOptions | undefined): Promise<StoredEntry> {
+  /** Checks the key and reads its entry: now when the driver answers now; missing throws. */
+  private readNow(key: string, operation: string, opts: OperationOptions | undefined): MaybePromise<StoredEntry> {
     this.checkKey(key, operation);
-    return this.run(
+    return this.call(
       operation,
       key,
       opts,
@@ -410,14 +420,12 @@ export class BaseStorage implements Storage {
     );
   }
 
+  private readEntry(key: string, operation: string, opts: OperationOptions | undefined): Promise<StoredEntry> {
+    return promiseOf(() => this.readNow(key, operation, opts));
+  }
+
   get<T = unknown>(key: string, opts?: OperationOptions): Promise<T> {
-    try {
-      this.checkKey(key, "get");
-      const entry = this.call("get", key, opts, (ctx) => then(this.driver.read(key, ctx), (e) => e ?? this.throwNotFound(key, "get")), ON_READ);
-      return isPromiseLike(entry) ? entry.then((e) => this.decode<T>(e, key)) : Promise.resolve(this.decode<T>(entry, key));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return promiseOf(() => then(this.readNow(key, "get", opts), (entry) => this.decode<T>(entry, key)));
   }
 
   /** The value of an entry read by `get`, or a rejection naming the key. */
@@ -512,33 +520,21 @@ export class BaseStorage implements Storage {
   }
 
   put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
-    try {
+    return promiseOf(() => {
       this.checkKey(key, "put");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    let req: WriteRequest;
-    try {
-      req = this.buildWriteRequest(key, value, opts);
-    } catch (error) {
+      let req: WriteRequest;
       try {
-        this.fail("put", key, performance.now(), error);
-      } catch (mapped) {
-        return Promise.reject(mapped);
+        req = this.buildWriteRequest(key, value, opts);
+      } catch (error) {
+        return this.fail("put", key, performance.now(), error);
       }
-    }
-    if (req.body instanceof Uint8Array) return this.run("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
-    // A streamed value may take longer than any fixed timeout (a 1 GiB upload through
-    // compression): for streams `timeout` bounds the wait for the next chunk, so each chunk
-    // that arrives re-arms it; a stalled stream still fails in time.
-    const body = req.body;
-    return this.run(
-      "put",
-      key,
-      opts,
-      (ctx) => this.driver.write(key, { ...req, body: touchOnChunk(body, ctx) }, ctx),
-      ON_WRITE,
-    );
+      if (req.body instanceof Uint8Array) return this.call("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
+      // A streamed value may take longer than any fixed timeout (a 1 GiB upload through
+      // compression): for streams `timeout` bounds the wait for the next chunk, so each chunk
+      // that arrives re-arms it; a stalled stream still fails in time.
+      const body = req.body;
+      return this.call("put", key, opts, (ctx) => this.driver.write(key, { ...req, body: touchOnChunk(body, ctx) }, ctx), ON_WRITE);
+    });
   }
 
   /** Validates put options and encodes the value (copying it). */
@@ -580,23 +576,19 @@ export class BaseStorage implements Storage {
   }
 
   delete(key: string, opts?: OperationOptions): Promise<void> {
-    try {
+    return promiseOf(() => {
       this.checkKey(key, "delete");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.run("delete", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE);
+      return this.call("delete", key, opts, (ctx) => this.driver.delete(key, ctx), ON_DELETE);
+    });
   }
 
   exists(key: string, opts?: OperationOptions): Promise<boolean> {
-    try {
+    return promiseOf(() => {
       this.checkKey(key, "exists");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const driver = this.driver;
-    if (driver.exists) return this.run("exists", key, opts, (ctx) => driver.exists!(key, ctx));
-    return this.run("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined));
+      const driver = this.driver;
+      if (driver.exists) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
+      return this.call("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined), undefined);
+    });
   }
 
   async stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
@@ -617,24 +609,25 @@ export class BaseStorage implements Storage {
     return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, request, ctx));
   }
 
-  async *iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
+  /** Every page under `prefix`, each fetched with `listPage` when the previous one is used. */
+  private async *pages(prefix: string, opts: ListPageOptions): AsyncIterable<ListPage> {
     let cursor: string | undefined;
     do {
-      const page = await this.listPage(prefix, { cursor, limit: opts?.pageSize, signal: opts?.signal, timeout: opts?.timeout });
-      yield* page.items;
+      const page = await this.listPage(prefix, { ...opts, cursor });
+      yield page;
       cursor = page.cursor;
     } while (cursor !== undefined);
   }
 
+  async *iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
+    for await (const page of this.pages(prefix, { limit: opts?.pageSize, signal: opts?.signal, timeout: opts?.timeout })) yield* page.items;
+  }
+
   async list(prefix = "", opts?: OperationOptions): Promise<string[]> {
     const keys: string[] = [];
-    let cursor: string | undefined;
-    do {
-      // Keys only: a backend that pays per entry for size and time (a file lstat) skips it.
-      const page = await this.listPage(prefix, { cursor, limit: DEFAULT_PAGE_SIZE, keysOnly: true, signal: opts?.signal, timeout: opts?.timeout });
-      for (const entry of page.items) keys.push(entry.key);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+    // Keys only: a backend that pays per entry for size and time (a file lstat) skips it.
+    const request = { limit: DEFAULT_PAGE_SIZE, keysOnly: true, signal: opts?.signal, timeout: opts?.timeout };
+    for await (const page of this.pages(prefix, request)) for (const entry of page.items) keys.push(entry.key);
     return keys;
   }
 

@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, fstatSync, futimesSync, lstatSync, promises as fsp, renameSync, unlinkSync } from "node:fs";
+import { type BigIntStats, constants as C, fstatSync, futimesSync, lstatSync, promises as fsp, renameSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -23,7 +23,7 @@ import {
   type ValueType,
   type WriteRequest,
 } from "@pepperpy/storage-core";
-import { acquireKeyLock, isStaleLock, LOCK_PREFIX } from "./key-lock.js";
+import { acquireKeyLock, isStaleLock, LOCK_PREFIX, unlinkSyncQuietly } from "./key-lock.js";
 import {
   type BaseDir,
   closeScanDir,
@@ -193,14 +193,6 @@ function currentContentNow(path: string): BigIntStats | undefined {
   }
 }
 
-/** `unlinkQuietly` for a small file, without a thread-pool round trip. */
-function unlinkSyncQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Missing, or not ours to remove.
-  }
-}
 
 function splitKey(key: string): { parents: string[]; name: string } {
   const parents = key.split("/");
@@ -983,8 +975,7 @@ export class FileDriver implements StorageDriver {
                 throw keyError(error, key);
               },
             );
-            // The sidecar is a small file: unlinking it is a metadata call of a few µs, done
-            // synchronously (an asynchronous call costs a thread-pool round trip; see key-lock.ts).
+            // The sidecar is a small file: unlinked synchronously, like the lock.
             if (removed) unlinkSyncQuietly(`${w.dir.path}/${sidecarName(name)}`);
           } finally {
             this.recordCache.delete(key);

@@ -46,13 +46,21 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
   }
 }
 
-/** Removes a lock we hold; already gone is fine. */
-function release(path: string): Promise<void> {
+/**
+ * Unlinks a lock or another small file synchronously (a metadata call of a few µs, where
+ * the asynchronous form is a thread-pool round trip); missing or not ours is fine.
+ */
+export function unlinkSyncQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {
-    // Broken as stale by another process meanwhile: nothing left to release.
+    // Gone already (a lock broken as stale by another process), or not ours to remove.
   }
+}
+
+/** Removes a lock we hold. */
+function release(path: string): Promise<void> {
+  unlinkSyncQuietly(path);
   return Promise.resolve();
 }
 
