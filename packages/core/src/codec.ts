@@ -1,5 +1,4 @@
 import { Readable } from "node:stream";
-import { copyBytes } from "./bytes.js";
 import { StorageIntegrityError, StorageValidationError } from "./errors.js";
 import type { ByteStream, ObjectInfo, ValueType } from "./types.js";
 
@@ -10,7 +9,7 @@ export const DEFAULT_CONTENT_TYPES: Record<ValueType, string> = {
   json: "application/json",
 };
 
-/** A value turned into bytes (copied, so later changes by the caller do not leak in). */
+/** A value turned into bytes (a `Uint8Array` is borrowed, not copied: see `encodeValue`). */
 export interface EncodedBytes {
   kind: "bytes";
   data: Uint8Array;
@@ -93,18 +92,19 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string): string | 
 }
 
 /**
- * Turns a value into bytes and remembers its type, copying it so the caller may change
- * the original afterwards. Rejects what would not round-trip exactly.
+ * Turns a value into bytes and remembers its type. Rejects what would not round-trip
+ * exactly. Strings and JSON values become new bytes; a `Uint8Array` or `ArrayBuffer` is
+ * borrowed, not copied: it is read while the write runs (as `fs.writeFile` and the AWS SDK
+ * do), and a driver that keeps the bytes after its write settles copies them (see
+ * `WriteRequest.body`).
  *
  * @param valueType - overrides the recorded type for bytes (used by layers)
  */
 export function encodeValue(value: unknown, key?: string, valueType?: ValueType): EncodedBytes | EncodedStream {
   if (typeof value === "string") return { kind: "bytes", data: Buffer.from(value, "utf8"), valueType: valueType ?? "text" };
-  if (value instanceof Uint8Array) {
-    // A private copy of the caller's bytes.
-    return { kind: "bytes", data: copyBytes(value), valueType: valueType ?? "bytes" };
-  }
-  if (value instanceof ArrayBuffer) return { kind: "bytes", data: Buffer.from(new Uint8Array(value)), valueType: valueType ?? "bytes" };
+  // Borrowed: copying a 64 MiB value costs more than writing it to a local disk.
+  if (value instanceof Uint8Array) return { kind: "bytes", data: toBuffer(value), valueType: valueType ?? "bytes" };
+  if (value instanceof ArrayBuffer) return { kind: "bytes", data: Buffer.from(value), valueType: valueType ?? "bytes" };
   if (ArrayBuffer.isView(value)) {
     throw new StorageValidationError("Invalid value: typed arrays other than Uint8Array are not stored; pass a Uint8Array", {
       key,

@@ -201,8 +201,11 @@ export interface Storage {
   get<T = unknown>(key: string, opts?: OperationOptions): Promise<T>;
   /**
    * Stores a value, replacing any previous one.
-   * Behaviour: the value is copied before `put` returns, so later changes to a buffer or
-   * object do not change what is stored; `undefined`, functions and non-JSON objects
+   * Behaviour: strings and JSON values are serialized before `put` returns, so later
+   * changes to an object do not change what is stored. A `Uint8Array` is read while `put`
+   * runs, as `fs.writeFile` and the AWS SDK read theirs: change it only after the promise
+   * settles; from then on nothing the caller does to it reaches what is stored (a backend
+   * that keeps values in memory keeps its own copy). `undefined`, functions and non-JSON objects
    * reject with `StorageValidationError`; a value over `maxSize` rejects and stores nothing;
    * a failed condition rejects with `StorageConflictError`. Resolves to the stored object's info.
    */
@@ -267,7 +270,11 @@ export interface DriverContext {
 
 /** What a driver writes: the bytes, how to decode them, and the user-visible info. */
 export interface WriteRequest {
-  /** Bytes in memory, or a stream (already checked against `maxSize` as it flows). */
+  /**
+   * Bytes in memory, or a stream (already checked against `maxSize` as it flows).
+   * Bytes are the caller's own, borrowed for the call: a driver reads them before its
+   * write settles and, if it keeps them after (an in-memory store), keeps a copy.
+   */
   body: Uint8Array | AsyncIterable<Uint8Array>;
   /** Size of `body` when known in advance. */
   size?: number | undefined;

@@ -103,9 +103,8 @@ export class MemoryDriver implements StorageDriver {
 
   write(key: string, req: WriteRequest, ctx: DriverContext): ObjectInfo | Promise<ObjectInfo> {
     if (req.body instanceof Uint8Array) {
-      // The core already copied the caller's value; this buffer is ours.
-      const data = Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
-      return this.commit(key, data, req);
+      // The body is the caller's buffer, borrowed for this call: keep a private copy.
+      return this.commit(key, copyBytes(req.body), req);
     }
     return this.writeStream(key, req.body, req, ctx);
   }

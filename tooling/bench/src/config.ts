@@ -29,7 +29,8 @@ export interface Sizes {
   /**
    * Untimed warm-up of the small workload, per operation, in ms (default 500): each child
    * process starts cold, and without it a short run measures the JIT compiling the code
-   * (more code, more compiling) rather than the steady state. 0 turns it off.
+   * (more code, more compiling) rather than the steady state. 0 turns it off, and with it
+   * the untimed put-and-delete pass before each round of the large workload.
    */
   warmupMs: number;
 }
