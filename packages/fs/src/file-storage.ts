@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, fstatSync, futimesSync, lstatSync, promises as fsp, renameSync } from "node:fs";
+import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, promises as fsp, renameSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -23,7 +23,7 @@ import {
   type ValueType,
   type WriteRequest,
 } from "@pepperpy/storage-core";
-import { acquireKeyLock, isStaleLock, LOCK_PREFIX, unlinkSyncQuietly } from "./key-lock.js";
+import { acquireKeyLock, isStaleLock, LOCK_HOLDER, LOCK_PREFIX, unlinkSyncQuietly } from "./key-lock.js";
 import {
   type BaseDir,
   closeScanDir,
@@ -174,6 +174,42 @@ async function writeFully(h: FileHandle, data: Uint8Array): Promise<void> {
   }
 }
 
+/** Largest value written to its temp file synchronously (into the page cache: a few µs per KiB, where a thread-pool round trip costs ~100 µs). */
+const SYNC_WRITE_MAX = 64 * 1024;
+
+/** Writes every byte of `data` to `fd` synchronously (a small file: the page cache takes it at once). */
+function writeFullySync(fd: number, data: Uint8Array): void {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const written = writeSync(fd, data, offset, data.byteLength - offset);
+    if (written <= 0) throw new StorageIOError("Write made no progress");
+    offset += written;
+  }
+}
+
+/** Opens `path` on the thread pool, as a bare descriptor (creating a file allocates an inode: it can take a while). */
+function openFd(path: string, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openCb(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd)));
+  });
+}
+
+/** Flushes `fd` on the thread pool. */
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsyncCb(fd, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Closes a descriptor we own synchronously, on a failure path (the write fails anyway). */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing more to do: the write is already failing and its temp file goes.
+  }
+}
+
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -193,6 +229,16 @@ function currentContentNow(path: string): BigIntStats | undefined {
   }
 }
 
+
+/** True when `path` is a regular file now (never followed); synchronous, like {@link currentContentNow}. */
+function isFileNow(path: string, key: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })?.isFile() === true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw keyError(error, key);
+  }
+}
 
 function splitKey(key: string): { parents: string[]; name: string } {
   const parents = key.split("/");
@@ -652,24 +698,20 @@ export class FileDriver implements StorageDriver {
     }
   }
 
-  /** One `lstat` of the leaf in its (cached, verified) directory: no sidecar needed to know a key exists. */
+  /**
+   * One `lstat` of the leaf in its (cached, verified) directory: no sidecar needed to know a
+   * key exists. Synchronous: a metadata lookup (a few µs on a local disk), where the
+   * asynchronous form is a thread-pool round trip of about 100 µs.
+   */
   async exists(key: string, _ctx: DriverContext): Promise<boolean> {
     const name = key.slice(key.lastIndexOf("/") + 1);
-    const fast = await this.inCachedDir(key, (dir) =>
-      fsp.lstat(`${dir.path}/${name}`).then(
-        (st) => st.isFile(),
-        (error) => (isMissing(error) ? false : Promise.reject(keyError(error, key))),
-      ),
-    );
+    const fast = await this.inCachedDir(key, async (dir) => isFileNow(`${dir.path}/${name}`, key));
     if (fast !== FALL_BACK) return fast;
     const base = await this.readyBase();
     const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return false;
     try {
-      return (await fsp.lstat(`${w.dir.path}/${key.slice(key.lastIndexOf("/") + 1)}`)).isFile();
-    } catch (error) {
-      if (isMissing(error)) return false;
-      throw keyError(error, key);
+      return isFileNow(`${w.dir.path}/${name}`, key);
     } finally {
       w.release();
     }
@@ -716,7 +758,8 @@ export class FileDriver implements StorageDriver {
   /** Writes the body into the temp file. Streams flow through a 64 KiB buffer. */
   private async fill(h: FileHandle, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
     if (body instanceof Uint8Array) {
-      await writeFully(h, body);
+      if (body.byteLength <= SYNC_WRITE_MAX) writeFullySync(h.fd, body);
+      else await writeFully(h, body);
       return;
     }
     let pending: Uint8Array[] = [];
@@ -764,7 +807,7 @@ export class FileDriver implements StorageDriver {
     const tmpPath = `${dir.path}/${tempName()}`;
     const sideTmpPath = `${dir.path}/${tempName()}`;
     let handle: FileHandle | undefined;
-    let sideHandle: FileHandle | undefined;
+    let sideFd: number | undefined;
     let tmpExists = false;
     let sideTmpExists = false;
     let unlock: (() => Promise<void>) | undefined;
@@ -809,55 +852,49 @@ export class FileDriver implements StorageDriver {
         sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
         try {
-          await writeFully(sh, serializeSidecar(name, records));
+          await writeFully(sh, serializeSidecar(name, records, LOCK_HOLDER));
           if (this.fsync) await sh.sync();
         } finally {
           await sh.close();
         }
       };
-      // With fsync, the sidecar temp is written BEFORE either file is flushed, from the
-      // records of the content as it is now, and both are then flushed together: both
-      // files' changes sit in one journal transaction, so the first flush commits both and
-      // the second finds it done. Under the lock that guess is checked and redone if the
-      // key changed. Independent steps run side by side (each is a thread-pool round trip).
-      let st: BigIntStats;
-      let guessed: { current: BigIntStats | undefined; previous: SidecarRecord[]; records: SidecarRecord[] } | undefined;
-      if (!this.fsync) {
-        st = await identify();
-      } else {
-        if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
-        const opening = wantsRecord
-          ? fsp.open(sideTmpPath, CREATE_FLAGS, 0o666).then((opened) => {
-              sideHandle = opened;
-            })
-          : undefined;
-        const guessing = this.currentContent(target).then(async (current) => ({
-          current,
-          previous: current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name))),
-        }));
-        const [id, guess] = await settled(identify(), guessing, opening);
-        st = id;
-        const firstRecord = recordOf(st);
-        const records = firstRecord ? sidecarRecords(firstRecord, guess.previous) : [];
-        const side = sideHandle as FileHandle | undefined;
-        if (side) await writeFully(side, serializeSidecar(name, records));
-        await settled(h.sync(), side?.sync());
-        guessed = { current: guess.current, previous: guess.previous, records };
-      }
+      // The sidecar temp is written BEFORE either file is flushed (and before the key lock),
+      // from the records of the content as it is now; with fsync both are then flushed
+      // together: both files' changes sit in one journal transaction, so the first flush
+      // commits both and the second finds it done. Under the lock that guess is checked and
+      // redone if the key changed. The sidecar temp, which names this process (`by`), then
+      // becomes the key's lock by a hard link (no new inode; see acquireKeyLock).
+      // Creating a file (an inode) and flushing go to the thread pool; the current version's
+      // `lstat` and the sidecar's few hundred bytes are written synchronously (page cache).
+      const guessCurrent = currentContentNow(target);
+      if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
+      const opening = wantsRecord
+        ? openFd(sideTmpPath, CREATE_FLAGS, 0o666).then((fd) => {
+            sideFd = fd;
+          })
+        : undefined;
+      const guessPrevious = guessCurrent === undefined ? [] : (this.cachedRecords(key, guessCurrent) ?? readSidecar(dir.path, name));
+      const [st, previousGuess] = await settled(identify(), guessPrevious, opening);
+      const firstRecord = recordOf(st);
+      const guessedRecords = firstRecord ? sidecarRecords(firstRecord, previousGuess) : [];
+      const guessed = { current: guessCurrent, previous: previousGuess, records: guessedRecords };
+      const side = sideFd;
+      if (side !== undefined) writeFullySync(side, serializeSidecar(name, guessedRecords, LOCK_HOLDER));
+      if (this.fsync) await settled(h.sync(), side === undefined ? undefined : fsyncFd(side));
       ctx.signal.throwIfAborted();
       // The slow part ran unlocked: the value is written and flushed before the key lock is
-      // taken, while the files close.
-      const closingSide = (sideHandle as FileHandle | undefined)?.close();
-      sideHandle = undefined;
+      // taken, while the value file closes. Closing the sidecar temp, written and flushed,
+      // only drops a reference: synchronous.
+      sideFd = undefined;
+      if (side !== undefined) closeSync(side);
       handle = undefined;
       await settled(
         h.close(),
-        closingSide,
-        acquireKeyLock(dir.path, name, ctx.signal).then((release) => {
+        acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? undefined : sideTmpPath).then((release) => {
           unlock = release;
         }),
       );
-      const record = guessed ? guessed.records[0] : recordOf(st);
+      const record = guessed.records[0];
       // The current content's identity; when this process remembers the records of exactly
       // that version, the sidecar need not be read again (see CachedRecords).
       // The critical section is metadata calls only (lstat, renames), each a few µs: they run
@@ -865,14 +902,14 @@ export class FileDriver implements StorageDriver {
       const current = currentContentNow(target);
       let previous: SidecarRecord[];
       let records: SidecarRecord[];
-      if (guessed && sameVersion(guessed.current, current)) {
+      if (sameVersion(guessed.current, current)) {
         records = guessed.records;
         previous = guessed.previous;
       } else {
         previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
         records = record ? sidecarRecords(record, previous) : [];
         if (record) {
-          if (guessed) await fsp.unlink(sideTmpPath);
+          await fsp.unlink(sideTmpPath).catch(() => undefined);
           await writeSidecarTemp(records);
         }
       }
@@ -913,21 +950,11 @@ export class FileDriver implements StorageDriver {
       return this.info(key, st, record);
     } finally {
       if (handle) await handle.close().catch(() => undefined);
-      if (sideHandle) await (sideHandle as FileHandle).close().catch(() => undefined);
+      if (sideFd !== undefined) closeQuietly(sideFd);
       if (tmpExists) await unlinkQuietly(tmpPath);
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
       if (unlock) await unlock();
-    }
-  }
-
-  /** The content file at `path` as it is now (`lstat`), `undefined` when missing. */
-  private async currentContent(path: string): Promise<BigIntStats | undefined> {
-    try {
-      return await fsp.lstat(path, { bigint: true });
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
     }
   }
 

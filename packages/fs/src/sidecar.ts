@@ -143,9 +143,13 @@ export function sidecarRecords(record: SidecarRecord, previous: readonly Sidecar
   return [record, ...previous.filter((r) => r.etag !== record.etag)].slice(0, KEEP_RECORDS);
 }
 
-/** Serialises a sidecar holding `records` (newest first; see {@link sidecarRecords}). */
-export function serializeSidecar(name: string, records: readonly SidecarRecord[]): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, name, records }), "utf8");
+/**
+ * Serialises a sidecar holding `records` (newest first; see {@link sidecarRecords}). `by`
+ * names the writing process (`host:pid`): the sidecar temp doubles as the key's lock (a
+ * hard link, see key-lock.ts), and a stale check reads its holder there.
+ */
+export function serializeSidecar(name: string, records: readonly SidecarRecord[], by?: string): Buffer {
+  return Buffer.from(JSON.stringify(by === undefined ? { v: 1, name, records } : { v: 1, name, records, by }), "utf8");
 }
 
 /** Reads the records of the sidecar of `name` in directory `dirPath`; missing → `[]`. */

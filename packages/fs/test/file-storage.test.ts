@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, spawnSync } from "node:child_process";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { StorageAbortedError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
@@ -136,6 +137,35 @@ describe("FileStorage: the write path", () => {
     expect(await storage.get("p/r/s")).toBe("v");
     expect(readdirSync(join(basePath, "p")).sort()).toEqual([".pepperpy-meta.keep", "keep", "r"]);
     await Promise.all([storage.close(), other.close()]);
+  });
+
+  it("a key lock left as a hard-linked sidecar temp is broken at once when its holder is dead, and waited for while it lives", async () => {
+    const { basePath, storage } = fresh();
+    await storage.put("l/k", "v1");
+    const host = hostname().replace(/:/g, "_");
+    const lock = join(basePath, "l", ".pepperpy-lock.k");
+    const holderDoc = (pid: number) => JSON.stringify({ v: 1, name: "k", records: [], by: `${host}:${pid}` });
+    // A dead holder (a process that has exited): the next write breaks its lock at once.
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    writeFileSync(lock, holderDoc(dead));
+    await storage.put("l/k", "v2", { timeout: 5_000 });
+    expect(await storage.get("l/k")).toBe("v2");
+    expect(existsSync(lock)).toBe(false);
+    // A live holder: writes and deletes wait (here until their timeout), then go once it is gone.
+    const alive = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"]);
+    try {
+      writeFileSync(lock, holderDoc(alive.pid!));
+      await expect(storage.put("l/k", "v3", { timeout: 300 })).rejects.toMatchObject({ code: "TIMEOUT" });
+      await expect(storage.delete("l/k", { timeout: 300 })).rejects.toMatchObject({ code: "TIMEOUT" });
+      expect(await storage.get("l/k")).toBe("v2");
+    } finally {
+      alive.kill("SIGKILL");
+      await new Promise((resolve) => alive.once("exit", resolve));
+    }
+    await storage.put("l/k", "v4", { timeout: 5_000 });
+    expect(await storage.get("l/k")).toBe("v4");
+    expect(readdirSync(join(basePath, "l")).sort()).toEqual([".pepperpy-meta.k", "k"]);
+    await storage.close();
   });
 
   it("orphans of crashed writers are never listed and are swept by age", async () => {
