@@ -1,4 +1,4 @@
-import { compareKeys } from "./keys.js";
+import { compareKeys, sortKeys } from "./keys.js";
 import { orUndefined, innerOptions } from "./layer.js";
 import { BaseStorage, type BaseStorageOptions } from "./storage.js";
 import {
@@ -191,7 +191,7 @@ export class CompositeDriver implements StorageDriver {
     const byKey = new Map<string, ListEntry>();
     // Earlier backends win for the entry's size and time.
     for (let i = pages.length - 1; i >= 0; i--) for (const item of pages[i]!.items) byKey.set(item.key, item);
-    const keys = [...byKey.keys()].sort(compareKeys);
+    const keys = sortKeys([...byKey.keys()]);
     // A backend that was cut short may have keys below another's last key: stop at the
     // smallest "last key" of any truncated page so nothing is skipped.
     let limitKey: string | undefined;

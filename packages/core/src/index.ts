@@ -61,6 +61,7 @@ export {
   MAX_METADATA_BYTES,
   RESERVED_SEGMENT_PREFIX,
   compareKeys,
+  sortKeys,
   isValidKey,
   validateKey,
   validateMetadata,

@@ -2,6 +2,7 @@ import {
   MAX_KEY_BYTES,
   StorageValidationError,
   compareKeys,
+  sortKeys,
   isValidKey,
   validateKey,
   validateMetadata,
@@ -128,6 +129,20 @@ describe("compareKeys", () => {
         for (const a of keys.slice(0, 5)) for (const b of keys.slice(0, 5)) expect(Math.sign(compareKeys(a, b))).toBe(-Math.sign(compareKeys(b, a)) || 0);
       }),
     );
+  });
+
+  it("sortKeys sorts exactly like compareKeys (the engine's sort when no key needs the comparator)", () => {
+    const ascii = fc.array(fc.integer({ min: 0x20, max: 0x7e }), { maxLength: 8 }).map((cps) => String.fromCodePoint(...cps));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(key, ascii, ascii), { maxLength: 40 }), (keys) => {
+        const byBytes = [...keys].sort((a, b) => utf8(a, b));
+        expect(sortKeys([...keys])).toStrictEqual(byBytes);
+        const low = keys.filter((k) => !/[\ud800-\uffff]/.test(k));
+        expect(sortKeys([...low])).toStrictEqual([...low].sort((a, b) => utf8(a, b)));
+      }),
+      { numRuns: 500 },
+    );
+    expect(sortKeys(["\ue000", "😀", "a"])).toStrictEqual(["a", "\ue000", "😀"]);
   });
 
   it("puts U+E000–U+FFFF before astral characters, unlike UTF-16 order", () => {

