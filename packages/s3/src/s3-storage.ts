@@ -130,6 +130,8 @@ function normalizePrefix(prefix: string | undefined): string {
   return `${trimmed}/`;
 }
 
+function ignore(): void {}
+
 /** Builds an S3 `x-amz-copy-source` value: bucket and key, each path segment URL-encoded. */
 function copySource(bucket: string, key: string): string {
   return `${encodeURIComponent(bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`;
@@ -254,31 +256,60 @@ export class S3Driver implements StorageDriver {
   /**
    * Reads a whole response body, failing on a body shorter (or longer) than its
    * `Content-Length`, so a connection cut mid-body is a retryable error, never a value.
+   * Collected with plain stream events rather than an async iterator: per GET that is
+   * the work the SDK's own `transformToByteArray` does, plus the length check.
    */
-  private async readBody(out: GetObjectCommandOutput, key: string, ctx: DriverContext): Promise<Buffer> {
+  private readBody(out: GetObjectCommandOutput, key: string, ctx: DriverContext): Promise<Buffer> {
     const body = out.Body as Readable | undefined;
     const expected = out.ContentLength;
     if (!body) {
-      if (expected) throw truncatedBody(0, expected, this.errorContext(key, ctx));
-      return Buffer.alloc(0);
+      return expected ? Promise.reject(truncatedBody(0, expected, this.errorContext(key, ctx))) : Promise.resolve(Buffer.alloc(0));
     }
-    const onAbort = () => body.destroy(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error("aborted"));
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    const chunks: Buffer[] = [];
-    let received = 0;
-    try {
-      for await (const chunk of body) {
-        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    const signal = ctx.signal;
+    const errorContext = this.errorContext(key, ctx);
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let settled = false;
+      const settle = (error: StorageError | undefined) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        body.off("data", onData);
+        body.off("end", onEnd);
+        body.off("error", onError);
+        body.off("close", onClose);
+        if (error) {
+          if (!body.destroyed) body.destroy();
+          // Late stream errors after we gave up must not surface as unhandled.
+          body.on("error", ignore);
+          reject(error);
+        } else {
+          resolve(Buffer.concat(chunks, received));
+        }
+      };
+      const onData = (chunk: Buffer | Uint8Array) => {
+        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
         chunks.push(buf);
         received += buf.byteLength;
-      }
-    } catch (error) {
-      throw mapS3Error(error, this.errorContext(key, ctx));
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
-    if (expected !== undefined && received !== expected) throw truncatedBody(received, expected, this.errorContext(key, ctx));
-    return Buffer.concat(chunks, received);
+      };
+      const onEnd = () => settle(expected !== undefined && received !== expected ? truncatedBody(received, expected, errorContext) : undefined);
+      const onError = (error: unknown) => settle(mapS3Error(error, errorContext));
+      // Closed before its end: the connection went away mid-body.
+      const onClose = () =>
+        settle(
+          expected !== undefined
+            ? truncatedBody(received, expected, errorContext)
+            : mapS3Error(Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" }), errorContext),
+        );
+      const onAbort = () => settle(mapS3Error(signal.reason, errorContext));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      body.on("data", onData);
+      body.once("end", onEnd);
+      body.once("error", onError);
+      body.once("close", onClose);
+    });
   }
 
   async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createStorage, isStorageError, type Storage, StorageError } from "@pepperpy/storage-core";
@@ -260,6 +262,28 @@ describe("S3 errors", () => {
     await storage.close();
     await perRequest.close();
     await hole.close();
+  });
+
+  it("a body that stalls mid-way fails with a retryable StorageTimeoutError, never a short value", async () => {
+    // Answers every GET with headers and the first 100 of 1,000 bytes, then goes silent.
+    const stalling = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-length": "1000", "content-type": "application/octet-stream", etag: '"x"' });
+      res.write(Buffer.alloc(100, 1));
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, "127.0.0.1", resolve));
+    // The driver has to let go of the connection when the timeout fires, not leave it open.
+    const released = new Promise<void>((resolve) => stalling.once("connection", (socket) => socket.once("close", () => resolve())));
+    const { port } = stalling.address() as AddressInfo;
+    const storage = s3StorageFor(server, bucket, { endpoint: `http://127.0.0.1:${port}`, timeout: 500, maxAttempts: 1 });
+    const error = await caught(storage.getBytes("stalled.bin"));
+    expect(error.code).toBe("TIMEOUT");
+    expect(error.retryable).toBe(true);
+    expect(error.key).toBe("stalled.bin");
+    await released;
+    await storage.close();
+    stalling.closeAllConnections();
+    await new Promise<void>((resolve) => stalling.close(() => resolve()));
   });
 
   it("a truncated body is never returned as a value: it is a retryable error", async () => {
