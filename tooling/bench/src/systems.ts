@@ -393,7 +393,7 @@ async function rawS3(env: SystemEnv): Promise<Adapter> {
     uploads: {
       "put-single": putSingle,
       "put-multipart": async (key, value) => {
-        await new Upload({ client, params: { Bucket, Key: key, Body: value }, partSize: 5 * 1024 * 1024, queueSize: 4 }).done();
+        await new Upload({ client, params: { Bucket, Key: key, Body: value }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
       },
     },
     close: async () => client.destroy(),
