@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, promises as fsp, renameSync, writeSync } from "node:fs";
+import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, renameSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -382,6 +382,12 @@ export class FileDriver implements StorageDriver {
   /** Sorted directory listings by key prefix (`""`, `a/b/`), valid while the directory is unchanged (see {@link readListing}). */
   private readonly listings = new Map<string, Listing>();
   private listingNames = 0;
+  /**
+   * A file in the base naming this process (`by`), hard-linked as the key lock of the
+   * deletes in flight (see acquireKeyLock): one file created per burst of deletes instead
+   * of one symlink per delete. Removed when the last of them ends.
+   */
+  private holder: { path: string; users: number } | undefined;
   private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
 
@@ -992,8 +998,11 @@ export class FileDriver implements StorageDriver {
         let synced: Promise<void> | undefined;
         let last = false;
         let failed = true;
+        let holder: string | undefined;
         try {
-          const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal);
+          // The holder stays while this delete runs, so deletes in flight share one.
+          holder = this.takeHolder(base);
+          const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal, holder);
           try {
             removed = await fsp.unlink(path).then(
               () => true,
@@ -1013,6 +1022,7 @@ export class FileDriver implements StorageDriver {
           }
           failed = false;
         } finally {
+          if (holder !== undefined) this.dropHolder();
           const left = this.deletesIn.get(dirKey)! - 1;
           if (left > 0) this.deletesIn.set(dirKey, left);
           else this.deletesIn.delete(dirKey);
@@ -1029,6 +1039,36 @@ export class FileDriver implements StorageDriver {
         w.release();
       }
     });
+  }
+
+  /** The path of the delete lock holder (see {@link holder}), created when none is in use; `undefined` if it cannot be. */
+  private takeHolder(base: BaseDir): string | undefined {
+    if (this.holder) {
+      this.holder.users++;
+      return this.holder.path;
+    }
+    const path = `${base.root.path}/${tempName()}`;
+    try {
+      // Synchronous, like the symlink lock it replaces: one file of a few bytes.
+      const fd = openSync(path, CREATE_FLAGS, 0o666);
+      try {
+        writeFullySync(fd, Buffer.from(JSON.stringify({ by: LOCK_HOLDER }), "utf8"));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      unlinkSyncQuietly(path);
+      return undefined; // the lock falls back to a symlink
+    }
+    this.holder = { path, users: 1 };
+    return path;
+  }
+
+  private dropHolder(): void {
+    const h = this.holder;
+    if (!h || --h.users > 0) return;
+    this.holder = undefined;
+    unlinkSyncQuietly(h.path);
   }
 
   /** Removes the now-empty parent directories of a deleted key, up to (not including) the base. */
