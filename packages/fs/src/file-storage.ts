@@ -820,6 +820,17 @@ export class FileDriver implements StorageDriver {
     // Set once our sidecar replaced a missing one and until the content lands: on failure
     // the sidecar would describe nothing, so it is removed again.
     let sidecarOnlyOurs = false;
+    // No value type: a copy of a foreign file stays foreign (no record at all).
+    const wantsRecord = req.valueType !== undefined;
+    // The sidecar temp is created while the value's temp file is created and filled: each
+    // creation is a thread-pool call that can take a while (it allocates an inode).
+    if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
+    const opening = wantsRecord
+      ? openFd(sideTmpPath, CREATE_FLAGS, 0o666).then((fd) => {
+          sideFd = fd;
+        })
+      : undefined;
+    opening?.catch(() => undefined); // awaited below, or in `finally` on an earlier failure
     try {
       try {
         handle = await create(tmpPath);
@@ -850,8 +861,6 @@ export class FileDriver implements StorageDriver {
         }
         return id;
       };
-      // No value type: a copy of a foreign file stays foreign (no record at all).
-      const wantsRecord = req.valueType !== undefined;
       const recordOf = (id: BigIntStats): SidecarRecord | undefined =>
         req.valueType === undefined ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
       const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
@@ -873,12 +882,6 @@ export class FileDriver implements StorageDriver {
       // Creating a file (an inode) and flushing go to the thread pool; the current version's
       // `lstat` and the sidecar's few hundred bytes are written synchronously (page cache).
       const guessCurrent = currentContentNow(target);
-      if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
-      const opening = wantsRecord
-        ? openFd(sideTmpPath, CREATE_FLAGS, 0o666).then((fd) => {
-            sideFd = fd;
-          })
-        : undefined;
       const guessPrevious = guessCurrent === undefined ? [] : (this.cachedRecords(key, guessCurrent) ?? readSidecar(dir.path, name));
       const [st, previousGuess] = await settled(identify(), guessPrevious, opening);
       const firstRecord = recordOf(st);
@@ -956,6 +959,7 @@ export class FileDriver implements StorageDriver {
       return this.info(key, st, record);
     } finally {
       if (handle) await handle.close().catch(() => undefined);
+      if (opening) await opening.catch(() => undefined);
       if (sideFd !== undefined) closeQuietly(sideFd);
       if (tmpExists) await unlinkQuietly(tmpPath);
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
