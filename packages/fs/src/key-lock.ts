@@ -36,7 +36,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The `host:pid` a lock names: a symlink's target, or the `by` field of a hard-linked sidecar temp. */
+/** The `host:pid` a lock names: a symlink's target, or the `by` field of the JSON file it is a hard link of. */
 async function lockHolder(path: string, symlink: boolean): Promise<string | undefined> {
   if (symlink) return fsp.readlink(path);
   const h = await fsp.open(path, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
@@ -53,7 +53,7 @@ async function lockHolder(path: string, symlink: boolean): Promise<string | unde
 /**
  * True when the lock at `path` was left by a dead process on this host, or is older than
  * the stale limit. Its age is its inode's change time: set when a symlink lock is created
- * and when a sidecar temp is hard-linked as the lock (`link(2)` changes the inode).
+ * and when a file is hard-linked as the lock (`link(2)` changes the inode).
  */
 export async function isStaleLock(path: string, now = Date.now()): Promise<boolean> {
   try {
@@ -91,11 +91,12 @@ function release(path: string): Promise<void> {
  * function. The lock is created atomically and fails with EEXIST while it is held, in one
  * system call, and names its holder (`host:pid`) so a lock left by a killed process can be
  * broken at once:
- * - with `linkFrom` (a write's sidecar temp, whose JSON names this process in `by`), the
- *   lock is a hard link to that file: `link(2)` allocates no inode, which on ext4 under load
- *   costs far more (hundreds of µs of kernel time) than the link itself (tens of µs);
- * - otherwise (a delete; a file system refusing hard links), a symlink whose target is
- *   `host:pid`, never followed.
+ * - with `linkFrom` (a write's sidecar temp, or the holder file shared by the deletes in
+ *   flight; both name this process in their JSON's `by`), the lock is a hard link to that
+ *   file: `link(2)` allocates no inode, which on ext4 under load costs far more (hundreds
+ *   of µs of kernel time) than the link itself (tens of µs);
+ * - otherwise (no file to link; a file system refusing hard links), a symlink whose target
+ *   is `host:pid`, never followed.
  *
  * Taking and releasing it are synchronous calls: each is one metadata operation on the
  * key's directory (a few µs on a local disk), where the asynchronous form costs a round
