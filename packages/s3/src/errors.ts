@@ -145,9 +145,10 @@ function isLikelyNetworkFailure(e: SdkErrorShape): boolean {
   return /socket hang up|aborted|premature close|econnreset|connection (?:reset|closed|refused)|other side closed|terminated/.test(text);
 }
 
-/** A response body that ended before its announced length: retryable, never a value. */
+/** A response body that ended before (or ran past) its announced length: retryable, never a value. */
 export function truncatedBody(received: number, expected: number, ctx: S3ErrorContext): StorageError {
-  return new StorageUnavailableError(`S3 response body truncated: received ${received} of ${expected} bytes`, {
+  const what = received < expected ? "truncated" : "longer than its Content-Length";
+  return new StorageUnavailableError(`S3 response body ${what}: received ${received} of ${expected} bytes`, {
     key: ctx.key,
     operation: ctx.operation,
     backend: "s3",
