@@ -282,15 +282,20 @@ export class DirCache {
       this.drop(hit);
       return undefined;
     }
-    hit.refs++;
+    return this.borrow(key, hit);
+  }
+
+  /** Takes a reference to `entry` and marks it recently used. */
+  private borrow(key: string, entry: CachedDir): DirLease {
+    entry.refs++;
     // Most recently used last (Map keeps insertion order); moving it costs two map operations,
     // so only entries in the older half are moved.
-    if (++this.uses - hit.used > this.max >> 1) {
-      hit.used = this.uses;
+    if (++this.uses - entry.used > this.max >> 1) {
+      entry.used = this.uses;
       this.entries.delete(key);
-      this.entries.set(key, hit);
+      this.entries.set(key, entry);
     }
-    return this.lease(hit);
+    return this.lease(entry);
   }
 
   /**
@@ -309,13 +314,7 @@ export class DirCache {
       const lease = this.hit(key);
       return lease && { dir: lease.dir, release: lease.release, verified: true };
     }
-    entry.refs++;
-    if (++this.uses - entry.used > this.max >> 1) {
-      entry.used = this.uses;
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-    }
-    return { ...this.lease(entry), verified: this.groupCheck(entry) };
+    return { ...this.borrow(key, entry), verified: this.groupCheck(entry) };
   }
 
   /** A check of `entry` that starts after this call: the queued one when one is already running. */
