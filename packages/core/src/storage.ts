@@ -313,8 +313,12 @@ export class BaseStorage implements Storage {
     return this.await(operation, key, started, ctx as CallContext, timeout, userSignal, out, success);
   }
 
-  /** Waits for a driver's promise under the call's deadline and the caller's signal. */
-  private async await<T>(
+  /**
+   * Waits for a driver's promise under the call's deadline and the caller's signal.
+   * One promise, settled by whichever comes first (no `async` wrapper: every timed call
+   * of every backend runs through here, and each extra promise hop showed in `exists`).
+   */
+  private await<T>(
     operation: string,
     key: string | undefined,
     started: number,
@@ -324,42 +328,60 @@ export class BaseStorage implements Storage {
     pending: Promise<T>,
     success: SuccessEvent<T> | undefined,
   ): Promise<T> {
-    let result: T;
-    let deadline: Deadline | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      result = await new Promise<T>((resolve, reject) => {
-        const abortWith = (reason: unknown) => {
-          if (ctx.cutShort(reason)) reject(fromAbortSignal(ctx.signal));
-        };
-        if (timeout > 0 && Number.isFinite(timeout)) {
-          const fire = () => {
-            const reason = new Error(`Timed out after ${timeout} ms`);
-            reason.name = "TimeoutError";
-            abortWith(reason);
-          };
-          deadline = addDeadline(timeout, fire);
-          ctx.rearm = () => {
-            if (!deadline || deadline.done) return;
-            cancelDeadline(deadline);
-            deadline = addDeadline(timeout, fire);
-          };
+    return new Promise<T>((resolve, reject) => {
+      let deadline: Deadline | undefined;
+      let onAbort: (() => void) | undefined;
+      let settled = false;
+      const finish = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        ctx.rearm = undefined;
+        if (deadline) cancelDeadline(deadline);
+        if (onAbort) userSignal?.removeEventListener("abort", onAbort);
+        return true;
+      };
+      const failWith = (error: unknown): void => {
+        try {
+          this.fail(operation, key, started, error);
+        } catch (mapped) {
+          reject(mapped);
         }
-        if (userSignal) {
-          onAbort = () => abortWith(userSignal.reason);
-          userSignal.addEventListener("abort", onAbort, { once: true });
-        }
+      };
+      const abortWith = (reason: unknown): void => {
         // Once cut short, the driver call's own outcome is ignored.
-        pending.then(resolve, reject);
-      });
-    } catch (error) {
-      return this.fail(operation, key, started, error);
-    } finally {
-      ctx.rearm = undefined;
-      if (deadline) cancelDeadline(deadline);
-      if (onAbort) userSignal?.removeEventListener("abort", onAbort);
-    }
-    return this.succeed(operation, key, started, result, success);
+        if (ctx.cutShort(reason) && finish()) failWith(fromAbortSignal(ctx.signal));
+      };
+      if (timeout > 0 && Number.isFinite(timeout)) {
+        const fire = () => {
+          const reason = new Error(`Timed out after ${timeout} ms`);
+          reason.name = "TimeoutError";
+          abortWith(reason);
+        };
+        deadline = addDeadline(timeout, fire);
+        ctx.rearm = () => {
+          if (!deadline || deadline.done) return;
+          cancelDeadline(deadline);
+          deadline = addDeadline(timeout, fire);
+        };
+      }
+      if (userSignal) {
+        onAbort = () => abortWith(userSignal.reason);
+        userSignal.addEventListener("abort", onAbort, { once: true });
+      }
+      pending.then(
+        (result) => {
+          if (!finish()) return;
+          try {
+            resolve(this.succeed(operation, key, started, result, success));
+          } catch (error) {
+            reject(error);
+          }
+        },
+        (error: unknown) => {
+          if (finish()) failWith(error);
+        },
+      );
+    });
   }
 
   /** Emits the success event, if anyone listens, and returns the result. */
