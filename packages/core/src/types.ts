@@ -205,7 +205,9 @@ export interface Storage {
    * changes to an object do not change what is stored. A `Uint8Array` is read while `put`
    * runs, as `fs.writeFile` and the AWS SDK read theirs: change it only after the promise
    * settles; from then on nothing the caller does to it reaches what is stored (a backend
-   * that keeps values in memory keeps its own copy). `undefined`, functions and non-JSON objects
+   * that keeps values in memory keeps its own copy). A streamed value's chunks are lent the
+   * same way: a source must not reuse a chunk's buffer after yielding it (Node's streams never
+   * do). `undefined`, functions and non-JSON objects
    * reject with `StorageValidationError`; a value over `maxSize` rejects and stores nothing;
    * a failed condition rejects with `StorageConflictError`. Resolves to the stored object's info.
    */
@@ -273,7 +275,10 @@ export interface WriteRequest {
   /**
    * Bytes in memory, or a stream (already checked against `maxSize` as it flows).
    * Bytes are the caller's own, borrowed for the call: a driver reads them before its
-   * write settles and, if it keeps them after (an in-memory store), keeps a copy.
+   * write settles and, if it keeps them after (an in-memory store), keeps a copy. The
+   * chunks of a stream are lent the same way: a driver may hold chunks until its write
+   * settles (to batch them into larger writes) without copying each, because a source does
+   * not reuse a chunk's buffer once yielded, as Node's own streams assume.
    */
   body: Uint8Array | AsyncIterable<Uint8Array>;
   /** Size of `body` when known in advance. */

@@ -116,11 +116,13 @@ export class MemoryDriver implements StorageDriver {
   }
 
   private async writeStream(key: string, body: AsyncIterable<Uint8Array>, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    const chunks: Buffer[] = [];
+    // Chunks are handed over, as Node's own streams assume (see `WriteRequest.body`): they
+    // are held as they come and copied once, into the stored value.
+    const chunks: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of body) {
       ctx.signal.throwIfAborted();
-      chunks.push(Buffer.from(chunk));
+      chunks.push(chunk);
       total += chunk.byteLength;
       if (this.bytes + total > this.capacity) throw this.full(total);
     }

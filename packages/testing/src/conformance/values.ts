@@ -135,6 +135,23 @@ export const valueCases: ConformanceCase[] = [
     },
   },
   {
+    name: "isolation: changing streamed chunks after put settles does not change what is stored",
+    async run({ storage, key }) {
+      // One chunk (a store may take it as the whole value) and several small ones.
+      for (const sizes of [[5], [3, 4, 5]]) {
+        const k = key(`stream-${sizes.length}`);
+        const chunks = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+        const expected = Buffer.concat(chunks);
+        async function* source(): AsyncGenerator<Uint8Array> {
+          yield* chunks;
+        }
+        await storage.put(k, source());
+        for (const c of chunks) c.fill(0);
+        expectBytes(await storage.get(k), expected, `get after mutating the ${sizes.length} chunk(s) of a streamed put`);
+      }
+    },
+  },
+  {
     name: "isolation: changing an object after put does not change what is stored",
     async run({ storage, key }) {
       const k = key("value");
