@@ -631,8 +631,12 @@ export class BaseStorage implements Storage {
     return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, request, ctx));
   }
 
-  /** Every page under `prefix`, each fetched with `listPage` when the previous one is used. */
-  private async *pages(prefix: string, opts: ListPageOptions): AsyncIterable<ListPage> {
+  /**
+   * Every page under `prefix`, each fetched with `listPage` when the previous one is used:
+   * the paging loop of `iterate` and `list`. Protected so that a subclass can wrap the
+   * fetches (the testing kit's `MockStorage` marks them as internal calls).
+   */
+  protected async *pages(prefix: string, opts: ListPageOptions): AsyncIterable<ListPage> {
     let cursor: string | undefined;
     do {
       const page = await this.listPage(prefix, { ...opts, cursor });

@@ -236,23 +236,22 @@ export class MockStorage extends BaseStorage {
   override iterate(prefix = "", opts?: IterateOptions): AsyncIterable<ListEntry> {
     if (this.nested.getStore() === undefined) this.calls.push({ operation: "iterate", key: prefix, args: [prefix, opts] });
     const error = this.takeError("iterate", prefix);
-    // The paging loop of BaseStorage.iterate, with its listPage calls marked as internal
-    // (one context switch per page, not per entry).
-    return (async function* (self: MockStorage): AsyncGenerator<ListEntry> {
-      if (error !== undefined) {
-        await self.run("iterate", prefix, undefined, async () => {
-          throw error;
-        });
-      }
-      let cursor: string | undefined;
-      do {
-        const page: ListPage = await self.nested.run(true, () =>
-          self.listPage(prefix, { cursor, limit: opts?.pageSize, signal: opts?.signal, timeout: opts?.timeout }),
-        );
-        yield* page.items;
-        cursor = page.cursor;
-      } while (cursor !== undefined);
-    })(this);
+    if (error === undefined) return super.iterate(prefix, opts);
+    const self = this;
+    return (async function* (): AsyncGenerator<ListEntry> {
+      await self.run("iterate", prefix, undefined, async () => {
+        throw error;
+      });
+    })();
+  }
+  /** The core's paging loop, with each page's `listPage` marked as an internal call (one context switch per page). */
+  protected override async *pages(prefix: string, opts: ListPageOptions): AsyncIterable<ListPage> {
+    const pages = super.pages(prefix, opts)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.nested.run(true, () => pages.next());
+      if (next.done) return;
+      yield next.value;
+    }
   }
   override stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
     return this.track("stat", key, [key, opts], () => super.stat(key, opts));
