@@ -7,6 +7,7 @@ import {
   compareKeys,
   contentTypeFromKey,
   type DriverContext,
+  inferValueType,
   type ListEntry,
   type ListPage,
   type ListPageRequest,
@@ -135,15 +136,44 @@ interface CachedRecords {
 
 let lastStampMicros = 0;
 /**
+ * Stamps of plain writes (bytes without a sidecar, see {@link FileDriver.writeIn}) are the
+ * microseconds congruent to {@link PLAIN_MARK} modulo {@link PLAIN_MARK_MOD}; every other
+ * write's stamp avoids that residue. A file without a record whose mtime carries the mark
+ * was written by this library as bytes (see {@link isPlainMarked}).
+ */
+const PLAIN_MARK_MOD = 8;
+const PLAIN_MARK = 5;
+
+/**
  * A modification time for a new version, in microseconds: the wall clock to the
  * microsecond, strictly increasing within the process. The coarse clock the kernel stamps files with
  * ticks every few milliseconds, so two quick writes of one key that reuse a freed inode
  * and have the same size would otherwise share their identity (inode, size, mtime).
+ * `plain`: the stamp carries the mark of a plain write; otherwise it never does.
  */
-function uniqueStampMicros(): number {
-  const micros = Math.max(Math.round((performance.timeOrigin + performance.now()) * 1000), lastStampMicros + 1);
+function uniqueStampMicros(plain: boolean): number {
+  let micros = Math.max(Math.round((performance.timeOrigin + performance.now()) * 1000), lastStampMicros + 1);
+  const r = micros % PLAIN_MARK_MOD;
+  if (plain) micros += (PLAIN_MARK - r + PLAIN_MARK_MOD) % PLAIN_MARK_MOD;
+  else if (r === PLAIN_MARK) micros += 1;
   lastStampMicros = micros;
   return micros;
+}
+
+/** True when the mtime of `st` carries the mark of a plain write (whole microseconds, the plain residue). */
+function isPlainMarked(st: BigIntStats): boolean {
+  return st.mtimeNs % BigInt(PLAIN_MARK_MOD * 1000) === BigInt(PLAIN_MARK * 1000);
+}
+
+/**
+ * True when a file of `key` without any record reads back exactly as a value written with
+ * these options and a sidecar would: bytes, no metadata, and the content type the key's
+ * extension gives, which decodes as bytes. Such a write needs no sidecar.
+ */
+function readsAsPlain(key: string, req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string> }): boolean {
+  if (req.valueType !== "bytes" || req.contentType !== contentTypeFromKey(key)) return false;
+  for (const _ in req.metadata) return false;
+  return inferValueType({ contentType: req.contentType }) === "bytes";
 }
 
 /** Waits for every promise (so nothing is left running), then throws the first failure or returns the values. */
@@ -291,6 +321,43 @@ interface Fetched {
   st?: import("node:fs").Stats;
 }
 
+/** A file hard-linked as key locks (see {@link FileDriver.takeHolder}): `users` calls hold it now. */
+interface LockHolder {
+  path: string;
+  users: number;
+  /** When it was created (ms). */
+  born: number;
+  /** When its last user gave it back (ms). */
+  idleSince: number;
+}
+
+/**
+ * A holder is replaced after this long (ms), so that it is always far younger than any
+ * orphan age a sweep uses; and removed once unused for {@link HOLDER_IDLE_MS}.
+ */
+const HOLDER_MAX_AGE_MS = 5_000;
+const HOLDER_IDLE_MS = 1_000;
+/** Ends the (temp file) name of a holder. */
+const HOLDER_SUFFIX = ".holder";
+
+/** Holder files of this process not yet removed: a process that exits without `close` removes them on its way out. */
+const liveHolders = new Set<string>();
+let exitHookSet = false;
+
+function holderCreated(path: string): void {
+  liveHolders.add(path);
+  if (exitHookSet) return;
+  exitHookSet = true;
+  process.once("exit", () => {
+    for (const p of liveHolders) unlinkSyncQuietly(p);
+  });
+}
+
+function removeHolderFile(path: string): void {
+  liveHolders.delete(path);
+  unlinkSyncQuietly(path);
+}
+
 /** Subdirectories (and, for full entries, files) `list` fetches ahead of its walk, per directory. */
 const LIST_AHEAD = 6;
 /** A listing is remembered only when its directory had not changed for this long (ns) when the read began. */
@@ -383,11 +450,13 @@ export class FileDriver implements StorageDriver {
   private readonly listings = new Map<string, Listing>();
   private listingNames = 0;
   /**
-   * A file in the base naming this process (`by`), hard-linked as the key lock of the
-   * deletes in flight (see acquireKeyLock): one file created per burst of deletes instead
-   * of one symlink per delete. Removed when the last of them ends.
+   * A file in the base naming this process (`by`), hard-linked as the key lock of deletes
+   * and of writes without a sidecar temp (see acquireKeyLock): one file created per burst
+   * of calls (at most one per {@link HOLDER_MAX_AGE_MS}) instead of one per call. Removed
+   * once unused for {@link HOLDER_IDLE_MS}, and at `close`.
    */
-  private holder: { path: string; users: number } | undefined;
+  private holder: LockHolder | undefined;
+  private holderTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
 
@@ -524,15 +593,34 @@ export class FileDriver implements StorageDriver {
     }
   }
 
+  /**
+   * The info of the content file `st` of `key` with its record. Without one it is a plain
+   * file: etag from its identity, content type from the key's extension, no metadata, and
+   * value type `bytes` when its mtime carries the mark of a plain write (see
+   * {@link FileDriver.writeIn}) and that content type decodes as bytes anyway — exactly
+   * what a record of that write would have said. Otherwise (a foreign file) no value type.
+   */
   private info(key: string, st: BigIntStats, record: SidecarRecord | undefined): ObjectInfo {
+    if (record) {
+      return {
+        key,
+        size: Number(st.size),
+        lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
+        etag: record.etag,
+        contentType: record.ct,
+        metadata: { ...record.meta },
+        valueType: record.type,
+      };
+    }
+    const contentType = contentTypeFromKey(key);
     return {
       key,
       size: Number(st.size),
       lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
-      etag: record?.etag ?? foreignEtag(st),
-      contentType: record?.ct ?? contentTypeFromKey(key),
-      metadata: record ? { ...record.meta } : {},
-      valueType: record?.type,
+      etag: foreignEtag(st),
+      contentType,
+      metadata: {},
+      valueType: isPlainMarked(st) && inferValueType({ contentType }) === "bytes" ? "bytes" : undefined,
     };
   }
 
@@ -820,8 +908,15 @@ export class FileDriver implements StorageDriver {
     // Set once our sidecar replaced a missing one and until the content lands: on failure
     // the sidecar would describe nothing, so it is removed again.
     let sidecarOnlyOurs = false;
+    // A plain write — bytes that read back exactly as a file without any record does (see
+    // readsAsPlain) — writes no sidecar: its mtime stamp carries the plain mark, its etag is
+    // its identity (unique per version: the stamp), and any sidecar of the key is stale once
+    // the value landed. Not where stamps do not hold (a file system with coarse times).
+    let plain = this.stampsHold && readsAsPlain(key, req);
     // No value type: a copy of a foreign file stays foreign (no record at all).
-    const wantsRecord = req.valueType !== undefined;
+    const wantsRecord = req.valueType !== undefined && !plain;
+    // The lock file a write without a sidecar temp links (see takeHolder).
+    let holder: LockHolder | undefined;
     // The sidecar temp is created while the value's temp file is created and filled: each
     // creation is a thread-pool call that can take a while (it allocates an inode).
     if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
@@ -848,7 +943,7 @@ export class FileDriver implements StorageDriver {
       // final then: fsync and rename keep it.
       const h = handle;
       const identify = async (): Promise<BigIntStats> => {
-        const stamp = uniqueStampMicros();
+        const stamp = uniqueStampMicros(plain);
         // On the open descriptor, synchronously: in-memory inode updates of a few µs each,
         // where the asynchronous calls are two thread-pool round trips in a row.
         if (this.stampsHold) futimesSync(h.fd, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
@@ -862,7 +957,7 @@ export class FileDriver implements StorageDriver {
         return id;
       };
       const recordOf = (id: BigIntStats): SidecarRecord | undefined =>
-        req.valueType === undefined ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
+        req.valueType === undefined || plain ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
       const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
         sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
         const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
@@ -881,9 +976,17 @@ export class FileDriver implements StorageDriver {
       // becomes the key's lock by a hard link (no new inode; see acquireKeyLock).
       // Creating a file (an inode) and flushing go to the thread pool; the current version's
       // `lstat` and the sidecar's few hundred bytes are written synchronously (page cache).
-      const guessCurrent = currentContentNow(target);
+      // A plain write needs no records of the current version (only `ifMatch` does, under the lock).
+      const guessCurrent = plain ? undefined : currentContentNow(target);
       const guessPrevious = guessCurrent === undefined ? [] : (this.cachedRecords(key, guessCurrent) ?? readSidecar(dir.path, name));
       const [st, previousGuess] = await settled(identify(), guessPrevious, opening);
+      if (plain && !this.stampsHold) {
+        // This very write found that the file system keeps coarser times than the stamps:
+        // identities cannot tell versions apart, so the value gets its sidecar after all.
+        plain = false;
+        sideTmpExists = true;
+        sideFd = await openFd(sideTmpPath, CREATE_FLAGS, 0o666);
+      }
       const firstRecord = recordOf(st);
       const guessedRecords = firstRecord ? sidecarRecords(firstRecord, previousGuess) : [];
       const guessed = { current: guessCurrent, previous: previousGuess, records: guessedRecords };
@@ -897,9 +1000,11 @@ export class FileDriver implements StorageDriver {
       sideFd = undefined;
       if (side !== undefined) closeSync(side);
       handle = undefined;
+      // Without a sidecar temp, the lock links the holder file shared with deletes.
+      if (side === undefined) holder = this.takeHolder();
       await settled(
         h.close(),
-        acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? undefined : sideTmpPath).then((release) => {
+        acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath).then((release) => {
           unlock = release;
         }),
       );
@@ -908,19 +1013,25 @@ export class FileDriver implements StorageDriver {
       // that version, the sidecar need not be read again (see CachedRecords).
       // The critical section is metadata calls only (lstat, renames), each a few µs: they run
       // synchronously, so the lock is held for microseconds instead of thread-pool round trips.
-      const current = currentContentNow(target);
-      let previous: SidecarRecord[];
-      let records: SidecarRecord[];
-      if (sameVersion(guessed.current, current)) {
-        records = guessed.records;
-        previous = guessed.previous;
-      } else {
-        previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
-        records = record ? sidecarRecords(record, previous) : [];
-        if (record) {
-          await fsp.unlink(sideTmpPath).catch(() => undefined);
-          await writeSidecarTemp(records);
+      let current: BigIntStats | undefined;
+      let previous: SidecarRecord[] = [];
+      let records: SidecarRecord[] = [];
+      if (!plain) {
+        current = currentContentNow(target);
+        if (sameVersion(guessed.current, current)) {
+          records = guessed.records;
+          previous = guessed.previous;
+        } else {
+          previous = current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name)));
+          records = record ? sidecarRecords(record, previous) : [];
+          if (record) {
+            await fsp.unlink(sideTmpPath).catch(() => undefined);
+            await writeSidecarTemp(records);
+          }
         }
+      } else if (req.ifMatch !== undefined) {
+        current = currentContentNow(target);
+        if (current !== undefined) previous = this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name));
       }
       if (req.ifMatch !== undefined) {
         const etag = current?.isFile() ? (matchRecord(previous, current)?.etag ?? foreignEtag(current)) : undefined;
@@ -950,7 +1061,11 @@ export class FileDriver implements StorageDriver {
       }
       tmpExists = false;
       sidecarOnlyOurs = false;
-      if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+      // Without a record (a plain write, a copy of a foreign file) any sidecar of the key
+      // describes older versions only (this version's identity is new): it goes, after the
+      // content landed — a crash in between leaves the new content with a stale sidecar,
+      // which reads the same. Synchronous: one metadata call, usually on a missing name.
+      if (!record) unlinkSyncQuietly(`${dir.path}/${sidecarName(name)}`);
       this.rememberRecords(key, st, records);
       const release = unlock as () => Promise<void>;
       unlock = undefined;
@@ -965,6 +1080,7 @@ export class FileDriver implements StorageDriver {
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
       if (unlock) await unlock();
+      if (holder) this.dropHolder(holder);
     }
   }
 
@@ -1002,11 +1118,11 @@ export class FileDriver implements StorageDriver {
         let synced: Promise<void> | undefined;
         let last = false;
         let failed = true;
-        let holder: string | undefined;
+        let holder: LockHolder | undefined;
         try {
-          // The holder stays while this delete runs, so deletes in flight share one.
-          holder = this.takeHolder(base);
-          const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal, holder);
+          // The holder stays while this delete runs, so deletes (and writes) in flight share one.
+          holder = this.takeHolder();
+          const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal, holder?.path);
           try {
             removed = await fsp.unlink(path).then(
               () => true,
@@ -1026,7 +1142,7 @@ export class FileDriver implements StorageDriver {
           }
           failed = false;
         } finally {
-          if (holder !== undefined) this.dropHolder();
+          if (holder !== undefined) this.dropHolder(holder);
           const left = this.deletesIn.get(dirKey)! - 1;
           if (left > 0) this.deletesIn.set(dirKey, left);
           else this.deletesIn.delete(dirKey);
@@ -1045,13 +1161,27 @@ export class FileDriver implements StorageDriver {
     });
   }
 
-  /** The path of the delete lock holder (see {@link holder}), created when none is in use; `undefined` if it cannot be. */
-  private takeHolder(base: BaseDir): string | undefined {
-    if (this.holder) {
-      this.holder.users++;
-      return this.holder.path;
+  /**
+   * The lock holder file (see {@link holder}) for one more user, created when there is none
+   * or the current one is older than {@link HOLDER_MAX_AGE_MS}; `undefined` if it cannot be
+   * created (the lock is then a symlink). Give it back with {@link dropHolder}.
+   */
+  private takeHolder(): LockHolder | undefined {
+    const now = Date.now();
+    const current = this.holder;
+    if (current && now - current.born < HOLDER_MAX_AGE_MS) {
+      current.users++;
+      return current;
     }
-    const path = `${base.root.path}/${tempName()}`;
+    // Retired: removed now if unused, else by its last user.
+    if (current) {
+      this.holder = undefined;
+      if (current.users === 0) removeHolderFile(current.path);
+    }
+    const base = this.ready;
+    if (!base || this.closed) return undefined;
+    // A temp file's name (swept like one when a crash leaves it), marked as the holder.
+    const path = `${base.root.path}/${tempName()}${HOLDER_SUFFIX}`;
     try {
       // Synchronous, like the symlink lock it replaces: one file of a few bytes.
       const fd = openSync(path, CREATE_FLAGS, 0o666);
@@ -1064,15 +1194,34 @@ export class FileDriver implements StorageDriver {
       unlinkSyncQuietly(path);
       return undefined; // the lock falls back to a symlink
     }
-    this.holder = { path, users: 1 };
-    return path;
+    holderCreated(path);
+    const holder: LockHolder = { path, users: 1, born: now, idleSince: 0 };
+    this.holder = holder;
+    return holder;
   }
 
-  private dropHolder(): void {
-    const h = this.holder;
-    if (!h || --h.users > 0) return;
-    this.holder = undefined;
-    unlinkSyncQuietly(h.path);
+  /** Gives back a holder taken by {@link takeHolder}; an unused holder is removed once idle for {@link HOLDER_IDLE_MS}. */
+  private dropHolder(h: LockHolder): void {
+    if (--h.users > 0) return;
+    if (this.holder !== h || this.closed) {
+      removeHolderFile(h.path);
+      return;
+    }
+    h.idleSince = Date.now();
+    if (this.holderTimer) return;
+    const check = (): void => {
+      this.holderTimer = undefined;
+      const cur = this.holder;
+      if (!cur || cur.users > 0) return;
+      const idle = Date.now() - cur.idleSince;
+      if (idle >= HOLDER_IDLE_MS) {
+        this.holder = undefined;
+        removeHolderFile(cur.path);
+      } else {
+        this.holderTimer = setTimeout(check, HOLDER_IDLE_MS - idle).unref();
+      }
+    };
+    this.holderTimer = setTimeout(check, HOLDER_IDLE_MS).unref();
   }
 
   /** Removes the now-empty parent directories of a deleted key, up to (not including) the base. */
@@ -1193,7 +1342,15 @@ export class FileDriver implements StorageDriver {
             throw error;
           }
           if (!st.isFile()) return false;
-          const record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
+          let record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
+          if (!record) {
+            // A plain value (see writeIn) reads as bytes with its key's content type; under a
+            // key whose extension gives another type it needs a record to read the same.
+            const plain = this.info(from, st, undefined);
+            if (plain.valueType !== undefined && contentTypeFromKey(to) !== plain.contentType) {
+              record = makeRecord(st, plain.etag ?? foreignEtag(st), { valueType: plain.valueType, contentType: plain.contentType, metadata: {} });
+            }
+          }
           const target = `${dw.dir.path}/${dst.name}`;
           const targetSidecar = `${dw.dir.path}/${sidecarName(dst.name)}`;
           if (record) {
@@ -1528,6 +1685,11 @@ export class FileDriver implements StorageDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.holderTimer) clearTimeout(this.holderTimer);
+    this.holderTimer = undefined;
+    const holder = this.holder;
+    this.holder = undefined;
+    if (holder && holder.users === 0) removeHolderFile(holder.path);
     this.dirs?.close();
     const opening = this.opening;
     this.opening = undefined;

@@ -24,10 +24,12 @@ describe("FileStorage: files hold the raw content", () => {
     expect(readFileSync(join(basePath, "t/a.txt"), "utf8")).toBe("héllo");
     expect([...readFileSync(join(basePath, "t/b"))]).toEqual([0, 255, 1]);
     expect(readFileSync(join(basePath, "t/c"), "utf8")).toBe('{"n":1,"s":"x"}');
-    expect(readdirSync(join(basePath, "t")).sort()).toEqual([".pepperpy-meta.a.txt", ".pepperpy-meta.b", ".pepperpy-meta.c", "a.txt", "b", "c"]);
+    // Plain bytes (no metadata, the key's own content type) need no sidecar.
+    expect(readdirSync(join(basePath, "t")).sort()).toEqual([".pepperpy-meta.a.txt", ".pepperpy-meta.c", "a.txt", "b", "c"]);
     const again = new FileStorage(basePath);
     const info = await again.stat("t/a.txt");
     expect(info).toMatchObject({ contentType: "text/x-custom", metadata: { owner: "ana" }, valueType: "text", size: 6 });
+    expect(await again.stat("t/b")).toMatchObject({ contentType: "application/octet-stream", metadata: {}, valueType: "bytes", size: 3 });
     expect(await again.get("t/b")).toEqual(Buffer.from([0, 255, 1]));
     expect(await again.get("t/c")).toEqual({ n: 1, s: "x" });
   });
@@ -113,6 +115,9 @@ describe("FileStorage: the write path", () => {
     expect(existsSync(join(basePath, "x/y"))).toBe(false);
     expect(readdirSync(join(basePath, "x")).sort()).toEqual([".pepperpy-meta.keep", "keep"]);
     await storage.delete("x/keep");
+    // The base keeps only the lock holder file, shared by calls in flight and removed once idle or at close.
+    expect(readdirSync(basePath).filter((name) => !name.endsWith(".holder"))).toEqual([]);
+    await storage.close();
     expect(readdirSync(basePath)).toEqual([]);
     expect(existsSync(basePath)).toBe(true);
   });
