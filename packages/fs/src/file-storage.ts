@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, renameSync, writeSync } from "node:fs";
+import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -222,6 +222,19 @@ function openFd(path: string, flags: number, mode: number): Promise<number> {
   return new Promise((resolve, reject) => {
     openCb(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd)));
   });
+}
+
+/** Reads into `data` from `position` of `fd` on the thread pool, looping over short reads; the bytes read (fewer at the end of the file). */
+async function readFd(fd: number, data: Buffer, position: number): Promise<number> {
+  let length = 0;
+  while (length < data.byteLength) {
+    const n = await new Promise<number>((resolve, reject) => {
+      readCb(fd, data, length, data.byteLength - length, position + length, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+    });
+    if (n === 0) break;
+    length += n;
+  }
+  return length;
 }
 
 /** Flushes `fd` on the thread pool. */
@@ -625,9 +638,12 @@ export class FileDriver implements StorageDriver {
   }
 
   /**
-   * Finds the record of the content file `st`. When the sidecar has records but none
-   * matches, a concurrent writer may have replaced both files between our two reads:
-   * `raced` then tells the caller to read again.
+   * Finds the record of the content file `st`. A file carrying the plain mark needs none
+   * (see {@link info}). For any other file without a matching record, a concurrent writer
+   * may have replaced the file and its sidecar between our two reads — a plain write
+   * removes the sidecar, a delete too — so the file must still be at its name: if not,
+   * `raced` tells the caller to read again. (A foreign file pays that `lstat` once per
+   * version: its empty records are then remembered.)
    */
   private async recordFor(
     dir: DirRef,
@@ -637,7 +653,7 @@ export class FileDriver implements StorageDriver {
   ): Promise<{ record?: SidecarRecord; raced: boolean }> {
     const records = known ?? (await readSidecar(dir.path, name));
     const record = matchRecord(records, st);
-    if (record || records.length === 0) return { record, raced: false };
+    if (record || isPlainMarked(st)) return { record, raced: false };
     try {
       const now = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
       return { raced: now.ino !== st.ino || now.mtimeNs !== st.mtimeNs };
@@ -732,22 +748,28 @@ export class FileDriver implements StorageDriver {
   }
 
   private async readKnownIn(dir: DirRef, key: string, name: string, size: number): Promise<StoredEntry | undefined | typeof FALL_BACK> {
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await fsp.open(`${dir.path}/${name}`, READ_FLAGS);
+      // Opening an existing file (never creating one) is a name lookup in a directory we
+      // hold open, and `fstat` of the open file reads its in-memory inode: both synchronous
+      // (a few µs each on a local disk, where each asynchronous call is a thread-pool round
+      // trip). Only the read of the bytes, which may have to wait for the disk, goes to the pool.
+      fd = openSync(`${dir.path}/${name}`, READ_FLAGS);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw keyError(error, key);
     }
     try {
-      const data = Buffer.allocUnsafe(size + 1);
-      const [st, got] = await Promise.allSettled([handle.stat({ bigint: true }), handle.read(data, 0, size + 1, 0)]);
-      if (st.status !== "fulfilled" || got.status !== "fulfilled" || !st.value.isFile()) return FALL_BACK;
-      const known = this.cachedRecords(key, st.value);
-      if (!known || got.value.bytesRead !== size || Number(st.value.size) !== size) return FALL_BACK;
-      return { info: this.info(key, st.value, matchRecord(known, st.value)), data: data.subarray(0, size) };
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile() || Number(st.size) !== size) return FALL_BACK;
+      const known = this.cachedRecords(key, st);
+      if (!known) return FALL_BACK;
+      const data = Buffer.allocUnsafe(size);
+      if ((await readFd(fd, data, 0)) !== size) return FALL_BACK;
+      return { info: this.info(key, st, matchRecord(known, st)), data };
     } finally {
-      await handle.close();
+      // A read-only descriptor: closing it only drops a reference (synchronous, no flush).
+      closeSync(fd);
     }
   }
 
