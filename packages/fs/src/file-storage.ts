@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, writeSync } from "node:fs";
+import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -1146,13 +1146,24 @@ export class FileDriver implements StorageDriver {
           holder = this.takeHolder();
           const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal, holder?.path);
           try {
-            removed = await fsp.unlink(path).then(
-              () => true,
-              (error) => {
-                if (isMissing(error) || errorCode(error) === "EISDIR") return false;
-                throw keyError(error, key);
-              },
-            );
+            const notThere = (error: unknown): boolean => {
+              if (isMissing(error) || errorCode(error) === "EISDIR") return false;
+              throw keyError(error, key);
+            };
+            // A small value this process remembers (its blocks are freed in a few µs) is
+            // unlinked synchronously; otherwise on the thread pool, as freeing a large
+            // file's blocks can take a while.
+            const known = this.recordCache.get(key)?.size;
+            if (known !== undefined && known <= SYNC_WRITE_MAX) {
+              try {
+                unlinkSync(path);
+                removed = true;
+              } catch (error) {
+                removed = notThere(error);
+              }
+            } else {
+              removed = await fsp.unlink(path).then(() => true, notThere);
+            }
             // The sidecar is a small file: unlinked synchronously, like the lock.
             if (removed) unlinkSyncQuietly(`${w.dir.path}/${sidecarName(name)}`);
           } finally {
@@ -1257,7 +1268,8 @@ export class FileDriver implements StorageDriver {
       }
       try {
         try {
-          await fsp.rmdir(`${parent.dir.path}/${parents[i - 1]!}`);
+          // Synchronous: a metadata call that mostly fails at once (ENOTEMPTY) after a delete.
+          rmdirSync(`${parent.dir.path}/${parents[i - 1]!}`);
         } catch {
           return; // ENOTEMPTY, EEXIST, ENOENT, EBUSY: stop climbing.
         }
