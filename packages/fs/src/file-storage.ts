@@ -183,8 +183,11 @@ async function settled<T extends readonly unknown[]>(...promises: T): Promise<{ 
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
-/** Largest remembered value `read` fetches alongside its fstat (a wrong guess costs a buffer this large). */
-const FAST_READ_MAX = 256n * 1024n;
+/**
+ * Largest remembered value `read` takes by its fast path (one read call, no abort check in
+ * between); larger ones are read by the ordinary path, which checks the signal between reads.
+ */
+const FAST_READ_MAX = 16n * 1024n * 1024n;
 /** Marks a fast path that could not answer. */
 const FALL_BACK = Symbol("fall back");
 
@@ -708,8 +711,8 @@ export class FileDriver implements StorageDriver {
   }
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    // A version this process remembers: its size is known, so the read runs alongside the
-    // fstat (one round trip less than open, fstat, read, close in a row).
+    // A version this process remembers: open and fstat synchronously, then one read on the
+    // thread pool (see readKnownIn); anything else, or a file that changed, takes the ordinary path.
     const size = this.recordCache.get(key)?.size;
     if (size !== undefined && size <= FAST_READ_MAX) {
       const fast = await this.readKnown(key, Number(size));
@@ -736,9 +739,9 @@ export class FileDriver implements StorageDriver {
   }
 
   /**
-   * `read` of a remembered version: open, then fstat and a read of `size + 1` bytes side by
-   * side. The result stands only when the fstat shows exactly the remembered version (a
-   * regular file with that identity) and the read returned exactly its size; anything
+   * `read` of a remembered version: open and fstat (synchronous), then one read of its
+   * `size` bytes. The result stands only when the fstat shows exactly the remembered version
+   * (a regular file with that identity) and the read returned exactly its size; anything
    * else falls back to the ordinary path.
    */
   private async readKnown(key: string, size: number): Promise<StoredEntry | undefined | typeof FALL_BACK> {
