@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { type BigIntStats, constants as C, close as closeCb, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, rmdirSync, unlinkSync, write as writeCb, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -238,6 +238,25 @@ async function readFd(fd: number, data: Buffer, position: number): Promise<numbe
     length += n;
   }
   return length;
+}
+
+/** Writes every byte of `data` to `fd` on the thread pool, looping over short writes. */
+async function writeFullyFd(fd: number, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const written = await new Promise<number>((resolve, reject) => {
+      writeCb(fd, data, offset, data.byteLength - offset, null, (error, n) => (error ? reject(error) : resolve(n)));
+    });
+    if (written <= 0) throw new StorageIOError("Write made no progress");
+    offset += written;
+  }
+}
+
+/** Closes `fd` on the thread pool. */
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    closeCb(fd, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 /** Flushes `fd` on the thread pool. */
@@ -853,14 +872,14 @@ export class FileDriver implements StorageDriver {
         const w = await this.walkToWrite(base, key, parents);
         try {
           return await this.writeIn(w.dir, key, name, req, ctx, async (tmpPath) => {
-            const h = await fsp.open(tmpPath, CREATE_FLAGS, 0o666);
+            const fd = await openFd(tmpPath, CREATE_FLAGS, 0o666);
             try {
-              await this.fill(h, req.body, ctx);
+              await this.fill(fd, req.body, ctx);
             } catch (error) {
-              await h.close().catch(() => undefined);
+              closeQuietly(fd);
               throw error;
             }
-            return h;
+            return fd;
           });
         } catch (error) {
           // A concurrent delete removed the (then empty) directory between our walk and the
@@ -875,10 +894,10 @@ export class FileDriver implements StorageDriver {
   }
 
   /** Writes the body into the temp file. Streams flow through a 64 KiB buffer. */
-  private async fill(h: FileHandle, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
+  private async fill(fd: number, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
     if (body instanceof Uint8Array) {
-      if (body.byteLength <= SYNC_WRITE_MAX) writeFullySync(h.fd, body);
-      else await writeFully(h, body);
+      if (body.byteLength <= SYNC_WRITE_MAX) writeFullySync(fd, body);
+      else await writeFullyFd(fd, body);
       return;
     }
     let pending: Uint8Array[] = [];
@@ -886,18 +905,18 @@ export class FileDriver implements StorageDriver {
     for await (const chunk of body) {
       ctx.signal.throwIfAborted();
       if (chunk.byteLength >= STREAM_WRITE_CHUNK && pendingBytes === 0) {
-        await writeFully(h, chunk);
+        await writeFullyFd(fd, chunk);
         continue;
       }
       pending.push(chunk);
       pendingBytes += chunk.byteLength;
       if (pendingBytes >= STREAM_WRITE_CHUNK) {
-        await writeFully(h, Buffer.concat(pending, pendingBytes));
+        await writeFullyFd(fd, Buffer.concat(pending, pendingBytes));
         pending = [];
         pendingBytes = 0;
       }
     }
-    if (pendingBytes > 0) await writeFully(h, Buffer.concat(pending, pendingBytes));
+    if (pendingBytes > 0) await writeFullyFd(fd, Buffer.concat(pending, pendingBytes));
   }
 
   /**
@@ -911,7 +930,7 @@ export class FileDriver implements StorageDriver {
     name: string,
     req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string>; ifMatch?: string | undefined; ifNoneMatch?: "*" | undefined },
     ctx: DriverContext,
-    create: (tmpPath: string) => Promise<FileHandle>,
+    create: (tmpPath: string) => Promise<number>,
     etag: string = newEtag(),
   ): Promise<ObjectInfo> {
     const target = `${dir.path}/${name}`;
@@ -925,7 +944,8 @@ export class FileDriver implements StorageDriver {
     }
     const tmpPath = `${dir.path}/${tempName()}`;
     const sideTmpPath = `${dir.path}/${tempName()}`;
-    let handle: FileHandle | undefined;
+    /** The value's temp file, open (a bare descriptor) until it is closed. */
+    let handle: number | undefined;
     let sideFd: number | undefined;
     let tmpExists = false;
     let sideTmpExists = false;
@@ -967,12 +987,14 @@ export class FileDriver implements StorageDriver {
       // floating-point error of the seconds it takes. The identity (inode, size, mtime) is
       // final then: fsync and rename keep it.
       const h = handle;
+      let closeAfterFlush = this.fsync;
       const identify = async (): Promise<BigIntStats> => {
         const stamp = uniqueStampMicros(plain);
         // On the open descriptor, synchronously: in-memory inode updates of a few µs each,
         // where the asynchronous calls are two thread-pool round trips in a row.
-        if (this.stampsHold) futimesSync(h.fd, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
-        const id = fstatSync(h.fd, { bigint: true });
+        if (this.stampsHold) futimesSync(h, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
+        const id = fstatSync(h, { bigint: true });
+        if (id.size <= SYNC_WRITE_MAX) closeAfterFlush = true;
         // A file system that keeps coarser times than microseconds cannot tell versions apart
         // by identity alone: the record cache is then turned off for this storage.
         if (this.stampsHold && id.mtimeNs / 1000n !== BigInt(stamp)) {
@@ -1017,18 +1039,22 @@ export class FileDriver implements StorageDriver {
       const guessed = { current: guessCurrent, previous: previousGuess, records: guessedRecords };
       const side = sideFd;
       if (side !== undefined) writeFullySync(side, serializeSidecar(name, guessedRecords, LOCK_HOLDER));
-      if (this.fsync) await settled(h.sync(), side === undefined ? undefined : fsyncFd(side));
+      if (this.fsync) await settled(fsyncFd(h), side === undefined ? undefined : fsyncFd(side));
       ctx.signal.throwIfAborted();
       // The slow part ran unlocked: the value is written and flushed before the key lock is
       // taken, while the value file closes. Closing the sidecar temp, written and flushed,
       // only drops a reference: synchronous.
       sideFd = undefined;
       if (side !== undefined) closeSync(side);
+      // So does closing the value's temp file once flushed, or when it is small (its few
+      // pages are in the page cache); a large one written without a flush closes on the
+      // thread pool (a network file system writes it back on close).
       handle = undefined;
+      const closing = closeAfterFlush ? closeSync(h) : closeFd(h);
       // Without a sidecar temp, the lock links the holder file shared with deletes.
       if (side === undefined) holder = this.takeHolder();
       await settled(
-        h.close(),
+        closing,
         acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath).then((release) => {
           unlock = release;
         }),
@@ -1098,7 +1124,7 @@ export class FileDriver implements StorageDriver {
       await Promise.all([release(), this.fsync ? this.syncDirGrouped(dir) : undefined]);
       return this.info(key, st, record);
     } finally {
-      if (handle) await handle.close().catch(() => undefined);
+      if (handle !== undefined) closeQuietly(handle);
       if (opening) await opening.catch(() => undefined);
       if (sideFd !== undefined) closeQuietly(sideFd);
       if (tmpExists) await unlinkQuietly(tmpPath);
@@ -1325,24 +1351,24 @@ export class FileDriver implements StorageDriver {
    * (`copy_file_range`, or a reflink where the file system has them) from the already
    * opened file, so no path is resolved twice; otherwise it streams through 64 KiB buffers.
    */
-  private async copyInto(base: BaseDir, source: FileHandle, tmpPath: string): Promise<FileHandle> {
+  private async copyInto(base: BaseDir, source: FileHandle, tmpPath: string): Promise<number> {
     if (base.procfd) {
       await fsp.copyFile(`/proc/self/fd/${source.fd}`, tmpPath, C.COPYFILE_EXCL);
-      return fsp.open(tmpPath, C.O_RDWR | C.O_NOFOLLOW);
+      return openFd(tmpPath, C.O_RDWR | C.O_NOFOLLOW, 0);
     }
-    const h = await fsp.open(tmpPath, CREATE_FLAGS, 0o666);
+    const fd = await openFd(tmpPath, CREATE_FLAGS, 0o666);
     try {
       const buf = Buffer.allocUnsafe(STREAM_WRITE_CHUNK);
       let position = 0;
       for (;;) {
         const { bytesRead } = await source.read(buf, 0, buf.byteLength, position);
         if (bytesRead === 0) break;
-        await writeFully(h, buf.subarray(0, bytesRead));
+        await writeFullyFd(fd, buf.subarray(0, bytesRead));
         position += bytesRead;
       }
-      return h;
+      return fd;
     } catch (error) {
-      await h.close().catch(() => undefined);
+      closeQuietly(fd);
       throw error;
     }
   }
