@@ -231,13 +231,18 @@ function openFd(path: string, flags: number, mode: number): Promise<number> {
 async function readFd(fd: number, data: Buffer, position: number): Promise<number> {
   let length = 0;
   while (length < data.byteLength) {
-    const n = await new Promise<number>((resolve, reject) => {
-      readCb(fd, data, length, data.byteLength - length, position + length, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
-    });
+    const n = await readOnce(fd, data, length, data.byteLength - length, position + length);
     if (n === 0) break;
     length += n;
   }
   return length;
+}
+
+/** One read(2) of `fd` on the thread pool: up to `length` bytes at `position` into `data` at `offset`. */
+function readOnce(fd: number, data: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    readCb(fd, data, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+  });
 }
 
 /** Writes every byte of `data` to `fd` on the thread pool, looping over short writes. */
@@ -737,23 +742,56 @@ export class FileDriver implements StorageDriver {
       const fast = await this.readKnown(key, Number(size));
       if (fast !== FALL_BACK) return fast;
     }
-    const opened = await this.openEntry(key, ctx);
-    if (!opened) return undefined;
+    const base = await this.readyBase();
+    const name = key.slice(key.lastIndexOf("/") + 1);
+    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    if (!w) return undefined;
     try {
-      // Files this library wrote never change after the rename, so the size from fstat is
-      // exact; a foreign file that is being appended to is read as of that fstat.
-      const data = Buffer.allocUnsafe(opened.info.size);
-      let length = 0;
-      while (length < data.byteLength) {
-        if (length > 0) ctx.signal.throwIfAborted();
-        const { bytesRead } = await opened.handle.read(data, length, data.byteLength - length, length);
-        if (bytesRead === 0) break; // truncated meanwhile by another tool
-        length += bytesRead;
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) ctx.signal.throwIfAborted();
+        // Open and fstat synchronously, like the fast path (readKnownIn); the sidecar and the
+        // bytes are read on the thread pool.
+        let fd: number;
+        try {
+          fd = openSync(`${w.dir.path}/${name}`, READ_FLAGS);
+        } catch (error) {
+          if (isMissing(error)) return undefined;
+          throw keyError(error, key);
+        }
+        try {
+          const st = fstatSync(fd, { bigint: true });
+          // A directory (a prefix of other keys), FIFO, socket or device is not a value.
+          if (!st.isFile()) return undefined;
+          let record: SidecarRecord | undefined;
+          const known = this.cachedRecords(key, st);
+          if (known) record = matchRecord(known, st);
+          else {
+            const records = await readSidecar(w.dir.path, name);
+            const found = await this.recordFor(w.dir, name, st, records);
+            if (found.raced && attempt < 3) continue;
+            if (!found.raced) this.rememberRecords(key, st, records);
+            record = found.record;
+          }
+          const info = this.info(key, st, record);
+          // Files this library wrote never change after the rename, so the size from fstat is
+          // exact; a foreign file that is being appended to is read as of that fstat.
+          const data = Buffer.allocUnsafe(info.size);
+          let length = 0;
+          while (length < data.byteLength) {
+            if (length > 0) ctx.signal.throwIfAborted();
+            const n = await readOnce(fd, data, length, data.byteLength - length, length);
+            if (n === 0) break; // truncated meanwhile by another tool
+            length += n;
+          }
+          info.size = length;
+          return { info, data: length === data.byteLength ? data : data.subarray(0, length) };
+        } finally {
+          // A read-only descriptor: closing it only drops a reference.
+          closeSync(fd);
+        }
       }
-      opened.info.size = length;
-      return { info: opened.info, data: length === data.byteLength ? data : data.subarray(0, length) };
     } finally {
-      await opened.handle.close();
+      w.release();
     }
   }
 
