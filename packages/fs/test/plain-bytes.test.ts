@@ -13,7 +13,6 @@ import { FileStorage } from "@pepperpy/storage-fs";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = mkdtempSync(join(tmpdir(), "pepperpy-fs-plain-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => {
   const basePath = join(root, `s${++n}`);
@@ -173,7 +172,9 @@ try {
   why = (error as Error).message.split("\n")[0] ?? "mount failed";
 }
 afterAll(() => {
+  // Unmount before removing the tree (one hook, so the order cannot be swapped).
   if (mounted) execFileSync("umount", ["-l", join(coarse, "m")]);
+  rmSync(root, { recursive: true, force: true });
 });
 
 const coarseTitle = "on a file system keeping whole seconds, bytes keep their sidecar (identities cannot tell versions apart)";
