@@ -676,9 +676,8 @@ export class FileDriver implements StorageDriver {
     dir: DirRef,
     name: string,
     st: BigIntStats,
-    known?: SidecarRecord[],
+    records: SidecarRecord[],
   ): Promise<{ record?: SidecarRecord; raced: boolean }> {
-    const records = known ?? (await readSidecar(dir.path, name));
     const record = matchRecord(records, st);
     if (record || isPlainMarked(st)) return { record, raced: false };
     try {
@@ -687,6 +686,21 @@ export class FileDriver implements StorageDriver {
     } catch {
       return { raced: true };
     }
+  }
+
+  /**
+   * The info of version `st` of `key`: from its remembered records, else from its sidecar
+   * (then remembered). `undefined` when a concurrent writer replaced the file between our
+   * reads (see {@link recordFor}) and this is not the `last` attempt: the caller reads again.
+   */
+  private async versionInfo(dir: DirRef, key: string, name: string, st: BigIntStats, last: boolean): Promise<ObjectInfo | undefined> {
+    const known = this.cachedRecords(key, st);
+    if (known) return this.info(key, st, matchRecord(known, st));
+    const records = await readSidecar(dir.path, name);
+    const { record, raced } = await this.recordFor(dir, name, st, records);
+    if (raced && !last) return undefined;
+    if (!raced) this.rememberRecords(key, st, records);
+    return this.info(key, st, record);
   }
 
   /** Opens a key's content file for reading, with its info; `undefined` when missing. */
@@ -713,17 +727,9 @@ export class FileDriver implements StorageDriver {
             await handle.close();
             return undefined;
           }
-          // The records are read from the sidecar only when this exact version is not remembered.
-          const known = this.cachedRecords(key, st);
-          if (known) return { handle, info: this.info(key, st, matchRecord(known, st)) };
-          const records = await readSidecar(w.dir.path, name);
-          const { record, raced } = await this.recordFor(w.dir, name, st, records);
-          if (raced && attempt < 3) {
-            await handle.close();
-            continue;
-          }
-          if (!raced) this.rememberRecords(key, st, records);
-          return { handle, info: this.info(key, st, record) };
+          const info = await this.versionInfo(w.dir, key, name, st, attempt >= 3);
+          if (info) return { handle, info };
+          await handle.close();
         } catch (error) {
           await handle.close().catch(() => undefined);
           throw error;
@@ -762,17 +768,8 @@ export class FileDriver implements StorageDriver {
           const st = fstatSync(fd, { bigint: true });
           // A directory (a prefix of other keys), FIFO, socket or device is not a value.
           if (!st.isFile()) return undefined;
-          let record: SidecarRecord | undefined;
-          const known = this.cachedRecords(key, st);
-          if (known) record = matchRecord(known, st);
-          else {
-            const records = await readSidecar(w.dir.path, name);
-            const found = await this.recordFor(w.dir, name, st, records);
-            if (found.raced && attempt < 3) continue;
-            if (!found.raced) this.rememberRecords(key, st, records);
-            record = found.record;
-          }
-          const info = this.info(key, st, record);
+          const info = await this.versionInfo(w.dir, key, name, st, attempt >= 3);
+          if (!info) continue; // raced: read again (the descriptor is closed below)
           // Files this library wrote never change after the rename, so the size from fstat is
           // exact; a foreign file that is being appended to is read as of that fstat.
           const data = Buffer.allocUnsafe(info.size);
@@ -861,13 +858,8 @@ export class FileDriver implements StorageDriver {
           throw keyError(error, key);
         }
         if (!st.isFile()) return undefined;
-        const known = this.cachedRecords(key, st);
-        if (known) return this.info(key, st, matchRecord(known, st));
-        const records = await readSidecar(w.dir.path, name);
-        const { record, raced } = await this.recordFor(w.dir, name, st, records);
-        if (raced && attempt < 3) continue;
-        if (!raced) this.rememberRecords(key, st, records);
-        return this.info(key, st, record);
+        const info = await this.versionInfo(w.dir, key, name, st, attempt >= 3);
+        if (info) return info;
       }
     } finally {
       w.release();
