@@ -33,6 +33,13 @@ export interface Sizes {
    * the untimed put-and-delete pass before each round of the large workload.
    */
   warmupMs: number;
+  /**
+   * Shortest timed pass of a repeatable small phase (put, get, exists, list), in ms (default
+   * 200): a pass that finishes sooner — 2,000 in-memory operations take 1–5 ms, less than one
+   * garbage collection — is run again over the same keys until this much time has passed,
+   * and the rate counts every operation. Slower systems run each pass once, as before. 0 turns it off.
+   */
+  minPhaseMs: number;
 }
 
 /** What the harness was asked to do. */
@@ -75,6 +82,7 @@ export const FULL_SIZES: Sizes = {
   s3SmallCount: 10_000,
   s3ListKeys: 50_000,
   warmupMs: 500,
+  minPhaseMs: 200,
 };
 
 export const QUICK_SIZES: Sizes = {
@@ -92,6 +100,7 @@ export const QUICK_SIZES: Sizes = {
   s3SmallCount: 40,
   s3ListKeys: 200,
   warmupMs: 20,
+  minPhaseMs: 0,
 };
 
 /** Every workload, in run order. */
@@ -171,6 +180,7 @@ const SIZE_FLAGS: Record<string, [keyof Sizes, (t: string) => number]> = {
   "--s3-small-count": ["s3SmallCount", countArg],
   "--s3-list-keys": ["s3ListKeys", countArg],
   "--warmup-ms": ["warmupMs", (t: string) => (t === "0" ? 0 : countArg(t))],
+  "--min-phase-ms": ["minPhaseMs", (t: string) => (t === "0" ? 0 : countArg(t))],
 };
 
 export const USAGE = `pnpm bench [flags]

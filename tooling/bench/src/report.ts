@@ -212,7 +212,9 @@ function describeSizes(s: Sizes, workload: string): string {
   const kib = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(b % MiB ? 1 : 0)} MiB` : `${(b / 1024).toFixed(b % 1024 ? 1 : 0)} KiB`);
   switch (workload) {
     case "small":
-      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight`;
+      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight${
+        s.minPhaseMs > 0 ? `; a put, get, exists or list pass shorter than ${s.minPhaseMs} ms runs again over the same keys until ${s.minPhaseMs} ms have passed (fast systems)` : ""
+      }`;
     case "medium":
       return `${s.mediumCount} × ${kib(s.mediumSize)}, sequential`;
     case "large":
