@@ -100,7 +100,8 @@ export const QUICK_SIZES: Sizes = {
   s3SmallCount: 40,
   s3ListKeys: 200,
   warmupMs: 20,
-  minPhaseMs: 0,
+  // Short, but long enough that the in-memory systems repeat their passes (the smoke test covers it).
+  minPhaseMs: 5,
 };
 
 /** Every workload, in run order. */
