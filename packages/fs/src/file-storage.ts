@@ -160,9 +160,18 @@ function uniqueStampMicros(plain: boolean): number {
   return micros;
 }
 
-/** True when the mtime of `st` carries the mark of a plain write (whole microseconds, the plain residue). */
+/**
+ * True when the mtime of `st` carries the mark of a plain write: its whole microseconds have
+ * the plain residue, and its nanoseconds within the microsecond are what stamping `stamp + 0.5`
+ * µs leaves. Node up to 22 sets times to the microsecond (truncated: 0 ns); Node 24 passes the
+ * double's nanoseconds through, and a double holds seconds near 2^31 only to about 240 ns, so
+ * the stamp lands within about ±120 ns of the half microsecond. A file stamped by the kernel
+ * matches by chance about 1 time in 30 (1/8 of residues × about a quarter of sub-µs values).
+ */
 function isPlainMarked(st: BigIntStats): boolean {
-  return st.mtimeNs % BigInt(PLAIN_MARK_MOD * 1000) === BigInt(PLAIN_MARK * 1000);
+  if ((st.mtimeNs / 1000n) % BigInt(PLAIN_MARK_MOD) !== BigInt(PLAIN_MARK)) return false;
+  const sub = st.mtimeNs % 1000n;
+  return sub === 0n || (sub >= 375n && sub <= 625n);
 }
 
 /**

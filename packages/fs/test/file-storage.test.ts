@@ -56,6 +56,9 @@ describe("FileStorage: files hold the raw content", () => {
     // Replace by rename, as editors do: a new inode.
     const { renameSync } = await import("node:fs");
     renameSync(join(basePath, "k.tmp"), join(basePath, "k"));
+    // A whole-second mtime, so the file cannot carry the plain mark by chance (see the fs README).
+    const { utimesSync } = await import("node:fs");
+    utimesSync(join(basePath, "k"), 1_700_000_000, 1_700_000_000);
     const info = await storage.stat("k");
     expect(info.valueType).toBeUndefined();
     expect(info.etag).not.toBe(first.etag);
