@@ -236,10 +236,11 @@ function openFd(path: string, flags: number, mode: number): Promise<number> {
   });
 }
 
-/** Reads into `data` from `position` of `fd` on the thread pool, looping over short reads; the bytes read (fewer at the end of the file). */
-async function readFd(fd: number, data: Buffer, position: number): Promise<number> {
+/** Reads into `data` from `position` of `fd` on the thread pool, looping over short reads (checking `signal` between them); the bytes read (fewer at the end of the file). */
+async function readFd(fd: number, data: Buffer, position: number, signal?: AbortSignal): Promise<number> {
   let length = 0;
   while (length < data.byteLength) {
+    if (length > 0) signal?.throwIfAborted();
     const n = await readOnce(fd, data, length, data.byteLength - length, position + length);
     if (n === 0) break;
     length += n;
@@ -782,13 +783,8 @@ export class FileDriver implements StorageDriver {
           // Files this library wrote never change after the rename, so the size from fstat is
           // exact; a foreign file that is being appended to is read as of that fstat.
           const data = Buffer.allocUnsafe(info.size);
-          let length = 0;
-          while (length < data.byteLength) {
-            if (length > 0) ctx.signal.throwIfAborted();
-            const n = await readOnce(fd, data, length, data.byteLength - length, length);
-            if (n === 0) break; // truncated meanwhile by another tool
-            length += n;
-          }
+          // Short only when another tool truncated the file meanwhile.
+          const length = await readFd(fd, data, 0, ctx.signal);
           info.size = length;
           return { info, data: length === data.byteLength ? data : data.subarray(0, length) };
         } finally {
