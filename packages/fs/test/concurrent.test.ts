@@ -28,7 +28,9 @@ afterAll(() => {
 it(`${WRITERS} writer processes and 1 reader process on one key: every read is one writer's whole value`, async () => {
   const base = join(root, "data");
   const seed = new FileStorage(base);
-  await seed.put("shared/key", makeValue(99, 0, 100), { metadata: { writer: "99" } });
+  // An even writer id: odd ids are the plain-bytes writers, whose values must carry no
+  // metadata, so a seed read before the first write would have counted as wrong metadata.
+  await seed.put("shared/key", makeValue(100, 0, 100), { metadata: { writer: "100" } });
   await seed.close();
   const writers = Array.from({ length: WRITERS }, (_, i) => runChild(child.script, ["writer", base, "shared/key", String(i + 1), String(DURATION_MS)]));
   const reader = runChild(child.script, ["reader", base, "shared/key", String(DURATION_MS + 500)]);
