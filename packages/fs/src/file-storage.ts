@@ -206,16 +206,6 @@ function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): bo
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
 }
 
-/** Writes every byte of `data`, looping over short writes. */
-async function writeFully(h: FileHandle, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.byteLength) {
-    const { bytesWritten } = await h.write(data, offset, data.byteLength - offset);
-    if (bytesWritten <= 0) throw new StorageIOError("Write made no progress");
-    offset += bytesWritten;
-  }
-}
-
 /** Largest value written to its temp file synchronously (into the page cache: a few µs per KiB, where a thread-pool round trip costs ~100 µs). */
 const SYNC_WRITE_MAX = 64 * 1024;
 
@@ -288,6 +278,24 @@ function closeQuietly(fd: number): void {
   } catch {
     // Nothing more to do: the write is already failing and its temp file goes.
   }
+}
+
+/**
+ * Creates `path` (which must not exist) holding `data`, flushed when `fsync` is set: a
+ * sidecar's temp file. The descriptor is bare and closed synchronously (written and
+ * flushed, closing only drops a reference).
+ */
+async function writeNewFile(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
+  const fd = await openFd(path, CREATE_FLAGS, 0o666);
+  try {
+    if (data.byteLength <= SYNC_WRITE_MAX) writeFullySync(fd, data);
+    else await writeFullyFd(fd, data);
+    if (fsync) await fsyncFd(fd);
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
+  }
+  closeSync(fd);
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -1042,13 +1050,7 @@ export class FileDriver implements StorageDriver {
         req.valueType === undefined || plain ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
       const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
         sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
-        const sh = await fsp.open(sideTmpPath, CREATE_FLAGS, 0o666);
-        try {
-          await writeFully(sh, serializeSidecar(name, records, LOCK_HOLDER));
-          if (this.fsync) await sh.sync();
-        } finally {
-          await sh.close();
-        }
+        await writeNewFile(sideTmpPath, serializeSidecar(name, records, LOCK_HOLDER), this.fsync);
       };
       // The sidecar temp is written BEFORE either file is flushed (and before the key lock),
       // from the records of the content as it is now; with fsync both are then flushed
@@ -1457,13 +1459,7 @@ export class FileDriver implements StorageDriver {
             const previous = await readSidecar(dw.dir.path, dst.name);
             const tmp = `${dw.dir.path}/${tempName()}`;
             try {
-              const sh = await fsp.open(tmp, CREATE_FLAGS, 0o666);
-              try {
-                await writeFully(sh, serializeSidecar(dst.name, sidecarRecords(record, previous)));
-                if (this.fsync) await sh.sync();
-              } finally {
-                await sh.close();
-              }
+              await writeNewFile(tmp, serializeSidecar(dst.name, sidecarRecords(record, previous)), this.fsync);
               ctx.signal.throwIfAborted();
               await fsp.rename(tmp, targetSidecar);
             } catch (error) {
