@@ -226,7 +226,7 @@ function describeSizes(s: Sizes, workload: string): string {
     case "stream":
       return `${kib(s.streamSize)} streamed in and read back, sha-256 checked`;
     case "overhead":
-      return `${Math.min(s.smallCount, 1000).toLocaleString("en")} × ${kib(s.smallSize)} per side, sequential, blocks of 25 operations alternating between the layer and the bare backend in one process`;
+      return `${Math.min(s.smallCount, 1000).toLocaleString("en")} × ${kib(s.smallSize)} per side, sequential, blocks of 25 operations alternating between the layer and the bare backend in one process${s.minPhaseMs > 0 ? `; a get or exists pass shorter than ${s.minPhaseMs} ms per side runs again` : ""}`;
     default:
       return "";
   }

@@ -446,17 +446,24 @@ async function overhead(ctx: WorkloadContext): Promise<Phases> {
     ];
     for (const [op, fn] of ops) {
       const spent = [0, 0];
-      // Which side goes first alternates too.
-      for (let start = 0, block = 0; start < n; start += OVERHEAD_BLOCK, block++) {
-        const end = Math.min(n, start + OVERHEAD_BLOCK);
-        for (const s of block % 2 ? [1, 0] : [0, 1]) {
-          const side = sides[s]!;
-          const t = performance.now();
-          for (let i = start; i < end; i++) await fn(side.a, side.keys[i]!, i);
-          spent[s]! += performance.now() - t;
+      // A pass of `get` or `exists` (which change nothing) shorter than `minPhaseMs` runs
+      // again over the same keys, like the small phases: 1,000 file `exists` take about 20 ms.
+      const repeatable = op === "get" || op === "exists";
+      let passes = 0;
+      do {
+        passes++;
+        // Which side goes first alternates too.
+        for (let start = 0, block = 0; start < n; start += OVERHEAD_BLOCK, block++) {
+          const end = Math.min(n, start + OVERHEAD_BLOCK);
+          for (const s of block % 2 ? [1, 0] : [0, 1]) {
+            const side = sides[s]!;
+            const t = performance.now();
+            for (let i = start; i < end; i++) await fn(side.a, side.keys[i]!, i);
+            spent[s]! += performance.now() - t;
+          }
         }
-      }
-      for (const s of [0, 1]) rec.add(`${op}${sides[s]!.name}`, "ops/s", n / (spent[s]! / 1000), op === "put" ? 0 : n);
+      } while (repeatable && Math.min(spent[0]!, spent[1]!) < sizes.minPhaseMs);
+      for (const s of [0, 1]) rec.add(`${op}${sides[s]!.name}`, "ops/s", (n * passes) / (spent[s]! / 1000), op === "put" ? 0 : n * passes);
     }
     for (const side of sides) await checkAbsent(system, "overhead", side.a, side.keys, side.keys[0]!.slice(0, side.keys[0]!.lastIndexOf("/") + 1));
     ctx.log(`  overhead r${r + 1} done`);
