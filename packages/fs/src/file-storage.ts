@@ -1825,8 +1825,16 @@ export class FileStorage extends BaseStorage {
   /** The configured base directory (as given; symlinks in it are resolved once, at open). */
   readonly basePath: string;
 
-  constructor(options: string | FileStorageOptions) {
-    const opts: FileStorageOptions = typeof options === "string" ? { basePath: options } : options;
+  /**
+   * @param options The base directory, or every option in one object with `basePath`.
+   * @param more With a path first, the other options: `new FileStorage("/data", { fsync: false })`.
+   */
+  constructor(options: string | FileStorageOptions, more?: Omit<FileStorageOptions, "basePath">) {
+    if (more !== undefined && (typeof options !== "string" || typeof more !== "object" || more === null)) {
+      // A second argument that would be ignored is refused: options a caller believes in (fsync) must hold.
+      throw new StorageValidationError("FileStorage takes a path and an options object, or one options object with basePath", { backend: "file" });
+    }
+    const opts: FileStorageOptions = typeof options === "string" ? { ...more, basePath: options } : options;
     if (typeof opts !== "object" || opts === null || typeof opts.basePath !== "string" || opts.basePath.length === 0) {
       throw new StorageValidationError("FileStorage needs a basePath (a directory)", { backend: "file" });
     }

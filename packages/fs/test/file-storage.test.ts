@@ -338,3 +338,23 @@ describe("FileStorage: registry", () => {
     await expect(createStorage({ type: "fs", path: "/tmp/x", fsync: "yes" })).rejects.toMatchObject({ code: "CONFIG" });
   });
 });
+
+describe("FileStorage: constructor", () => {
+  it("takes a path and options, or one options object; never ignores an argument", async () => {
+    const path = join(root, "ctor");
+    expect(new FileStorage(path).capabilities.durable).toBe(true);
+    const twoArgs = new FileStorage(path, { fsync: false });
+    expect(twoArgs.capabilities.durable).toBe(false);
+    expect(twoArgs.basePath).toBe(path);
+    await twoArgs.put("k", "v");
+    expect(await twoArgs.get("k")).toBe("v");
+    await twoArgs.close();
+    expect(new FileStorage({ basePath: path, fsync: false }).capabilities.durable).toBe(false);
+    expect(() => new FileStorage(path, { fsync: "no" as unknown as boolean })).toThrow(/Invalid option fsync/);
+    // An options object and a second one: the second would be ignored, so it is refused.
+    expect(() => new (FileStorage as new (...args: unknown[]) => FileStorage)({ basePath: path }, { fsync: false })).toThrow(
+      expect.objectContaining({ code: "VALIDATION", message: expect.stringContaining("path and an options object") }),
+    );
+    expect(() => new (FileStorage as new (...args: unknown[]) => FileStorage)(path, "fsync=false")).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+  });
+});
