@@ -202,18 +202,17 @@ async function small(ctx: WorkloadContext): Promise<Phases> {
         await run(async (i) => {
           found[i] = await adapter.exists(keys[i]!);
         });
+        const missing = found.findIndex((f) => f !== true);
+        if (missing >= 0) fail(system, `exists-${mode}: ${keys[missing]} reported missing after put`);
       });
-      const missing = found.findIndex((f) => f !== true);
-      if (missing >= 0) fail(system, `exists-${mode}: ${keys[missing]} reported missing after put`);
       rec.add(`exists-${mode}`, "ops/s", exists, n);
 
       if (mode === "seq") {
-        let listed: string[] = [];
+        let listedKeys = 0;
         const lists = await rate(n, minMs, async () => {
-          listed = await adapter.list(prefix);
-          checkList(system, "list", listed, keys);
+          listedKeys = checkList(system, "list", await adapter.list(prefix), keys);
         });
-        rec.add("list", "ops/s", lists, checkList(system, "list", listed, keys));
+        rec.add("list", "ops/s", lists, listedKeys);
       }
 
       const s = await time(() => run((i) => adapter.delete(keys[i]!)));
