@@ -28,6 +28,12 @@ export interface ListEntry {
   lastModified: Date;
   /** An opaque version tag, when the backend has one cheaply. */
   etag?: string | undefined;
+  /**
+   * When the value expires (SPEC §11), if it was written with `ttl` / `expiresAt` and the
+   * backend returns the deadline in listings cheaply. The core hides entries whose deadline
+   * has passed.
+   */
+  expiresAt?: Date | undefined;
 }
 
 /** What `stat` returns: a {@link ListEntry} plus content type and metadata. */
@@ -77,6 +83,10 @@ export interface PutOptions extends OperationOptions {
   valueType?: ValueType | undefined;
   /** Compression level for the compression layer (ignored elsewhere). */
   compressionLevel?: number | undefined;
+  /** Expiry: the value is absent from every read this many milliseconds after the write (SPEC §11). */
+  ttl?: number | undefined;
+  /** Expiry: the value is absent from every read from this instant on (SPEC §11). */
+  expiresAt?: Date | undefined;
   /** Extra layer options. */
   [option: string]: unknown;
 }
@@ -288,6 +298,13 @@ export interface WriteRequest {
   metadata: Record<string, string>;
   ifNoneMatch?: "*" | undefined;
   ifMatch?: string | undefined;
+  /**
+   * Expiry deadline in epoch milliseconds, resolved by the core from `ttl` / `expiresAt` /
+   * the storage's default TTL. A driver stores it with the object (sidecar, object
+   * metadata, a column, native TTL) and returns it as `info.expiresAt` from `read`, `stat`,
+   * `readStream` and, where cheap, `list`; the core hides what has expired. Absent: never expires.
+   */
+  expiresAt?: number | undefined;
   /** Layer options from `put`, passed down unchanged. */
   options: PutOptions;
 }
