@@ -7,8 +7,11 @@
  * (a backend maps ENOENT / 404 to {@link StorageNotFoundError}); nothing matches on
  * message text.
  *
- * `instanceof` works across two installed copies of this package: every class checks a
- * brand registered with `Symbol.for`, not its own prototype chain.
+ * `instanceof` works across two installed copies of this package: every error carries, under
+ * a `Symbol.for` brand, the names of the classes it was constructed as (its own and every
+ * ancestor up to `StorageError`), and `instanceof` checks the class's name against that list,
+ * not the prototype chain. So `x instanceof StorageIOError` holds for an `S3DeleteManyError`,
+ * but a plain `StorageIOError` is not an `S3DeleteManyError`.
  */
 
 /** Stable machine-readable error codes. */
@@ -42,7 +45,18 @@ export interface StorageErrorOptions {
 }
 
 const BRAND = Symbol.for("@pepperpy/storage.error");
-type Branded = { [BRAND]?: StorageErrorCode };
+const CLASSES_BRAND = Symbol.for("@pepperpy/storage.error.classes");
+type Branded = { [BRAND]?: StorageErrorCode; [CLASSES_BRAND]?: readonly string[] };
+
+/** The class names from `ctor` up to (and including) `StorageError`. */
+function classNames(ctor: Function): string[] {
+  const names: string[] = [];
+  for (let c: unknown = ctor; typeof c === "function" && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+    names.push((c as Function).name);
+    if ((c as Function).name === "StorageError") break;
+  }
+  return names;
+}
 
 /** Keys longer than this are shortened in messages so logs stay readable. */
 const MAX_KEY_IN_MESSAGE = 200;
@@ -99,6 +113,7 @@ export class StorageError extends Error {
     this.retryable = options.retryable ?? ctor.defaultRetryable;
     this.attempts = undefined;
     (this as Branded)[BRAND] = this.code;
+    Object.defineProperty(this, CLASSES_BRAND, { value: classNames(ctor), enumerable: false });
     this.refreshMessage();
   }
 
@@ -118,63 +133,81 @@ export class StorageError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== "object" || value === null) return false;
-    const code = (value as Branded)[BRAND];
-    if (code === undefined) return false;
-    // The base class matches every branded error; a subclass matches its own code.
+    const branded = value as Branded;
+    if (branded[BRAND] === undefined) return false;
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was called on
-    return this === StorageError || (this as unknown as typeof StorageError).code === code;
+    const cls = this as unknown as typeof StorageError;
+    // The base class matches every branded error; a subclass matches errors constructed as it
+    // or as one of its subclasses (checked by name, so a second installed copy matches too).
+    if (cls === StorageError || cls.name === "StorageError") return true;
+    const names = branded[CLASSES_BRAND];
+    // An error from an older copy without the class list: fall back to the code.
+    if (names === undefined) return cls.code === branded[BRAND];
+    return names.includes(cls.name);
   }
 }
 
 /** The key does not exist. */
 export class StorageNotFoundError extends StorageError {
-  static override readonly code: StorageErrorCode = "NOT_FOUND";
+  static override readonly code = "NOT_FOUND" as const;
+  declare readonly code: "NOT_FOUND";
 }
 /** A key, value, option or argument is invalid; nothing was done. */
 export class StorageValidationError extends StorageError {
-  static override readonly code: StorageErrorCode = "VALIDATION";
+  static override readonly code = "VALIDATION" as const;
+  declare readonly code: "VALIDATION";
 }
 /** A configuration file or object is invalid, or names an unknown plugin. */
 export class StorageConfigError extends StorageError {
-  static override readonly code: StorageErrorCode = "CONFIG";
+  static override readonly code = "CONFIG" as const;
+  declare readonly code: "CONFIG";
 }
 /** The backend refused access (EACCES, HTTP 403, bad credentials). */
 export class StoragePermissionError extends StorageError {
-  static override readonly code: StorageErrorCode = "PERMISSION";
+  static override readonly code = "PERMISSION" as const;
+  declare readonly code: "PERMISSION";
 }
 /** A condition failed (`ifMatch`, `ifNoneMatch`) or the key already exists or clashes. */
 export class StorageConflictError extends StorageError {
-  static override readonly code: StorageErrorCode = "CONFLICT";
+  static override readonly code = "CONFLICT" as const;
+  declare readonly code: "CONFLICT";
 }
 /** Stored data is corrupt, truncated, tampered with or was written under another key. */
 export class StorageIntegrityError extends StorageError {
-  static override readonly code: StorageErrorCode = "INTEGRITY";
+  static override readonly code = "INTEGRITY" as const;
+  declare readonly code: "INTEGRITY";
 }
 /** The backend cannot be reached or is overloaded; retryable by default. */
 export class StorageUnavailableError extends StorageError {
-  static override readonly code: StorageErrorCode = "UNAVAILABLE";
+  static override readonly code = "UNAVAILABLE" as const;
+  declare readonly code: "UNAVAILABLE";
   static override readonly defaultRetryable: boolean = true;
 }
 /** The operation did not finish within its timeout; retryable by default. */
 export class StorageTimeoutError extends StorageError {
-  static override readonly code: StorageErrorCode = "TIMEOUT";
+  static override readonly code = "TIMEOUT" as const;
+  declare readonly code: "TIMEOUT";
   static override readonly defaultRetryable: boolean = true;
 }
 /** The caller aborted the operation through its `AbortSignal`. Never retried. */
 export class StorageAbortedError extends StorageError {
-  static override readonly code: StorageErrorCode = "ABORTED";
+  static override readonly code = "ABORTED" as const;
+  declare readonly code: "ABORTED";
 }
 /** Out of space: a full disk (ENOSPC, EDQUOT) or a storage's capacity. */
 export class StorageQuotaError extends StorageError {
-  static override readonly code: StorageErrorCode = "QUOTA";
+  static override readonly code = "QUOTA" as const;
+  declare readonly code: "QUOTA";
 }
 /** The backend (or this stack of layers) cannot do what was asked, such as a conditional write. */
 export class StorageUnsupportedError extends StorageError {
-  static override readonly code: StorageErrorCode = "UNSUPPORTED";
+  static override readonly code = "UNSUPPORTED" as const;
+  declare readonly code: "UNSUPPORTED";
 }
 /** An I/O failure that fits no other class; `cause` holds the native error. */
 export class StorageIOError extends StorageError {
-  static override readonly code: StorageErrorCode = "IO";
+  static override readonly code = "IO" as const;
+  declare readonly code: "IO";
 }
 
 /** One backend's failure inside a {@link StoragePartialWriteError}. */
@@ -192,7 +225,8 @@ export interface BackendFailure {
  * silent success: `failures` names every backend that failed, `succeeded` the others.
  */
 export class StoragePartialWriteError extends StorageError {
-  static override readonly code: StorageErrorCode = "PARTIAL_WRITE";
+  static override readonly code = "PARTIAL_WRITE" as const;
+  declare readonly code: "PARTIAL_WRITE";
   /** The backends that failed, with their errors. */
   readonly failures: BackendFailure[];
   /** Indexes of the backends that succeeded. */

@@ -197,3 +197,36 @@ describe("fromAbortSignal", () => {
     expect(fromAbortSignal(AbortSignal.abort(own))).toBe(own);
   });
 });
+
+describe("instanceof checks the class, not only the code", () => {
+  class SpecialIOError extends StorageIOError {}
+  it("a plain error of the parent class is not an instance of a subclass with the same code", () => {
+    const plain = new StorageIOError("x");
+    expect(plain instanceof SpecialIOError).toBe(false);
+    expect(plain instanceof StorageIOError).toBe(true);
+  });
+  it("a subclass instance is an instance of itself, its parent and the base", () => {
+    const special = new SpecialIOError("y");
+    expect(special instanceof SpecialIOError).toBe(true);
+    expect(special instanceof StorageIOError).toBe(true);
+    expect(special instanceof StorageError).toBe(true);
+    expect(special instanceof StorageNotFoundError).toBe(false);
+  });
+  it("an error from another installed copy (same class names, other prototypes) still matches", () => {
+    // Simulate a second copy: a structurally identical class family from a fresh module graph.
+    const foreign = Object.create(null) as Record<symbol, unknown>;
+    foreign[Symbol.for("@pepperpy/storage.error")] = "NOT_FOUND";
+    Object.defineProperty(foreign, Symbol.for("@pepperpy/storage.error.classes"), {
+      value: ["StorageNotFoundError", "StorageError"],
+    });
+    expect(foreign instanceof StorageNotFoundError).toBe(true);
+    expect(foreign instanceof StorageError).toBe(true);
+    expect(foreign instanceof StorageIOError).toBe(false);
+  });
+  it("each class has a literal code type", () => {
+    const e = new StorageNotFoundError("gone");
+    const code: "NOT_FOUND" = e.code;
+    expect(code).toBe("NOT_FOUND");
+    expect(StorageNotFoundError.code).toBe("NOT_FOUND");
+  });
+});
