@@ -55,6 +55,7 @@ export {
   isStorageError,
 } from "./errors.js";
 export { StorageEvents } from "./events.js";
+export { OPERATION_CHANNEL, type OperationMessage } from "./diagnostics.js";
 export { ByteReader, collect, copyBytes, drain, sliceRange } from "./bytes.js";
 export {
   MAX_KEY_BYTES,

@@ -86,6 +86,7 @@ export const BUILTIN_STORAGE_PACKAGES: Readonly<Record<string, string>> = {
 
 /** Built-in layers and their packages. */
 export const BUILTIN_LAYER_PACKAGES: Readonly<Record<string, string>> = {
+  tracing: "@pepperpy/storage-otel",
   metrics: "@pepperpy/storage-metrics",
   cache: "@pepperpy/storage-cache",
   compression: "@pepperpy/storage-compress",

@@ -1,3 +1,4 @@
+import { observed, reportOperation } from "./diagnostics.js";
 import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
@@ -283,8 +284,8 @@ export class BaseStorage implements Storage {
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success: SuccessEvent<T> | undefined,
   ): MaybePromise<T> {
-    // Durations are measured only while someone listens to events.
-    const started = this.events.active ? performance.now() : 0;
+    // Durations are measured only while someone listens to events or observes operations.
+    const started = this.events.active || observed() ? performance.now() : 0;
     if (this.closed) {
       return this.fail(operation, key, started, new StorageUnavailableError("Storage is closed", { retryable: false }));
     }
@@ -386,6 +387,7 @@ export class BaseStorage implements Storage {
 
   /** Emits the success event, if anyone listens, and returns the result. */
   private succeed<T>(operation: string, key: string | undefined, started: number, result: T, success: SuccessEvent<T> | undefined): T {
+    if (observed()) reportOperation({ operation, key, backend: this.name, bytes: success?.bytes?.(result), durationMs: elapsed(started) });
     if (success && this.events.active && this.events.has(success.event)) {
       this.events.emit(success.event, {
         key,
@@ -400,6 +402,7 @@ export class BaseStorage implements Storage {
   /** Adds context to an error, emits `storage.error` and rethrows it. */
   private fail(operation: string, key: string | undefined, started: number, error: unknown): never {
     const mapped = this.toStorageError(error, operation, key);
+    if (observed()) reportOperation({ operation, key, backend: this.name, durationMs: elapsed(started), error: mapped });
     if (this.events.has("storage.error")) {
       this.events.emit("storage.error", { key, operation, durationMs: elapsed(started), error: mapped });
     }
