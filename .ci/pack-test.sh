@@ -72,4 +72,37 @@ node esm.mjs
 node cjs.cjs
 npx tsc -p tsconfig.json
 npx pepperpy-storage --help >/dev/null
+
+# A fresh TypeScript app that never installed @types/node nor listed it in `types` (TypeScript 6
+# defaults `types` to []): the packages bring Node's types themselves (core depends on
+# @types/node and its declarations reference it). Checked on TypeScript 5.9 and 6.0, strict.
+for ts in 5.9.3 6.0.3; do
+  fresh="$work/fresh-ts-$ts"
+  mkdir -p "$fresh"
+  cat > "$fresh/package.json" <<'EOF2'
+{ "name": "fresh-ts-app", "version": "1.0.0", "private": true, "type": "module" }
+EOF2
+  (cd "$fresh" && npm install --no-audit --no-fund --loglevel=error "$work"/packs/*.tgz "typescript@$ts" >/dev/null)
+  cat > "$fresh/app.ts" <<'EOF2'
+import { FileStorage, MemoryStorage, StorageNotFoundError, type Storage } from "@pepperpy/storage";
+interface User { name: string; age: number }
+const s: Storage = new MemoryStorage();
+const f = new FileStorage("./data");
+export async function main(): Promise<void> {
+  await s.put("u", { name: "Ada", age: 36 });
+  const u = await s.get<User>("u");
+  const stream = await f.getStream("u");
+  stream.pipe(process.stdout);
+  try { await s.get("x"); } catch (e) { if (e instanceof StorageNotFoundError) console.log(e.code, u.name); }
+}
+EOF2
+  cat > "$fresh/tsconfig.json" <<'EOF2'
+{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "target": "ES2022", "strict": true, "noEmit": true, "skipLibCheck": false }, "files": ["app.ts"] }
+EOF2
+  if [ -e "$fresh/node_modules/@types/node" ] && ! grep -q '"@types/node"' "$fresh/package.json"; then
+    echo "fresh app on TypeScript $ts: @types/node came with the packages"
+  fi
+  (cd "$fresh" && npx tsc -p tsconfig.json) || { echo "fresh app on TypeScript $ts: type check failed"; exit 1; }
+  echo "fresh app on TypeScript $ts: type check ok"
+done
 echo "pack test ok: $(ls "$work"/packs | wc -l) packages installed from tarballs; import, require, types and bin work"
