@@ -111,7 +111,10 @@ export {
   resolveStoragePlugin,
 } from "./registry.js";
 export {
+  type ConfigOrigins,
+  DEFAULT_MAX_CONFIG_BYTES,
   type DurationUnit,
+  type LoadConfigOptions,
   type StorageConfigInput,
   compositePlugin,
   createStorage,
