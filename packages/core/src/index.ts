@@ -42,6 +42,7 @@ export {
   StorageIOError,
   StorageIntegrityError,
   StorageNotFoundError,
+  StorageOutcomeUnknownError,
   StoragePartialWriteError,
   StoragePermissionError,
   StorageQuotaError,
