@@ -35,6 +35,8 @@ export const ExitCode = {
   PARTIAL_WRITE: 13,
   /** `StorageIOError`: any other I/O failure. */
   IO: 14,
+  /** `StorageOutcomeUnknownError`: a write may or may not have happened; read the key to know. */
+  OUTCOME_UNKNOWN: 15,
   /** Interrupted (Ctrl-C) or `StorageAbortedError`: 128 + SIGINT, as shells report it. */
   INTERRUPTED: 130,
 } as const;
@@ -55,6 +57,7 @@ const BY_ERROR_CODE: Record<StorageErrorCode, ExitCodeValue> = {
   QUOTA: ExitCode.QUOTA,
   UNSUPPORTED: ExitCode.UNSUPPORTED,
   PARTIAL_WRITE: ExitCode.PARTIAL_WRITE,
+  OUTCOME_UNKNOWN: ExitCode.OUTCOME_UNKNOWN,
   IO: ExitCode.IO,
 };
 

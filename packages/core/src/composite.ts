@@ -48,11 +48,48 @@ function asStorageError(error: unknown): StorageError {
   return isStorageError(error) ? error : fromNodeError(error);
 }
 
+const noop = () => undefined;
+
+/**
+ * FIFO queues by key for one tier: an operation on some keys starts once every operation
+ * queued before it on any of those keys has settled. The composite queues each write on
+ * every tier in one synchronous step, so every tier receives the writes of a key in the
+ * same order. Entries exist only while operations are queued.
+ */
+class KeyQueues {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const before: Promise<void>[] = [];
+    for (const k of keys) {
+      const tail = this.tails.get(k);
+      if (tail) before.push(tail);
+    }
+    const result = (before.length === 0 ? Promise.resolve() : Promise.all(before)).then(fn);
+    const tail = result.then(noop, noop);
+    for (const k of keys) this.tails.set(k, tail);
+    void tail.then(() => {
+      for (const k of keys) if (this.tails.get(k) === tail) this.tails.delete(k);
+    });
+    return result;
+  }
+}
+
+/** A read that may repair earlier tiers: spoiled once a write of its key was in flight while it ran. */
+interface RepairToken {
+  spoiled: boolean;
+}
+
 /**
  * The composite policy, as a driver:
  * - **writes** (`put`, `delete`, batches) go to every backend at once; when some fail the
  *   call rejects with `StoragePartialWriteError` naming them (when all fail, with the
  *   first backend's error) — never a silent success;
+ * - **write order**: writes of one key through one composite reach every backend in the
+ *   order they were issued (a per-key queue per backend), so concurrent `put`s and
+ *   `delete`s of a key leave every backend holding the same value. Writes of different keys
+ *   still run in parallel. Nothing orders writes made by another composite instance or
+ *   another process: they can still leave the backends holding different values;
  * - **reads** (`get`, `stat`, `exists`, streams) come from the first backend, in order,
  *   that has the key; a backend that fails is skipped, and if no backend has the key and
  *   one failed, that failure is the result (a "missing" answer would be a guess);
@@ -65,9 +102,16 @@ export class CompositeDriver implements StorageDriver {
   readonly capabilities: StorageCapabilities;
   readonly backends: readonly Storage[];
   private readonly readRepair: boolean;
+  /** One queue per backend (see {@link KeyQueues}). */
+  private readonly queues: KeyQueues[];
+  /** Writes queued or running, by key. */
+  private readonly pendingWrites = new Map<string, number>();
+  /** Reads that may repair, by key. */
+  private readonly repairing = new Map<string, Set<RepairToken>>();
 
   constructor(backends: readonly Storage[], readRepair: boolean) {
     this.backends = backends;
+    this.queues = backends.map(() => new KeyQueues());
     this.readRepair = readRepair;
     this.name = `composite(${backends.map((b) => b.name).join(",")})`;
     const all = (k: keyof StorageCapabilities) => backends.every((b) => b.capabilities[k]);
@@ -105,22 +149,44 @@ export class CompositeDriver implements StorageDriver {
   }
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    if (!this.readRepair) return this.readFirst(key, ctx);
+    // A repair writes what the read saw; a write of the key while the read ran may have
+    // changed it, and the repair would then put an older value over a newer one.
+    const token: RepairToken = { spoiled: this.pendingWrites.has(key) };
+    let tokens = this.repairing.get(key);
+    if (!tokens) {
+      tokens = new Set();
+      this.repairing.set(key, tokens);
+    }
+    tokens.add(token);
+    try {
+      return await this.readFirst(key, ctx, token);
+    } finally {
+      tokens.delete(token);
+      if (tokens.size === 0 && this.repairing.get(key) === tokens) this.repairing.delete(key);
+    }
+  }
+
+  private async readFirst(key: string, ctx: DriverContext, repair?: RepairToken): Promise<StoredEntry | undefined> {
     const { hit, missing, failures } = await this.firstHit((b) => orUndefined(b.getEntry(key, innerOptions(ctx))));
     if (!hit) {
       if (failures.length > 0) throw failures[0];
       return undefined;
     }
-    if (this.readRepair) {
+    if (repair && !repair.spoiled) {
       const earlier = missing.filter((i) => i < hit.index);
       const { info, data } = hit.value;
+      // Queued like writes, so a write issued after this point lands after the repair.
       await Promise.allSettled(
         earlier.map((i) =>
-          this.backends[i]!.put(key, data, {
-            contentType: info.contentType,
-            metadata: info.metadata,
-            valueType: info.valueType ?? "bytes",
-            ...innerOptions(ctx),
-          }),
+          this.queues[i]!.run([key], () =>
+            this.backends[i]!.put(key, data, {
+              contentType: info.contentType,
+              metadata: info.metadata,
+              valueType: info.valueType ?? "bytes",
+              ...innerOptions(ctx),
+            }),
+          ),
         ),
       );
     }
@@ -145,9 +211,26 @@ export class CompositeDriver implements StorageDriver {
     return hit.value;
   }
 
-  /** Runs a write on every backend; all must succeed. */
-  private async writeAll<T>(operation: string, fn: (b: Storage) => Promise<T>): Promise<T> {
-    const results = await Promise.allSettled(this.backends.map(fn));
+  /**
+   * Runs a write of `keys` on every backend; all must succeed. The write is queued on
+   * every backend in one synchronous step, behind the writes of the same keys issued
+   * before it, so every backend sees the same order.
+   */
+  private async writeAll<T>(operation: string, keys: readonly string[], fn: (b: Storage) => Promise<T>): Promise<T> {
+    for (const key of keys) {
+      this.pendingWrites.set(key, (this.pendingWrites.get(key) ?? 0) + 1);
+      for (const token of this.repairing.get(key) ?? []) token.spoiled = true;
+    }
+    let results: PromiseSettledResult<T>[];
+    try {
+      results = await Promise.allSettled(this.backends.map((b, i) => this.queues[i]!.run(keys, () => fn(b))));
+    } finally {
+      for (const key of keys) {
+        const n = this.pendingWrites.get(key)! - 1;
+        if (n === 0) this.pendingWrites.delete(key);
+        else this.pendingWrites.set(key, n);
+      }
+    }
     const failures: BackendFailure[] = [];
     const succeeded: number[] = [];
     results.forEach((r, index) => {
@@ -166,7 +249,7 @@ export class CompositeDriver implements StorageDriver {
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     // A stream can be read once; every backend needs the bytes, so it is buffered.
     const body = req.body instanceof Uint8Array ? req.body : await collect(req.body, ctx.signal);
-    return this.writeAll("put", (b) =>
+    return this.writeAll("put", [key], (b) =>
       b.put(key, body, {
         ...req.options,
         contentType: req.contentType,
@@ -179,11 +262,11 @@ export class CompositeDriver implements StorageDriver {
   }
 
   async delete(key: string, ctx: DriverContext): Promise<void> {
-    await this.writeAll("delete", (b) => b.delete(key, innerOptions(ctx)));
+    await this.writeAll("delete", [key], (b) => b.delete(key, innerOptions(ctx)));
   }
 
   async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
-    await this.writeAll("deleteMany", (b) => b.deleteMany(keys, innerOptions(ctx)));
+    await this.writeAll("deleteMany", keys, (b) => b.deleteMany(keys, innerOptions(ctx)));
   }
 
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {

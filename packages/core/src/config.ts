@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { open } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { StorageConfigError, isStorageError } from "./errors.js";
@@ -53,7 +54,9 @@ export function parseSize(value: unknown): number | undefined {
   if (typeof value !== "string") return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   if (!m) return undefined;
-  const unit = SIZE_UNITS[(m[2] || "b").toLowerCase()];
+  const name = (m[2] || "b").toLowerCase();
+  // An own-property lookup: "1constructor" is not a size.
+  const unit = Object.hasOwn(SIZE_UNITS, name) ? SIZE_UNITS[name] : undefined;
   return unit === undefined ? undefined : Math.floor(Number(m[1]) * unit);
 }
 
@@ -84,7 +87,7 @@ export function toCamelCase(name: string): string {
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv = process.env, path = "storage"): unknown {
   if (typeof value === "string") {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
-      const v = env[name];
+      const v = Object.hasOwn(env, name) ? env[name] : undefined;
       if (v !== undefined && v !== "") return v;
       if (fallback !== undefined) return fallback;
       throw new StorageConfigError(`${path}: environment variable ${name} is not set`, { operation: "loadConfig" });
@@ -99,6 +102,26 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv = process.
 
 const stringMap = z.record(z.string(), z.string());
 
+/**
+ * Where interpolated strings came from, by field path (`storage.options.cache.size`): the
+ * scalar's text as written, with its `${VAR}` references. Errors show that text instead of
+ * the value, so a value taken from the environment is never printed.
+ */
+export type ConfigOrigins = ReadonlyMap<string, string>;
+
+/** How an error shows the value of `field`: its origin when it came from the environment. */
+function describeField(value: unknown, secret: boolean, field: string, origins: ConfigOrigins | undefined): string {
+  if (secret) return "(hidden)";
+  if (origins && origins.size > 0) {
+    const origin = origins.get(field);
+    if (origin !== undefined) return /^\$\{[^}]*\}$/.test(origin) ? `(from ${origin})` : `(from ${JSON.stringify(origin)})`;
+    // A map or list holding interpolated strings: name the references, not the values.
+    const nested = [...origins].filter(([path]) => path.startsWith(`${field}.`) || path.startsWith(`${field}[`));
+    if (nested.length > 0) return `(a value with ${nested.map(([, text]) => text).join(", ")} from the environment)`;
+  }
+  return describe(value, secret);
+}
+
 function describe(value: unknown, secret: boolean): string {
   if (secret) return "(hidden)";
   const s = JSON.stringify(value);
@@ -111,9 +134,9 @@ function fromNumericString(value: unknown): unknown {
 }
 
 /** Converts one field by its kind or throws a `StorageConfigError` naming the field. */
-function convertField(kind: FieldKind, value: unknown, field: string, unit: DurationUnit): unknown {
+function convertField(kind: FieldKind, value: unknown, field: string, unit: DurationUnit, origins?: ConfigOrigins): unknown {
   const bad = (expected: string, secret = false): never => {
-    throw new StorageConfigError(`${field}: expected ${expected}, got ${describe(value, secret)}`, { operation: "createStorage" });
+    throw new StorageConfigError(`${field}: expected ${expected}, got ${describeField(value, secret, field, origins)}`, { operation: "createStorage" });
   };
   if (typeof kind === "object") {
     if (typeof value !== "string" || !kind.enum.includes(value)) bad(`one of ${kind.enum.join(", ")}`);
@@ -161,21 +184,23 @@ function convertFields(
   path: string,
   unit: DurationUnit,
   skip: ReadonlySet<string> = new Set(),
+  origins?: ConfigOrigins,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(raw)) {
     const camel = toCamelCase(name);
     if (skip.has(camel)) continue;
-    const kind = kinds[camel];
+    // Own properties only: `constructor`, `toString` or `__proto__` are unknown fields, not Object's members.
+    const kind = Object.hasOwn(kinds, camel) ? kinds[camel] : undefined;
     if (kind === undefined) {
       const known = Object.keys(kinds).sort();
       throw new StorageConfigError(`${path}.${name}: unknown field${known.length ? ` (known: ${known.join(", ")})` : ""}`, {
         operation: "createStorage",
       });
     }
-    if (camel in out) throw new StorageConfigError(`${path}.${name}: given twice (snake_case and camelCase)`, { operation: "createStorage" });
+    if (Object.hasOwn(out, camel)) throw new StorageConfigError(`${path}.${name}: given twice (snake_case and camelCase)`, { operation: "createStorage" });
     if (value === null || value === undefined) continue;
-    out[camel] = convertField(kind, value, `${path}.${name}`, unit);
+    out[camel] = convertField(kind, value, `${path}.${name}`, unit, origins);
   }
   return out;
 }
@@ -195,27 +220,28 @@ const COMMON_FIELDS: Record<string, FieldKind> = { timeout: "duration", maxSize:
  */
 export async function resolveConfig(
   input: unknown,
-  opts: { durationUnit?: DurationUnit; path?: string } = {},
+  opts: { durationUnit?: DurationUnit; path?: string; origins?: ConfigOrigins } = {},
 ): Promise<ResolvedStorageConfig> {
   if (isPlainObject(input) && (input as { [RESOLVED]?: boolean })[RESOLVED]) return input as ResolvedStorageConfig;
   const unit = opts.durationUnit ?? "milliseconds";
   const path = opts.path ?? "storage";
+  const origins = opts.origins;
   if (!isPlainObject(input)) throw new StorageConfigError(`${path}: expected an object with a "type"`, { operation: "createStorage" });
-  const type = input.type;
+  const type = Object.hasOwn(input, "type") ? input.type : undefined;
   if (typeof type !== "string" || type.length === 0) {
     throw new StorageConfigError(`${path}.type: expected a storage type such as "file", "memory" or "s3"`, { operation: "createStorage" });
   }
   const plugin = await resolveStoragePlugin(type, `${path}.type`);
-  const rawOptions = input.options ?? {};
+  const rawOptions = (Object.hasOwn(input, "options") ? input.options : undefined) ?? {};
   if (!isPlainObject(rawOptions)) throw new StorageConfigError(`${path}.options: expected an object`, { operation: "createStorage" });
 
-  const fields = convertFields(input, { ...COMMON_FIELDS, ...(plugin.fields ?? {}) }, path, unit, new Set(["type", "options"]));
+  const fields = convertFields(input, { ...COMMON_FIELDS, ...(plugin.fields ?? {}) }, path, unit, new Set(["type", "options"]), origins);
   for (const req of plugin.required ?? []) {
     if (fields[req] === undefined) throw new StorageConfigError(`${path}.${req}: required for type "${type}"`, { operation: "createStorage" });
   }
   if (Array.isArray(fields.backends)) {
     fields.backends = await Promise.all(
-      (fields.backends as unknown[]).map((b, i) => resolveConfig(b, { durationUnit: unit, path: `${path}.backends[${i}]` })),
+      (fields.backends as unknown[]).map((b, i) => resolveConfig(b, { durationUnit: unit, path: `${path}.backends[${i}]`, origins })),
     );
   }
 
@@ -223,11 +249,11 @@ export async function resolveConfig(
   for (const [rawName, rawValue] of Object.entries(rawOptions)) {
     const name = toCamelCase(rawName);
     const field = `${path}.options.${rawName}`;
-    if (name in COMMON_FIELDS) {
-      if (rawValue !== null && rawValue !== undefined) fields[name] = convertField(COMMON_FIELDS[name]!, rawValue, field, unit);
+    if (Object.hasOwn(COMMON_FIELDS, name)) {
+      if (rawValue !== null && rawValue !== undefined) fields[name] = convertField(COMMON_FIELDS[name]!, rawValue, field, unit, origins);
       continue;
     }
-    if (!(name in BUILTIN_LAYER_PACKAGES) && !getLayerPlugin(name)) {
+    if (!Object.hasOwn(BUILTIN_LAYER_PACKAGES, name) && !getLayerPlugin(name)) {
       const known = [...new Set([...Object.keys(BUILTIN_LAYER_PACKAGES), ...registeredLayers(), "timeout", "max_size"])].sort();
       throw new StorageConfigError(`${field}: unknown option (known: ${known.join(", ")})`, { operation: "createStorage" });
     }
@@ -238,12 +264,12 @@ export async function resolveConfig(
       if (rawValue.enabled === false) value = false;
       else {
         if (rawValue.enabled !== undefined && rawValue.enabled !== true) {
-          throw new StorageConfigError(`${field}.enabled: expected true or false, got ${describe(rawValue.enabled, false)}`, { operation: "createStorage" });
+          throw new StorageConfigError(`${field}.enabled: expected true or false, got ${describeField(rawValue.enabled, false, `${field}.enabled`, origins)}`, { operation: "createStorage" });
         }
         value = rawValue;
       }
     } else {
-      throw new StorageConfigError(`${field}: expected true, false or an object, got ${describe(rawValue, false)}`, { operation: "createStorage" });
+      throw new StorageConfigError(`${field}: expected true, false or an object, got ${describeField(rawValue, false, field, origins)}`, { operation: "createStorage" });
     }
     if (value === false) {
       layerOptions[name] = false;
@@ -251,7 +277,7 @@ export async function resolveConfig(
     }
     const layer = await resolveLayerPlugin(name, field);
     if (!layer) throw new StorageConfigError(`${field}: unknown layer "${name}"`, { operation: "createStorage" });
-    const converted = convertFields(value, { ...(layer.fields ?? {}) }, field, unit, new Set(["enabled"]));
+    const converted = convertFields(value, { ...(layer.fields ?? {}) }, field, unit, new Set(["enabled"]), origins);
     for (const req of layer.required ?? []) {
       if (converted[req] === undefined) throw new StorageConfigError(`${field}.${req}: required when ${name} is enabled`, { operation: "createStorage" });
     }
@@ -263,17 +289,63 @@ export async function resolveConfig(
   return resolved;
 }
 
+/** Largest config text {@link loadConfig} and {@link parseConfig} accept by default: 1 MiB. */
+export const DEFAULT_MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Options of {@link loadConfig} and {@link parseConfig}. */
+export interface LoadConfigOptions {
+  /** Variables for `${VAR}` references (default `process.env`). */
+  env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * Largest config accepted, in bytes (default {@link DEFAULT_MAX_CONFIG_BYTES}, 1 MiB). A
+   * larger file is refused before it is read, so a huge or hostile file cannot cost
+   * seconds and gigabytes.
+   */
+  maxBytes?: number | undefined;
+}
+
+function tooLarge(source: string, bytes: number, limit: number): StorageConfigError {
+  return new StorageConfigError(
+    `${source}: config is ${bytes} bytes, more than the limit of ${limit} bytes (raise it with the maxBytes option if this file is really meant to be that large)`,
+    { operation: "loadConfig" },
+  );
+}
+
+function maxBytesOf(opts: LoadConfigOptions): number {
+  const limit = opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES;
+  if (typeof limit !== "number" || !(limit > 0)) throw new StorageConfigError("maxBytes: expected a positive number of bytes", { operation: "loadConfig" });
+  return limit;
+}
+
 /**
  * Reads a YAML config file and returns its `storage:` section resolved (see
  * {@link resolveConfig}): `${ENV}` variables interpolated, snake_case or camelCase,
  * durations in seconds, sizes like `10MB`. Throws `StorageConfigError` naming the file
- * and field.
+ * and field; a file over `maxBytes` (1 MiB) is refused before it is read.
  */
-export async function loadConfig(file: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ResolvedStorageConfig> {
+export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Promise<ResolvedStorageConfig> {
+  const limit = maxBytesOf(opts);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    const handle = await open(file, "r");
+    try {
+      const { size } = await handle.stat();
+      if (size > limit) throw tooLarge(file, size, limit);
+      // Read at most one byte past the limit: a file that grew since the stat is still refused.
+      const buffer = Buffer.alloc(Math.min(limit + 1, size + 1));
+      let length = 0;
+      while (length < buffer.byteLength) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.byteLength - length, length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      if (length > limit) throw tooLarge(file, length, limit);
+      text = buffer.toString("utf8", 0, length);
+    } finally {
+      await handle.close();
+    }
   } catch (cause) {
+    if (isStorageError(cause)) throw cause;
     throw new StorageConfigError(`Cannot read config file ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, {
       cause,
       operation: "loadConfig",
@@ -282,40 +354,80 @@ export async function loadConfig(file: string, opts: { env?: NodeJS.ProcessEnv }
   return parseConfig(text, { ...opts, source: file });
 }
 
-const ENV_PLACEHOLDER = "__pepperpy_env_";
-const PLACEHOLDER_RE = /__pepperpy_env_(\d+)__/g;
+/** `${VAR}` or `${VAR:-default}`, as written in config text. */
+const ENV_REF_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g;
 
-/** Puts the `${VAR}` references hidden by `parseConfig` back into every string of the document. */
-function restoreEnvRefs(value: unknown, refs: readonly string[]): unknown {
-  const restore = (s: string) => s.replace(PLACEHOLDER_RE, (_, i: string) => refs[Number(i)] ?? "");
-  if (typeof value === "string") return restore(value);
-  if (Array.isArray(value)) return value.map((v) => restoreEnvRefs(v, refs));
+/** The value of one `${VAR}` / `${VAR:-default}` reference. */
+function envValue(ref: string, env: NodeJS.ProcessEnv, path: string): string {
+  const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}$/.exec(ref)!;
+  const name = m[1]!;
+  const v = Object.hasOwn(env, name) ? env[name] : undefined;
+  if (v !== undefined && v !== "") return v;
+  if (m[2] !== undefined) return m[2];
+  throw new StorageConfigError(`${path}: environment variable ${name} is not set`, { operation: "loadConfig" });
+}
+
+/**
+ * Interpolates the references hidden behind `marker` placeholders in every scalar of the
+ * parsed tree, recording each interpolated string's text as written in `origins`. Only
+ * placeholders this call made are replaced: their marker holds a random nonce absent
+ * from the config text, so no literal text can be mistaken for one.
+ */
+function interpolateTree(value: unknown, marker: RegExp, refs: readonly string[], env: NodeJS.ProcessEnv, path: string, origins: Map<string, string>): unknown {
+  if (typeof value === "string") {
+    marker.lastIndex = 0;
+    if (!marker.test(value)) return value;
+    origins.set(path, value.replace(marker, (_, i: string) => refs[Number(i)]!));
+    return value.replace(marker, (_, i: string) => envValue(refs[Number(i)]!, env, path));
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, marker, refs, env, `${path}[${i}]`, origins));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [restore(k), restoreEnvRefs(v, refs)]));
+    // Keys are names, not values: a reference in a key is restored as written, never interpolated.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => {
+        const key = k.replace(marker, (_, i: string) => refs[Number(i)]!);
+        return [key, interpolateTree(v, marker, refs, env, `${path}.${key}`, origins)];
+      }),
+    );
   }
   return value;
 }
 
-/** Parses YAML text as {@link loadConfig} does a file. */
-export async function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; source?: string } = {}): Promise<ResolvedStorageConfig> {
+/** Parses YAML text as {@link loadConfig} does a file. Text over `maxBytes` (1 MiB) is refused. */
+export async function parseConfig(text: string, opts: LoadConfigOptions & { source?: string } = {}): Promise<ResolvedStorageConfig> {
   const source = opts.source ?? "config";
-  let doc: unknown;
-  // `${VAR}` references are swapped for plain placeholders while the YAML is parsed, so
-  // they work inside flow maps (`encryption: { key: ${STORAGE_KEY} }`, where `{` and `}`
-  // would otherwise be YAML syntax) and values from the environment are never parsed as YAML.
+  const limit = maxBytesOf(opts);
+  // `length` counts UTF-16 units, never more than the UTF-8 bytes: a cheap first check.
+  if (text.length > limit) throw tooLarge(source, Buffer.byteLength(text, "utf8"), limit);
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > limit) throw tooLarge(source, bytes, limit);
+  // `${VAR}` references are swapped for placeholders while the YAML is parsed, so they work
+  // inside flow maps (`encryption: { key: ${STORAGE_KEY} }`, where `{` and `}` would
+  // otherwise be YAML syntax) and values from the environment are never parsed as YAML.
+  // Each placeholder carries a random nonce the text does not contain, and interpolation
+  // then runs on the parsed scalars: literal text (even `__pepperpy_env_0__`, or a `${…}`
+  // spelled with YAML escapes) is never taken for a reference.
+  let nonce: string;
+  do nonce = randomUUID().replaceAll("-", "");
+  while (text.includes(nonce));
   const refs: string[] = [];
-  const protectedText = text.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?\}/g, (ref) => `${ENV_PLACEHOLDER}${refs.push(ref) - 1}__`);
+  const protectedText = text.replace(ENV_REF_RE, (ref) => `__pepperpy_env_${nonce}_${refs.push(ref) - 1}__`);
+  const marker = new RegExp(`__pepperpy_env_${nonce}_(\\d+)__`, "g");
+  let doc: unknown;
   try {
-    doc = restoreEnvRefs(parseYaml(protectedText), refs);
+    doc = parseYaml(protectedText);
   } catch (cause) {
-    throw new StorageConfigError(`${source}: invalid YAML: ${(cause as Error).message.split("\n")[0]}`, { cause, operation: "loadConfig" });
+    // The parser's message may quote the text: put the references back, never values.
+    const detail = (cause as Error).message.split("\n")[0]!.replace(marker, (_, i: string) => refs[Number(i)]!);
+    throw new StorageConfigError(`${source}: invalid YAML: ${detail}`, { cause, operation: "loadConfig" });
   }
-  if (!isPlainObject(doc) || !isPlainObject(doc.storage)) {
+  if (!isPlainObject(doc) || !Object.hasOwn(doc, "storage") || !isPlainObject(doc.storage)) {
     throw new StorageConfigError(`${source}: expected a top-level "storage:" section`, { operation: "loadConfig" });
   }
   try {
-    const section = interpolateEnv(doc.storage, opts.env ?? process.env, "storage");
-    return await resolveConfig(section, { durationUnit: "seconds", path: "storage" });
+    const origins = new Map<string, string>();
+    const section = interpolateTree(doc.storage, marker, refs, opts.env ?? process.env, "storage", origins);
+    return await resolveConfig(section, { durationUnit: "seconds", path: "storage", origins });
   } catch (error) {
     if (isStorageError(error, "CONFIG")) {
       throw new StorageConfigError(`${source}: ${error.detail}`, { cause: error.cause, operation: "loadConfig" });

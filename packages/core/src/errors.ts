@@ -28,6 +28,7 @@ export type StorageErrorCode =
   | "QUOTA"
   | "UNSUPPORTED"
   | "PARTIAL_WRITE"
+  | "OUTCOME_UNKNOWN"
   | "IO";
 
 /** Options every storage error accepts, so third-party backends throw the same errors. */
@@ -42,6 +43,12 @@ export interface StorageErrorOptions {
   cause?: unknown;
   /** Overrides the class default: whether trying the same call again may succeed. */
   retryable?: boolean | undefined;
+  /**
+   * `false` when the failure proves the backend did not apply the operation (the request
+   * was never sent, the connection was refused, the server turned it away before acting).
+   * Leave it unset when the operation may have happened (a lost response, a timeout).
+   */
+  applied?: false | undefined;
 }
 
 const BRAND = Symbol.for("@pepperpy/storage.error");
@@ -98,6 +105,12 @@ export class StorageError extends Error {
   backend: string | undefined;
   /** Set by the retry layer: how many attempts were made before giving up. */
   attempts: number | undefined;
+  /**
+   * `false` when the failure proves the operation was not applied (see
+   * {@link StorageErrorOptions.applied}); `undefined` when it may have been. A retry of a
+   * non-idempotent operation trusts what it then finds only after failures marked `false`.
+   */
+  applied: false | undefined;
   /** The message without its bracketed context. */
   readonly detail: string;
 
@@ -112,6 +125,7 @@ export class StorageError extends Error {
     this.backend = options.backend;
     this.retryable = options.retryable ?? ctor.defaultRetryable;
     this.attempts = undefined;
+    this.applied = options.applied;
     (this as Branded)[BRAND] = this.code;
     Object.defineProperty(this, CLASSES_BRAND, { value: classNames(ctor), enumerable: false });
     this.refreshMessage();
@@ -210,6 +224,19 @@ export class StorageIOError extends StorageError {
   declare readonly code: "IO";
 }
 
+/**
+ * A write or move failed in a way that leaves its outcome unknown: it may or may not have
+ * happened. Raised after an ambiguous failure (a lost response, a timeout) of an operation
+ * that cannot be safely repeated or checked afterwards — a conditional put whose retry
+ * found the condition failing (our own first attempt may have made it fail), a `put` of a
+ * stream (it cannot be replayed), a `move` whose retry found the source gone and the
+ * destination not provably holding it. Never retryable: trying again cannot tell. `cause`
+ * holds the error of the ambiguous attempt; read the key to learn its state.
+ */
+export class StorageOutcomeUnknownError extends StorageError {
+  static override readonly code: StorageErrorCode = "OUTCOME_UNKNOWN";
+}
+
 /** One backend's failure inside a {@link StoragePartialWriteError}. */
 export interface BackendFailure {
   /** Position of the backend in the composite's list. */
@@ -252,6 +279,7 @@ const CLASSES: Record<StorageErrorCode, typeof StorageError> = {
   QUOTA: StorageQuotaError,
   UNSUPPORTED: StorageUnsupportedError,
   PARTIAL_WRITE: StorageError,
+  OUTCOME_UNKNOWN: StorageOutcomeUnknownError,
   IO: StorageIOError,
 };
 
@@ -296,6 +324,9 @@ const ERRNO: Record<string, [typeof StorageError, string, boolean?]> = {
   EAI_AGAIN: [StorageUnavailableError, "DNS lookup failed", true],
 };
 
+/** Errno codes of a connection that was never made: the request was not sent. */
+const NEVER_SENT: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
+
 /**
  * Maps a Node system error (anything with an errno `code`) to the storage error family.
  * Unknown codes become {@link StorageIOError}. Storage errors pass through unchanged
@@ -307,7 +338,8 @@ export function fromNodeError(error: unknown, ctx: StorageErrorOptions = {}): St
   const entry = typeof code === "string" ? ERRNO[code] : undefined;
   if (entry) {
     const [Cls, text, retryable] = entry;
-    return new Cls(`${text} (${code})`, { ...ctx, cause: error, retryable: ctx.retryable ?? retryable });
+    const applied = ctx.applied ?? (NEVER_SENT.has(code as string) ? false : undefined);
+    return new Cls(`${text} (${code})`, { ...ctx, cause: error, retryable: ctx.retryable ?? retryable, applied });
   }
   const text = error instanceof Error ? error.message : String(error);
   return new StorageIOError(`I/O error: ${text}`, { ...ctx, cause: error });

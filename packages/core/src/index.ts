@@ -42,6 +42,7 @@ export {
   StorageIOError,
   StorageIntegrityError,
   StorageNotFoundError,
+  StorageOutcomeUnknownError,
   StoragePartialWriteError,
   StoragePermissionError,
   StorageQuotaError,
@@ -112,7 +113,10 @@ export {
   resolveStoragePlugin,
 } from "./registry.js";
 export {
+  type ConfigOrigins,
+  DEFAULT_MAX_CONFIG_BYTES,
   type DurationUnit,
+  type LoadConfigOptions,
   type StorageConfigInput,
   compositePlugin,
   createStorage,

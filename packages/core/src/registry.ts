@@ -154,7 +154,8 @@ function registerModule(mod: PluginModule): void {
 export async function resolveStoragePlugin(type: string, field = "storage.type"): Promise<StoragePlugin> {
   let plugin = storages.get(type);
   if (plugin) return plugin;
-  const pkg = BUILTIN_STORAGE_PACKAGES[type];
+  // Own properties only: `constructor` or `toString` are unknown types, not Object's members.
+  const pkg = Object.hasOwn(BUILTIN_STORAGE_PACKAGES, type) ? BUILTIN_STORAGE_PACKAGES[type] : undefined;
   if (pkg) {
     const mod = await importPackage(pkg);
     if (!mod) {
@@ -179,7 +180,7 @@ export async function resolveStoragePlugin(type: string, field = "storage.type")
 export async function resolveLayerPlugin(name: string, field = `storage.options.${name}`): Promise<LayerPlugin | undefined> {
   let plugin = layers.get(name);
   if (plugin) return plugin;
-  const pkg = BUILTIN_LAYER_PACKAGES[name];
+  const pkg = Object.hasOwn(BUILTIN_LAYER_PACKAGES, name) ? BUILTIN_LAYER_PACKAGES[name] : undefined;
   if (!pkg) return undefined;
   const mod = await importPackage(pkg);
   if (!mod) {

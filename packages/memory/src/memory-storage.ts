@@ -185,6 +185,22 @@ export class MemoryDriver implements StorageDriver {
     return true;
   }
 
+  /**
+   * A rename: the record, etag included, moves to the new key, as a file rename keeps the
+   * file's identity. A retry layer that lost a move's response proves the move happened by
+   * finding the source's etag at the destination.
+   */
+  async move(from: string, to: string): Promise<boolean> {
+    const r = this.records.get(from);
+    if (!r) return false;
+    const previous = this.records.get(to);
+    this.records.delete(from);
+    this.records.set(to, r);
+    this.bytes -= previous?.size ?? 0;
+    this.sorted = undefined;
+    return true;
+  }
+
   async list(prefix: string, page: ListPageRequest): Promise<ListPage> {
     if (!this.sorted) this.sorted = sortKeys([...this.records.keys()]);
     const keys = this.sorted;

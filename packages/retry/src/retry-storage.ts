@@ -10,6 +10,7 @@ import {
   type Storage,
   type StorageError,
   type StorageErrorCode,
+  StorageOutcomeUnknownError,
   type StoredEntry,
   type StoredStream,
   StorageValidationError,
@@ -65,7 +66,22 @@ export interface RetryStorageOptions extends LayerOptions {
 }
 
 /** Errors that are never retried, whatever their `retryable` says: trying again cannot help. */
-const NEVER_RETRIED: ReadonlySet<StorageErrorCode> = new Set(["VALIDATION", "NOT_FOUND", "PERMISSION", "CONFLICT", "INTEGRITY", "ABORTED", "CONFIG", "UNSUPPORTED"]);
+const NEVER_RETRIED: ReadonlySet<StorageErrorCode> = new Set([
+  "VALIDATION",
+  "NOT_FOUND",
+  "PERMISSION",
+  "CONFLICT",
+  "INTEGRITY",
+  "ABORTED",
+  "CONFIG",
+  "UNSUPPORTED",
+  "OUTCOME_UNKNOWN",
+]);
+
+/** A move is proven done when the destination holds the object the source held: the same etag and size. */
+function sameObject(before: ObjectInfo, now: ObjectInfo): boolean {
+  return before.etag !== undefined && now.etag === before.etag && now.size === before.size;
+}
 
 function option(name: string, value: unknown, fallback: number, { integer = false, allowZero = true } = {}): number {
   if (value === undefined) return fallback;
@@ -160,6 +176,20 @@ export class RetryDriver extends ForwardingDriver {
     }
   }
 
+  /** Whether the layer would retry this error (the failure may have happened before or after the backend acted). */
+  private static worthRetrying(error: StorageError): boolean {
+    return error.retryable === true && !NEVER_RETRIED.has(error.code);
+  }
+
+  private outcomeUnknown(detail: string, key: string, ctx: DriverContext, cause: StorageError): StorageOutcomeUnknownError {
+    return new StorageOutcomeUnknownError(`${detail}; the outcome is unknown: read the key to learn its state`, {
+      key,
+      operation: ctx.operation,
+      backend: this.name,
+      cause,
+    });
+  }
+
   private finish(error: StorageError, attempts: number, gaveUp: boolean): StorageError {
     // An error that already went through a retry layer keeps the larger count.
     error.attempts = Math.max(error.attempts ?? 0, attempts);
@@ -184,9 +214,44 @@ export class RetryDriver extends ForwardingDriver {
     return this.withRetry(ctx, key, async () => super.exists(key, ctx));
   }
 
-  override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    // Bytes can be sent again; a stream has been consumed by the failed attempt.
-    return this.withRetry(ctx, key, () => super.write(key, req, ctx), req.body instanceof Uint8Array);
+  override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    if (!(req.body instanceof Uint8Array)) {
+      // A stream was consumed by the failed attempt: it cannot be sent again, and whether
+      // the backend stored it before the failure cannot be known.
+      try {
+        return await super.write(key, req, ctx);
+      } catch (thrown) {
+        const error = fromNodeError(thrown, { operation: ctx.operation, key });
+        if (!RetryDriver.worthRetrying(error)) throw this.finish(error, 1, false);
+        // The caller's abort or timeout stops the stream (the core then stores nothing), and
+        // a failure that proves nothing was applied leaves no doubt.
+        if (ctx.signal.aborted || error.applied === false) throw this.finish(error, 1, true);
+        throw this.finish(this.outcomeUnknown(`A put of a stream failed (${error.code}: ${error.detail}) and cannot be retried`, key, ctx, error), 1, false);
+      }
+    }
+    if (req.ifNoneMatch === undefined && req.ifMatch === undefined) return this.withRetry(ctx, key, () => super.write(key, req, ctx));
+    // A conditional put after an ambiguous failure: if the first attempt did write, its
+    // retry finds the condition failing because of that very write. A conflict then says
+    // nothing about who wrote; a retry that succeeds is a true success.
+    let ambiguous: StorageError | undefined;
+    return this.withRetry(ctx, key, async () => {
+      try {
+        return await super.write(key, req, ctx);
+      } catch (thrown) {
+        const error = fromNodeError(thrown, { operation: ctx.operation, key });
+        if (ambiguous && error.code === "CONFLICT") {
+          const condition = req.ifNoneMatch !== undefined ? "ifNoneMatch" : "ifMatch";
+          throw this.outcomeUnknown(
+            `A conditional put (${condition}) failed (${ambiguous.code}: ${ambiguous.detail}) and its retry found the condition failing, which the first attempt may have caused`,
+            key,
+            ctx,
+            ambiguous,
+          );
+        }
+        if (RetryDriver.worthRetrying(error) && error.applied !== false) ambiguous ??= error;
+        throw error;
+      }
+    });
   }
 
   override delete(key: string, ctx: DriverContext): Promise<void> {
@@ -201,8 +266,38 @@ export class RetryDriver extends ForwardingDriver {
     return this.withRetry(ctx, from, () => super.copy(from, to, ctx));
   }
 
-  override move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    return this.withRetry(ctx, from, () => super.move(from, to, ctx));
+  /**
+   * A move is not idempotent: after an attempt whose response was lost, the source may be
+   * gone because the move happened. So the source is looked at first (one `stat`), and
+   * when a later attempt finds it gone, the destination decides: it holds the source's
+   * etag and size → the move happened (success); otherwise → {@link StorageOutcomeUnknownError}.
+   */
+  override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    const before = await this.withRetry(ctx, from, async () => super.stat(from, ctx));
+    if (!before) return false;
+    let ambiguous: StorageError | undefined;
+    const settle = async (cause: StorageError): Promise<boolean> => {
+      const now = await super.stat(to, ctx);
+      if (now && sameObject(before, now)) return true;
+      throw this.outcomeUnknown(
+        `A move failed (${cause.code}: ${cause.detail}), and on retry the source was gone while the destination ${now ? "holds another object" : "is missing"}`,
+        from,
+        ctx,
+        cause,
+      );
+    };
+    return this.withRetry(ctx, from, async () => {
+      if (ambiguous && !(await super.stat(from, ctx))) return settle(ambiguous);
+      try {
+        const moved = await super.move(from, to, ctx);
+        if (!moved && ambiguous) return settle(ambiguous);
+        return moved;
+      } catch (thrown) {
+        const error = fromNodeError(thrown, { operation: ctx.operation, key: from });
+        if (RetryDriver.worthRetrying(error) && error.applied !== false) ambiguous ??= error;
+        throw error;
+      }
+    });
   }
 
   override deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {

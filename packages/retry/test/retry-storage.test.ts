@@ -7,6 +7,7 @@ import {
   type StorageError,
   StorageIntegrityError,
   StorageNotFoundError,
+  StorageOutcomeUnknownError,
   StoragePermissionError,
   StorageTimeoutError,
   StorageUnavailableError,
@@ -103,11 +104,19 @@ describe("RetryStorage: what is retried", () => {
   it("a put of a stream is tried once (it cannot be replayed); a put of bytes is retried", async () => {
     const { memory, flaky, retry } = setup();
     let failures = 1;
-    flaky.failWith = () => (failures-- > 0 ? unavailable() : undefined);
+    // The flaky layer fails before the backend is called: the error says nothing was applied.
+    flaky.failWith = () => (failures-- > 0 ? new StorageUnavailableError("503 Slow Down", { applied: false }) : undefined);
     const { error } = await settle(retry.put("s", Readable.from([Buffer.from("abc")])));
     expect(error).toBeInstanceOf(StorageUnavailableError);
     expect(error?.attempts).toBe(1);
     expect(await memory.exists("s")).toBe(false);
+    // A failure that may have been applied leaves the stream's outcome unknown.
+    failures = 1;
+    flaky.failWith = () => (failures-- > 0 ? unavailable() : undefined);
+    const unknown = await settle(retry.put("s2", Readable.from([Buffer.from("abc")])));
+    expect(unknown.error).toBeInstanceOf(StorageOutcomeUnknownError);
+    expect(unknown.error?.attempts).toBe(1);
+    expect(unknown.error?.retryable).toBe(false);
     failures = 1;
     const { value } = await settle(retry.put("b", new Uint8Array([1, 2])));
     expect(value?.size).toBe(2);

@@ -51,6 +51,14 @@ export interface FaultOptions {
   error?: ((call: FaultCall) => unknown) | undefined;
   /** Seed of the generator behind `failureRate` and latency ranges (default 1): the same seed gives the same faults. */
   seed?: number | undefined;
+  /**
+   * Where a failure strikes. `"request"` (default): before the call reaches the backend, so
+   * a failed write stores nothing. `"response"`: after the backend did the call, as a lost
+   * response — the write, delete or move happened, and the caller gets the injected error
+   * instead of its result. This is the ambiguous failure retries of non-idempotent
+   * operations must survive.
+   */
+  lose?: "request" | "response" | undefined;
 }
 
 /** mulberry32: a tiny, fast, seedable generator; quality is plenty for fault injection. */
@@ -102,11 +110,23 @@ export class FaultDriver extends ForwardingDriver {
     this.random = seededRandom(options.seed ?? 1);
   }
 
-  /** Applies latency and maybe throws the injected error for one driver call. */
-  private async inject(operation: FaultOperation, key: string | undefined, ctx: DriverContext): Promise<void> {
-    if (!this.enabled) return;
+  /**
+   * Runs one driver call with its faults: latency, then either the injected error instead
+   * of the call, or (`lose: "response"`) the call followed by the injected error.
+   */
+  private async around<T>(operation: FaultOperation, key: string | undefined, ctx: DriverContext, call: () => Promise<T> | T): Promise<T> {
+    const error = await this.inject(operation, key, ctx);
+    if (error === undefined) return call();
+    if (this.options.lose !== "response") throw error;
+    await call();
+    throw error;
+  }
+
+  /** Applies latency; returns the error to inject for this call, if any. */
+  private async inject(operation: FaultOperation, key: string | undefined, ctx: DriverContext): Promise<unknown> {
+    if (!this.enabled) return undefined;
     const o = this.options;
-    if (o.operations && !o.operations.includes(operation)) return;
+    if (o.operations && !o.operations.includes(operation)) return undefined;
     const call: FaultCall = { operation, publicOperation: ctx.operation, key, call: ++this.stats.calls };
     // Draw in a fixed order so a seed gives the same sequence whatever the options.
     const latencyDraw = this.random();
@@ -123,58 +143,46 @@ export class FaultDriver extends ForwardingDriver {
         fail = typeof n === "number" ? n === call.call : n.includes(call.call);
       }
     }
-    if (!fail) return;
+    if (!fail) return undefined;
     this.stats.injected++;
     this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
-    throw o.error
-      ? o.error(call)
-      : new StorageUnavailableError(`Injected fault in ${operation} (call ${call.call})`, { key, operation: ctx.operation, backend: this.name });
+    if (o.error) return o.error(call);
+    // Before the request, the fault proves nothing was applied; a lost response proves nothing.
+    return o.lose === "response"
+      ? new StorageUnavailableError(`Injected lost response in ${operation} (call ${call.call})`, { key, operation: ctx.operation, backend: this.name })
+      : new StorageUnavailableError(`Injected fault in ${operation} (call ${call.call})`, { key, operation: ctx.operation, backend: this.name, applied: false });
   }
 
-  override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    await this.inject("read", key, ctx);
-    return super.read(key, ctx);
+  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    return this.around("read", key, ctx, () => super.read(key, ctx));
   }
-  override async readStream(
-    key: string,
-    range: { start?: number | undefined; end?: number | undefined },
-    ctx: DriverContext,
-  ): Promise<StoredStream | undefined> {
-    await this.inject("readStream", key, ctx);
-    return super.readStream(key, range, ctx);
+  override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    return this.around("readStream", key, ctx, () => super.readStream(key, range, ctx));
   }
-  override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    await this.inject("stat", key, ctx);
-    return super.stat(key, ctx);
+  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    return this.around("stat", key, ctx, () => super.stat(key, ctx));
   }
   /** Faults of `exists` are configured as `stat` faults (both ask whether a key is there). */
-  override async exists(key: string, ctx: DriverContext): Promise<boolean> {
-    await this.inject("stat", key, ctx);
-    return super.exists(key, ctx);
+  override exists(key: string, ctx: DriverContext): Promise<boolean> {
+    return this.around("stat", key, ctx, () => super.exists(key, ctx));
   }
-  override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    await this.inject("write", key, ctx);
-    return super.write(key, req, ctx);
+  override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    return this.around("write", key, ctx, () => super.write(key, req, ctx));
   }
-  override async delete(key: string, ctx: DriverContext): Promise<void> {
-    await this.inject("delete", key, ctx);
-    return super.delete(key, ctx);
+  override delete(key: string, ctx: DriverContext): Promise<void> {
+    return this.around("delete", key, ctx, () => super.delete(key, ctx));
   }
-  override async list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
-    await this.inject("list", prefix, ctx);
-    return super.list(prefix, page, ctx);
+  override list(prefix: string, page: { cursor?: string | undefined; limit: number }, ctx: DriverContext): Promise<ListPage> {
+    return this.around("list", prefix, ctx, () => super.list(prefix, page, ctx));
   }
-  override async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    await this.inject("copy", from, ctx);
-    return super.copy(from, to, ctx);
+  override copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    return this.around("copy", from, ctx, () => super.copy(from, to, ctx));
   }
-  override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    await this.inject("move", from, ctx);
-    return super.move(from, to, ctx);
+  override move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    return this.around("move", from, ctx, () => super.move(from, to, ctx));
   }
-  override async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
-    await this.inject("deleteMany", undefined, ctx);
-    return super.deleteMany(keys, ctx);
+  override deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
+    return this.around("deleteMany", undefined, ctx, () => super.deleteMany(keys, ctx));
   }
 }
 
@@ -188,7 +196,8 @@ export interface FaultStorageOptions extends FaultOptions, BaseStorageOptions {
  * A layer that injects latency and failures in front of any storage, deterministically
  * from a seed, so tests of retries, composites, caches and timeouts run against real
  * failures of the backend contract instead of mocks. The injected error is thrown before
- * the call reaches the backend (a failed write stores nothing). Named `faults(<inner>)`.
+ * the call reaches the backend (a failed write stores nothing), or with `lose: "response"`
+ * after the backend did the call (a lost response). Named `faults(<inner>)`.
  *
  * @example
  * const flaky = withFaults(new MemoryStorage(), { failureRate: 0.3, seed: 42 });
