@@ -2,6 +2,7 @@ import {
   ByteReader,
   collect,
   drain,
+  handOver,
   sliceRange,
   type DriverContext,
   ForwardingDriver,
@@ -108,7 +109,9 @@ export class CompressionDriver extends ForwardingDriver {
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     const level = checkLevel(this.algorithm, req.options.compressionLevel ?? this.level, "compressionLevel");
     if (req.body instanceof Uint8Array) {
-      const body = await this.encode(req.body, level);
+      // `req.body` is the core's own copy, taken when `put` was called: the CRC-32 and the
+      // compressor read the same bytes, so the trailer always matches what was compressed.
+      const body = handOver(await this.encode(req.body, level));
       const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
       return { ...info, size: req.body.byteLength };
     }
