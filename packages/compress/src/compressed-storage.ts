@@ -2,6 +2,7 @@ import {
   ByteReader,
   collect,
   drain,
+  handOver,
   sliceRange,
   type DriverContext,
   ForwardingDriver,
@@ -20,6 +21,7 @@ import {
   orUndefined,
 } from "@pepperpy/storage-core";
 import { Readable, pipeline } from "node:stream";
+import { DecompressionBudget, sharedDecompressionBudget } from "./budget.js";
 import { crc32 } from "./crc32.js";
 import {
   type CompressionAlgorithm,
@@ -43,8 +45,8 @@ import {
 
 /** Default `threshold`: values smaller than this are stored uncompressed (headers cost more than they save). */
 export const DEFAULT_THRESHOLD = 1024;
-/** Default `maxDecompressedSize` when the layer has no `maxSize`: 1 GiB. */
-export const DEFAULT_MAX_DECOMPRESSED_SIZE = 1024 * 1024 * 1024;
+/** Default `maxDecompressedSize` when the layer has no `maxSize`: 64 MiB. */
+export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
 
 /** Options of {@link CompressedStorage}. */
 export interface CompressedStorageOptions extends LayerOptions {
@@ -57,9 +59,19 @@ export interface CompressedStorageOptions extends LayerOptions {
   /**
    * Largest decompressed value a read will produce, in bytes; a value that would grow past
    * it (a decompression bomb) fails with `StorageIntegrityError` after at most this many
-   * bytes. Default: the layer's `maxSize`, else 1 GiB. `Infinity` disables the guard.
+   * bytes. Default: the layer's `maxSize`, else 64 MiB for reads that return the whole value
+   * (`get`, `getBytes`, `getText`, `getJSON`) and no limit for `getStream`, which holds one
+   * chunk at a time (so a value larger than 64 MiB stays readable as a stream). Given
+   * explicitly, it bounds streams too. `Infinity` disables the guard.
    */
   maxDecompressedSize?: number | undefined;
+  /**
+   * The bytes that `get`s may decompress at once, across concurrent reads: a number (a budget
+   * of this layer's own) or a {@link DecompressionBudget} shared with other layers. A read
+   * that does not fit waits for earlier ones. Default: one budget of 256 MiB shared by every
+   * `CompressedStorage` of the process ({@link sharedDecompressionBudget}).
+   */
+  decompressionBudget?: number | DecompressionBudget | undefined;
 }
 
 function bombError(limit: number): StorageIntegrityError {
@@ -91,13 +103,33 @@ export class CompressionDriver extends ForwardingDriver {
   readonly level: number;
   readonly threshold: number;
   readonly maxDecompressedSize: number;
+  /**
+   * The limit of streamed reads: `maxDecompressedSize` when it (or `maxSize`) was given,
+   * else none. A stream holds one chunk at a time, so a bomb costs only the CPU its reader
+   * pulls for, and a large value written as a stream stays readable as one.
+   */
+  readonly maxStreamedSize: number;
+  /** Bounds the bytes buffered reads decompress at once. */
+  readonly budget: DecompressionBudget;
 
-  constructor(inner: Storage, options: { algorithm: CompressionAlgorithm; level: number; threshold: number; maxDecompressedSize: number }) {
+  constructor(
+    inner: Storage,
+    options: {
+      algorithm: CompressionAlgorithm;
+      level: number;
+      threshold: number;
+      maxDecompressedSize: number;
+      maxStreamedSize?: number | undefined;
+      budget?: DecompressionBudget | undefined;
+    },
+  ) {
     super(inner, "compress");
+    this.budget = options.budget ?? sharedDecompressionBudget;
     this.algorithm = options.algorithm;
     this.level = options.level;
     this.threshold = options.threshold;
     this.maxDecompressedSize = options.maxDecompressedSize;
+    this.maxStreamedSize = options.maxStreamedSize ?? options.maxDecompressedSize;
   }
 
   override get capabilities(): StorageCapabilities {
@@ -108,7 +140,9 @@ export class CompressionDriver extends ForwardingDriver {
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     const level = checkLevel(this.algorithm, req.options.compressionLevel ?? this.level, "compressionLevel");
     if (req.body instanceof Uint8Array) {
-      const body = await this.encode(req.body, level);
+      // `req.body` is the core's own copy, taken when `put` was called: the CRC-32 and the
+      // compressor read the same bytes, so the trailer always matches what was compressed.
+      const body = handOver(await this.encode(req.body, level));
       const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
       return { ...info, size: req.body.byteLength };
     }
@@ -164,12 +198,12 @@ export class CompressionDriver extends ForwardingDriver {
   override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
     const entry = await super.read(key, ctx);
     if (!entry || !hasMagic(entry.data)) return entry;
-    const data = await this.decode(entry.data);
+    const data = await this.decode(entry.data, ctx.signal);
     return { info: { ...entry.info, size: data.byteLength }, data };
   }
 
   /** Decodes a whole stored object; memory stays bounded by the declared size and `maxDecompressedSize`. */
-  private async decode(bytes: Uint8Array): Promise<Buffer> {
+  private async decode(bytes: Uint8Array, signal: AbortSignal): Promise<Buffer> {
     const { algorithm } = decodeHeader(bytes);
     if (bytes.byteLength < HEADER_LENGTH + TRAILER_LENGTH) throw new StorageIntegrityError("Compressed value is truncated (no trailer)");
     const trailer = decodeTrailer(bytes.subarray(bytes.byteLength - TRAILER_LENGTH));
@@ -178,6 +212,8 @@ export class CompressionDriver extends ForwardingDriver {
     let data: Buffer;
     if (algorithm === "stored") data = payload;
     else {
+      // Concurrent reads share one budget: each waits until its declared size fits.
+      const release = await this.budget.acquire(trailer.size, signal);
       try {
         // The declared size bounds the output: a lying trailer stops zlib right there.
         data = await decompressBuffer(algorithm, payload, trailer.size);
@@ -187,6 +223,8 @@ export class CompressionDriver extends ForwardingDriver {
           throw new StorageIntegrityError(`Compressed value expands beyond its declared size of ${trailer.size} bytes`, { cause: error });
         }
         throw mapped;
+      } finally {
+        release();
       }
     }
     if (data.byteLength !== trailer.size || (!selfChecking(algorithm) && crc32(data) !== trailer.crc)) {
@@ -249,13 +287,13 @@ export class CompressionDriver extends ForwardingDriver {
     if (tail.info.size !== info.size || (info.etag !== undefined && tail.info.etag !== info.etag)) return undefined;
     if (bytes.byteLength !== TRAILER_LENGTH) throw new StorageIntegrityError("Compressed value is truncated (no trailer)");
     const { size } = decodeTrailer(bytes);
-    if (refuseBombs && size > this.maxDecompressedSize) throw bombError(this.maxDecompressedSize);
+    if (refuseBombs && size > this.maxStreamedSize) throw bombError(this.maxStreamedSize);
     return size;
   }
 
   /** Decompresses the payload as it streams, withholding the trailer and checking it at the end. */
   private async *decodeStream(reader: ByteReader, algorithm: CompressionAlgorithm | "stored", declared: number): AsyncGenerator<Buffer> {
-    const limit = Math.min(declared, this.maxDecompressedSize);
+    const limit = Math.min(declared, this.maxStreamedSize);
     let trailer: Buffer | undefined;
     async function* payload(): AsyncGenerator<Buffer> {
       for (;;) {
@@ -279,15 +317,15 @@ export class CompressionDriver extends ForwardingDriver {
       for await (const chunk of source) {
         size += chunk.byteLength;
         if (size > limit) {
-          throw size > this.maxDecompressedSize
-            ? bombError(this.maxDecompressedSize)
+          throw size > this.maxStreamedSize
+            ? bombError(this.maxStreamedSize)
             : new StorageIntegrityError(`Compressed value expands beyond its declared size of ${declared} bytes`);
         }
         if (!checked) crc = crc32(chunk, crc);
         yield chunk;
       }
     } catch (error) {
-      throw mapDecompressError(error, this.maxDecompressedSize);
+      throw mapDecompressError(error, this.maxStreamedSize);
     } finally {
       await reader.close();
     }
@@ -345,11 +383,22 @@ export class CompressedStorage extends LayerStorage<CompressionDriver> {
     if (typeof threshold !== "number" || Number.isNaN(threshold) || threshold < 0) {
       throw new StorageConfigError("Invalid threshold: expected a non-negative number of bytes");
     }
-    const maxDecompressedSize = options.maxDecompressedSize ?? options.maxSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    const explicitLimit = options.maxDecompressedSize ?? options.maxSize;
+    const maxDecompressedSize = explicitLimit ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
     if (typeof maxDecompressedSize !== "number" || Number.isNaN(maxDecompressedSize) || maxDecompressedSize <= 0) {
       throw new StorageConfigError("Invalid maxDecompressedSize: expected a positive number of bytes");
     }
-    super(new CompressionDriver(options.backend, { algorithm, level, threshold, maxDecompressedSize }), options);
+    const budgetOption = options.decompressionBudget;
+    let budget: DecompressionBudget | undefined;
+    if (budgetOption instanceof DecompressionBudget) budget = budgetOption;
+    else if (budgetOption !== undefined) {
+      if (typeof budgetOption !== "number" || Number.isNaN(budgetOption) || budgetOption <= 0) {
+        throw new StorageConfigError("Invalid decompressionBudget: expected a positive number of bytes or a DecompressionBudget");
+      }
+      budget = new DecompressionBudget(budgetOption);
+    }
+    const maxStreamedSize = explicitLimit ?? Number.POSITIVE_INFINITY;
+    super(new CompressionDriver(options.backend, { algorithm, level, threshold, maxDecompressedSize, maxStreamedSize, budget }), options);
   }
 
   /** The algorithm new writes use. */

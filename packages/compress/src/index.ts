@@ -11,5 +11,6 @@ export {
   DEFAULT_MAX_DECOMPRESSED_SIZE,
   DEFAULT_THRESHOLD,
 } from "./compressed-storage.js";
+export { DEFAULT_DECOMPRESSION_BUDGET_BYTES, DecompressionBudget, sharedDecompressionBudget } from "./budget.js";
 export { type CompressionAlgorithm, FORMAT_VERSION, LEVELS, MAGIC, ZSTD_AVAILABLE } from "./format.js";
 export { layerPlugin } from "./plugin.js";

@@ -2,7 +2,7 @@ import type { LayerPlugin } from "@pepperpy/storage-core";
 import { CompressedStorage } from "./compressed-storage.js";
 import type { CompressionAlgorithm } from "./format.js";
 
-/** Config `options.compression: true | { algorithm, level, threshold, maxDecompressedSize }`. */
+/** Config `options.compression: true | { algorithm, level, threshold, maxDecompressedSize, decompressionBudget }`. */
 export const layerPlugin: LayerPlugin = {
   name: "compression",
   order: 30,
@@ -11,6 +11,7 @@ export const layerPlugin: LayerPlugin = {
     level: "integer",
     threshold: "size",
     maxDecompressedSize: "size",
+    decompressionBudget: "size",
   },
   create(backend, options) {
     return new CompressedStorage({
@@ -19,6 +20,7 @@ export const layerPlugin: LayerPlugin = {
       level: options.level as number | undefined,
       threshold: options.threshold as number | undefined,
       maxDecompressedSize: options.maxDecompressedSize as number | undefined,
+      decompressionBudget: options.decompressionBudget as number | undefined,
       timeout: options.timeout as number | undefined,
       maxSize: options.maxSize as number | undefined,
     });

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { copyBytes } from "./bytes.js";
 import { StorageIntegrityError, StorageValidationError } from "./errors.js";
 import type { ByteStream, ObjectInfo, ValueType } from "./types.js";
 
@@ -9,7 +10,7 @@ export const DEFAULT_CONTENT_TYPES: Record<ValueType, string> = {
   json: "application/json",
 };
 
-/** A value turned into bytes (a `Uint8Array` is borrowed, not copied: see `encodeValue`). */
+/** A value turned into bytes the encoder owns (see `encodeValue`). */
 export interface EncodedBytes {
   kind: "bytes";
   data: Uint8Array;
@@ -37,16 +38,47 @@ export async function* iterateBytes(stream: ByteStream): AsyncIterable<Uint8Arra
     typeof ReadableStream !== "undefined" && stream instanceof ReadableStream
       ? Readable.fromWeb(stream as import("node:stream/web").ReadableStream<Uint8Array>)
       : (stream as AsyncIterable<unknown>);
+  // A high surrogate at the end of a text chunk waits for the low one that starts the next.
+  let pending = "";
   for await (const chunk of source) {
+    if (typeof chunk === "string") {
+      let text = pending + chunk;
+      pending = "";
+      const last = text.charCodeAt(text.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        pending = text.slice(-1);
+        text = text.slice(0, -1);
+      }
+      if (!isWellFormedText(text)) throw loneSurrogateInStream();
+      if (text.length > 0) yield Buffer.from(text, "utf8");
+      continue;
+    }
+    if (pending) throw loneSurrogateInStream();
     if (chunk instanceof Uint8Array) yield chunk;
-    else if (typeof chunk === "string") yield Buffer.from(chunk, "utf8");
     else if (chunk instanceof ArrayBuffer) yield new Uint8Array(chunk);
     else throw new StorageValidationError(`Invalid stream chunk: expected bytes, got ${typeof chunk}`);
   }
+  if (pending) throw loneSurrogateInStream();
+}
+
+function loneSurrogateInStream(): StorageValidationError {
+  return new StorageValidationError("Invalid stream chunk: text with a lone UTF-16 surrogate, which has no UTF-8 form", { operation: "put" });
+}
+
+/**
+ * Deepest nesting of arrays and objects a JSON value may have: 1000 levels. Deeper values
+ * are rejected with `StorageValidationError` before anything is serialized (JSON.stringify
+ * and JSON.parse recurse, and ten thousand levels overflow the stack).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** True when a string holds no lone UTF-16 surrogate (it has an exact UTF-8 form). */
+export function isWellFormedText(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** Describes why `value` is not exactly representable as JSON, or `undefined` when it is. */
-function jsonProblem(value: unknown, seen: Set<object>, path: string): string | undefined {
+function jsonProblem(value: unknown, seen: Set<object>, path: string, depth: number): string | undefined {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -64,15 +96,22 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string): string | 
   }
   if (value === null) return undefined;
   const obj = value as object;
+  if (depth >= MAX_JSON_DEPTH) return `${path} is nested deeper than ${MAX_JSON_DEPTH} levels`;
   if (seen.has(obj)) return `${path} is a circular reference`;
   seen.add(obj);
   try {
     if (Array.isArray(obj)) {
       for (let i = 0; i < obj.length; i++) {
         if (!(i in obj)) return `${path}[${i}] is a hole in a sparse array`;
-        const p = jsonProblem(obj[i], seen, `${path}[${i}]`);
+        const p = jsonProblem(obj[i], seen, `${path}[${i}]`, depth + 1);
         if (p) return p;
       }
+      // JSON keeps only the elements: named properties of an array would be lost.
+      if (Object.keys(obj).length !== obj.length) {
+        const extra = Object.keys(obj).find((k) => !/^(?:0|[1-9]\d*)$/.test(k));
+        return `${path} is an array with a named property ${JSON.stringify(extra)} (JSON would drop it)`;
+      }
+      if (Object.getOwnPropertySymbols(obj).length > 0) return `${path} has symbol keys`;
       return undefined;
     }
     const proto = Object.getPrototypeOf(obj);
@@ -82,7 +121,7 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string): string | 
     }
     if (Object.getOwnPropertySymbols(obj).length > 0) return `${path} has symbol keys`;
     for (const [k, v] of Object.entries(obj)) {
-      const p = jsonProblem(v, seen, `${path}.${k}`);
+      const p = jsonProblem(v, seen, `${path}.${k}`, depth + 1);
       if (p) return p;
     }
     return undefined;
@@ -91,20 +130,44 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string): string | 
   }
 }
 
+/** Serializes a JSON value, rejecting with `StorageValidationError` what would not come back deep-equal. */
+function encodeJSON(value: unknown, key: string | undefined): Buffer {
+  let problem: string | undefined;
+  let text: string;
+  try {
+    problem = jsonProblem(value, new Set(), "value", 0);
+    text = problem ? "" : JSON.stringify(value);
+  } catch (cause) {
+    // A getter or proxy that throws while the value is read: the value, not the I/O, is at fault.
+    throw new StorageValidationError(`Invalid value: reading it threw (${(cause as Error)?.message ?? String(cause)})`, { key, operation: "put", cause });
+  }
+  if (problem) throw new StorageValidationError(`Invalid value: ${problem}`, { key, operation: "put" });
+  return Buffer.from(text, "utf8");
+}
+
 /**
  * Turns a value into bytes and remembers its type. Rejects what would not round-trip
- * exactly. Strings and JSON values become new bytes; a `Uint8Array` or `ArrayBuffer` is
- * borrowed, not copied: it is read while the write runs (as `fs.writeFile` and the AWS SDK
- * do), and a driver that keeps the bytes after its write settles copies them (see
- * `WriteRequest.body`).
+ * exactly: a string with a lone UTF-16 surrogate (it has no UTF-8 form; JSON values keep
+ * theirs as `\uD800` escapes and round-trip), and JSON values that are not plain data or
+ * nest deeper than {@link MAX_JSON_DEPTH}.
+ *
+ * Every result owns its bytes: strings and JSON values become new bytes, and a
+ * `Uint8Array` or `ArrayBuffer` is copied here, synchronously, before `put` awaits anything,
+ * so the stored value is the buffer's state at the call whatever the caller does to it
+ * afterwards (SPEC §3). The one exception is bytes marked by {@link handOver}: nobody else
+ * holds them, so they are taken as they are.
  *
  * @param valueType - overrides the recorded type for bytes (used by layers)
  */
 export function encodeValue(value: unknown, key?: string, valueType?: ValueType): EncodedBytes | EncodedStream {
-  if (typeof value === "string") return { kind: "bytes", data: Buffer.from(value, "utf8"), valueType: valueType ?? "text" };
-  // Borrowed: copying a 64 MiB value costs more than writing it to a local disk.
-  if (value instanceof Uint8Array) return { kind: "bytes", data: toBuffer(value), valueType: valueType ?? "bytes" };
-  if (value instanceof ArrayBuffer) return { kind: "bytes", data: Buffer.from(value), valueType: valueType ?? "bytes" };
+  if (typeof value === "string") {
+    if (!isWellFormedText(value)) {
+      throw new StorageValidationError("Invalid value: the string holds a lone UTF-16 surrogate, which has no UTF-8 form", { key, operation: "put" });
+    }
+    return { kind: "bytes", data: Buffer.from(value, "utf8"), valueType: valueType ?? "text" };
+  }
+  if (value instanceof Uint8Array) return { kind: "bytes", data: takeBytes(value), valueType: valueType ?? "bytes" };
+  if (value instanceof ArrayBuffer) return { kind: "bytes", data: copyBytes(new Uint8Array(value)), valueType: valueType ?? "bytes" };
   if (ArrayBuffer.isView(value)) {
     throw new StorageValidationError("Invalid value: typed arrays other than Uint8Array are not stored; pass a Uint8Array", {
       key,
@@ -112,9 +175,31 @@ export function encodeValue(value: unknown, key?: string, valueType?: ValueType)
     });
   }
   if (isByteStream(value)) return { kind: "stream", stream: iterateBytes(value), valueType: valueType ?? "bytes" };
-  const problem = jsonProblem(value, new Set(), "value");
-  if (problem) throw new StorageValidationError(`Invalid value: ${problem}`, { key, operation: "put" });
-  return { kind: "bytes", data: Buffer.from(JSON.stringify(value), "utf8"), valueType: "json" };
+  return { kind: "bytes", data: encodeJSON(value, key), valueType: "json" };
+}
+
+/**
+ * Bytes a layer made itself and gives to its inner storage's `put` (a compressed or
+ * encrypted body, or the copy the layer's own `put` already took). Nobody else holds them, so
+ * the inner `put` takes them without copying. The mark is used up by that `put`.
+ */
+const handedOver = new WeakSet<Uint8Array>();
+
+/**
+ * Marks bytes that nobody but the caller holds and that the caller will not touch again, so
+ * the next `put` of exactly these bytes stores them without its defensive copy. For layers:
+ * a compressed or encrypted body, or a `WriteRequest.body` passed on to the inner storage.
+ * Returns `bytes`.
+ */
+export function handOver<T extends Uint8Array>(bytes: T): T {
+  handedOver.add(bytes);
+  return bytes;
+}
+
+/** The bytes `put` stores: its own copy, or the bytes themselves when they were handed over. */
+function takeBytes(bytes: Uint8Array): Buffer {
+  if (handedOver.delete(bytes)) return toBuffer(bytes);
+  return copyBytes(bytes);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

@@ -171,7 +171,8 @@ export const MAX_METADATA_BYTES = 2048;
 
 /**
  * Checks user metadata: a plain object of lowercase keys `[a-z0-9._-]` (so it survives
- * S3, which lowercases header names) with string values, at most 2 KiB in all.
+ * S3, which lowercases header names) with string values (no control characters, no lone
+ * UTF-16 surrogates), at most 2 KiB in all.
  * Returns a copy.
  */
 export function validateMetadata(metadata: unknown, key?: string, operation = "put"): Record<string, string> {
@@ -194,6 +195,10 @@ export function validateMetadata(metadata: unknown, key?: string, operation = "p
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header values cannot carry control characters
     if (/[\u0000-\u001f\u007f]/.test(v)) {
       throw new StorageValidationError(`Invalid metadata value for ${JSON.stringify(k)}: control character`, { key, operation });
+    }
+    // No UTF-8 form: S3 turned it into U+FFFD, memory kept it. Rejected everywhere instead.
+    if (LONE_SURROGATE.test(v)) {
+      throw new StorageValidationError(`Invalid metadata value for ${JSON.stringify(k)}: lone UTF-16 surrogate`, { key, operation });
     }
     bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
     out[k] = v;

@@ -1,7 +1,7 @@
 import { observed, reportOperation } from "./diagnostics.js";
 import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
-import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
+import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, handOver, isWellFormedText, toBuffer } from "./codec.js";
 import {
   type StorageError,
   StorageNotFoundError,
@@ -562,9 +562,12 @@ export class BaseStorage implements Storage {
     });
   }
 
-  /** Validates put options and encodes the value (copying it). */
+  /**
+   * Validates put options and encodes the value. Runs synchronously inside `put`, before its
+   * first await: the bytes stored are the caller's buffer as it was at the call.
+   */
   private buildWriteRequest(key: string, value: StorageValue, opts: PutOptions): WriteRequest {
-    if (opts.contentType !== undefined && (typeof opts.contentType !== "string" || opts.contentType.length === 0 || /[\r\n]/.test(opts.contentType))) {
+    if (opts.contentType !== undefined && (typeof opts.contentType !== "string" || opts.contentType.length === 0 || /[\r\n]/.test(opts.contentType) || !isWellFormedText(opts.contentType))) {
       throw new StorageValidationError("Invalid contentType");
     }
     if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch !== "*") throw new StorageValidationError('Invalid ifNoneMatch: only "*" is supported');
@@ -583,7 +586,9 @@ export class BaseStorage implements Storage {
       if (encoded.data.byteLength > maxSize) {
         throw new StorageValidationError(`Value of ${encoded.data.byteLength} bytes is larger than maxSize (${maxSize} bytes)`);
       }
-      body = encoded.data;
+      // The encoder's own bytes (a copy of the caller's buffer, or new ones): a layer passing
+      // them on to its inner storage hands them over instead of having them copied again.
+      body = handOver(encoded.data);
       size = encoded.data.byteLength;
     } else {
       body = Number.isFinite(maxSize) ? limitBytes(encoded.stream, maxSize, key) : encoded.stream;

@@ -8,7 +8,9 @@ import {
   decodeText,
   decodeValue,
   encodeValue,
+  handOver,
   inferValueType,
+  MAX_JSON_DEPTH,
   isByteStream,
   iterateBytes,
 } from "@pepperpy/storage-core";
@@ -40,20 +42,66 @@ describe("encodeValue / decodeValue", () => {
     );
   });
 
-  it("borrows bytes (no copy: drivers that keep them copy) and serializes strings and objects now", () => {
+  it("copies bytes at the call (the stored value is the buffer as it was), and serializes strings and objects now", () => {
     const bytes = new Uint8Array([1, 2, 3]);
     const encoded = encodeValue(bytes);
+    bytes.fill(9);
     if (encoded.kind !== "bytes") throw new Error("expected bytes");
-    expect(encoded.data.buffer).toBe(bytes.buffer);
-    const ab = new ArrayBuffer(4);
+    expect(encoded.data.buffer).not.toBe(bytes.buffer);
+    expect([...encoded.data]).toEqual([1, 2, 3]);
+    const ab = new Uint8Array([4, 5, 6, 7]).buffer;
     const fromAb = encodeValue(ab);
+    new Uint8Array(ab).fill(0);
     if (fromAb.kind !== "bytes") throw new Error("expected bytes");
-    expect(fromAb.data.buffer).toBe(ab);
+    expect([...fromAb.data]).toEqual([4, 5, 6, 7]);
     const object = { a: [1] };
     const json = encodeValue(object);
     object.a.push(2);
     if (json.kind !== "bytes") throw new Error("expected bytes");
     expect(Buffer.from(json.data).toString()).toBe('{"a":[1]}');
+  });
+
+  it("takes handed-over bytes without a copy, once", () => {
+    const bytes = handOver(Buffer.from([1, 2, 3]));
+    const first = encodeValue(bytes);
+    if (first.kind !== "bytes") throw new Error("expected bytes");
+    expect(first.data).toBe(bytes);
+    const second = encodeValue(bytes);
+    if (second.kind !== "bytes") throw new Error("expected bytes");
+    expect(second.data).not.toBe(bytes);
+    bytes.fill(0);
+    expect([...second.data]).toEqual([1, 2, 3]);
+  });
+
+  it("rejects JSON it cannot store as it is with StorageValidationError, never a stack overflow or an I/O error", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = { d: deep };
+    expect(() => encodeValue(deep, "k")).toThrow(StorageValidationError);
+    expect(() => encodeValue(deep, "k")).toThrow(/nested deeper than 1000 levels/);
+    let limit: unknown = [];
+    for (let i = 1; i < MAX_JSON_DEPTH; i++) limit = [limit];
+    expect(encodeValue(limit)).toMatchObject({ kind: "bytes", valueType: "json" });
+    expect(() => encodeValue([limit])).toThrow(StorageValidationError);
+    const getter = {
+      get boom(): never {
+        throw new TypeError("no");
+      },
+    };
+    expect(() => encodeValue(getter, "k")).toThrow(StorageValidationError);
+    expect(() => encodeValue(getter, "k")).toThrow(/reading it threw \(no\)/);
+    expect(() => encodeValue(Object.assign([1], { extra: 2 }), "k")).toThrow(/named property "extra"/);
+    const proxy = new Proxy({}, { ownKeys: () => { throw new Error("trap"); } });
+    expect(() => encodeValue(proxy, "k")).toThrow(StorageValidationError);
+  });
+
+  it("rejects strings with lone surrogates, in values and in text streams (split pairs are joined)", async () => {
+    expect(() => encodeValue("a\uD800b", "k")).toThrow(StorageValidationError);
+    expect(() => encodeValue("\uDC00", "k")).toThrow(StorageValidationError);
+    expect(encodeValue("😀")).toMatchObject({ kind: "bytes" });
+    // A pair split across two text chunks is one character.
+    expect((await drain(iterateBytes(Readable.from(["a\uD83D", "\uDE00b"], { objectMode: true })))).toString()).toBe("a😀b");
+    await expect(drain(iterateBytes(Readable.from(["a\uD83D", "b"], { objectMode: true })))).rejects.toBeInstanceOf(StorageValidationError);
+    await expect(drain(iterateBytes(Readable.from(["a\uD83D"], { objectMode: true })))).rejects.toBeInstanceOf(StorageValidationError);
   });
 
   it("records the value type", () => {

@@ -2,6 +2,7 @@ import {
   ByteReader,
   collect,
   drain,
+  handOver,
   sliceRange,
   type DriverContext,
   ForwardingDriver,
@@ -138,7 +139,7 @@ export class EncryptionDriver extends ForwardingDriver {
       for (let i = 0; i < records; i++) {
         sealRecord(objKey, aad, i, i === records - 1, data.subarray(i * chunk, Math.min(data.byteLength, (i + 1) * chunk)), parts);
       }
-      const body = Buffer.concat(parts);
+      const body = handOver(Buffer.concat(parts));
       const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
       return { ...info, size: data.byteLength };
     }

@@ -109,8 +109,14 @@ export class MemoryDriver implements StorageDriver {
 
   write(key: string, req: WriteRequest, ctx: DriverContext): ObjectInfo | Promise<ObjectInfo> {
     if (req.body instanceof Uint8Array) {
-      // The body is the caller's buffer, borrowed for this call: keep a private copy.
-      return this.commit(key, copyBytes(req.body), req);
+      // The core's `put` already copied the caller's buffer (or encoded a string / JSON value
+      // into new bytes), so the body is private: keep it. A small body may be a view into a
+      // shared pool slab (Buffer.from of a short string) or a larger buffer; it is copied
+      // to its exact size so that the store keeps no slab alive. A driver called directly
+      // (copy fallback) gets bytes it does not own: those are copied too.
+      const body = req.body;
+      const exact = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength && ctx.operation === "put";
+      return this.commit(key, exact ? Buffer.from(body.buffer, 0, body.byteLength) : copyBytes(body), req);
     }
     return this.writeStream(key, req.body, req, ctx);
   }

@@ -1,4 +1,5 @@
-import { StorageValidationError, type StorageValue } from "@pepperpy/storage-core";
+import { Readable } from "node:stream";
+import { MAX_JSON_DEPTH, StorageValidationError, type StorageValue } from "@pepperpy/storage-core";
 import { expect } from "vitest";
 import { type ConformanceCase, allByteValues, expectBytes, expectRejects, patternBytes } from "./helpers.js";
 
@@ -135,6 +136,41 @@ export const valueCases: ConformanceCase[] = [
     },
   },
   {
+    name: "isolation: a buffer changed after put is called does not change or break what is stored",
+    async run({ storage, key }) {
+      // Large enough to be compressed by a compression layer (its CRC and its compressor must
+      // see the same bytes), small enough for any backend.
+      const original = patternBytes(64 * 1024 + 3, 11);
+      const cases: [string, () => { value: Uint8Array | ArrayBuffer; scribble: () => void }][] = [
+        ["a Buffer", () => {
+          const b = Buffer.from(original);
+          return { value: b, scribble: () => b.fill(66) };
+        }],
+        ["a Uint8Array view", () => {
+          const backing = new Uint8Array(original.byteLength + 10);
+          backing.set(original, 5);
+          const view = backing.subarray(5, 5 + original.byteLength);
+          return { value: view, scribble: () => backing.fill(67) };
+        }],
+        ["an ArrayBuffer", () => {
+          const b = new Uint8Array(original);
+          return { value: b.buffer, scribble: () => b.fill(68) };
+        }],
+      ];
+      for (const [what, make] of cases) {
+        const k = key(`scribbled-${what.replace(/\W+/g, "-")}`);
+        const { value, scribble } = make();
+        const pending = storage.put(k, value);
+        // Changed at once, and again while the write is (probably) in flight.
+        scribble();
+        setImmediate(scribble);
+        await pending;
+        expectBytes(await storage.get(k), original, `get after changing ${what} while put ran`);
+        expectBytes(await storage.getBytes(k), original, `getBytes after changing ${what} while put ran`);
+      }
+    },
+  },
+  {
     name: "isolation: changing streamed chunks after put settles does not change what is stored",
     async run({ storage, key }) {
       // One chunk (a store may take it as the whole value) and several small ones.
@@ -213,4 +249,42 @@ export const valueCases: ConformanceCase[] = [
     return o;
   }),
   rejectCase("a typed array other than Uint8Array", () => new Int16Array([1, 2])),
+  // Lone surrogates have no UTF-8 form: backends turned them into U+FFFD. Rejected on every backend.
+  rejectCase("a string with a lone high surrogate", () => "a\uD800b"),
+  rejectCase("a string ending in a lone high surrogate", () => "cut at 7\uD83D"),
+  rejectCase("a string with a lone low surrogate", () => "\uDC00x"),
+  rejectCase("a text stream with a lone surrogate", () => Readable.from(["ok ", "a\uD800b"], { objectMode: true })),
+  // JSON escapes them (\uD800), so inside a JSON value they round-trip exactly.
+  jsonCase("with lone surrogates in strings and keys", { "k\uDC00": ["a\uD800b", "\uDFFF"] }),
+  {
+    name: "values: a metadata value with a lone surrogate is rejected with StorageValidationError",
+    async run({ storage, key }) {
+      const k = key("value");
+      await expectRejects(storage.put(k, "v", { metadata: { note: "a\uD800b" } }), StorageValidationError, "put with a lone surrogate in metadata");
+      expect(await storage.exists(k), "a rejected put stored something").toBe(false);
+    },
+  },
+  // Validation errors, not I/O errors, for JSON values that cannot be stored as they are.
+  jsonCase(`nested ${MAX_JSON_DEPTH} levels (the limit)`, nestedArrays(MAX_JSON_DEPTH)),
+  rejectCase(`JSON nested ${MAX_JSON_DEPTH + 1} levels`, () => nestedArrays(MAX_JSON_DEPTH + 1)),
+  rejectCase("JSON nested 10 000 levels", () => nested(10_000)),
+  rejectCase("an object with a throwing getter", () => ({
+    a: 1,
+    get b(): number {
+      throw new Error("getter failed");
+    },
+  })),
+  rejectCase("an array with a named property", () => Object.assign([1, 2], { extra: "lost by JSON" })),
+  rejectCase("a sparse array", () => {
+    const a = [1];
+    a[2] = 3;
+    return a;
+  }),
+  rejectCase("an object with a toJSON method", () => ({ a: 1, toJSON: () => "other" })),
 ];
+
+function nestedArrays(depth: number): unknown {
+  let v: unknown = [];
+  for (let i = 1; i < depth; i++) v = [v];
+  return v;
+}
