@@ -11,6 +11,7 @@ import {
   type ObjectInfo,
   orUndefined,
   type Storage,
+  type StorageCapabilities,
   type StorageErrorCode,
   type StoredEntry,
   type StoredStream,
@@ -120,6 +121,11 @@ export class CacheDriver extends ForwardingDriver {
   private evictions = 0;
   private expirations = 0;
   private loadCount = 0;
+
+  /** The inner storage's, except that a cache hit answers from memory without yielding to the event loop. */
+  override get capabilities(): StorageCapabilities {
+    return { ...this.inner.capabilities, yieldsToEventLoop: false };
+  }
 
   constructor(inner: Storage, options: Omit<CachedStorageOptions, "backend" | "timeout" | "maxSize">) {
     super(inner, "cache");

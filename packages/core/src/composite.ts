@@ -124,6 +124,8 @@ export class CompositeDriver implements StorageDriver {
       keyIsAlsoPrefix: all("keyIsAlsoPrefix"),
       durable: any("durable"),
       persistent: any("persistent"),
+      // A read answered by an in-memory backend first resolves without I/O.
+      yieldsToEventLoop: backends.every((b) => b.capabilities.yieldsToEventLoop !== false),
     };
   }
 

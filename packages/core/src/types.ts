@@ -188,6 +188,14 @@ export interface StorageCapabilities {
   durable: boolean;
   /** Values persist across instances (false for memory). */
   persistent: boolean;
+  /**
+   * Every awaited operation yields to the event loop (it waits for real I/O), so a loop of
+   * awaited calls never stops timers and a reader polling a key never stops writers.
+   * `false`: answers may resolve in microtasks without I/O — an in-memory store, or a layer
+   * that answers from memory (a cache hit); the conformance suite then skips its fairness
+   * cases by name with this reason. Absent means `true`: every backend that does I/O.
+   */
+  yieldsToEventLoop?: boolean | undefined;
 }
 
 /**

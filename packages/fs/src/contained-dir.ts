@@ -1,4 +1,4 @@
-import { constants as C, closeSync, open as openCb, promises as fsp, readlinkSync, statSync } from "node:fs";
+import { close as closeCb, constants as C, open as openCb, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 
 /**
@@ -80,7 +80,7 @@ export async function openBase(basePath: string): Promise<BaseDir> {
       try {
         const ps = await fsp.stat(viaProc, { bigint: true });
         if (ps.ino === st.ino && ps.dev === st.dev) {
-          const kernelPath = readlinkSync(viaProc, { encoding: "buffer" });
+          const kernelPath = await fsp.readlink(viaProc, { encoding: "buffer" });
           return { realPath, root: { path: viaProc, handle }, procfd: true, id, kernelPath };
         }
       } catch {
@@ -166,18 +166,12 @@ export async function openScanDir(base: BaseDir, parent: DirRef, name: string): 
   return { ref: { path: `/proc/self/fd/${fd}`, handle: undefined }, fd };
 }
 
-/**
- * Closes a scan's directory. Synchronous: closing a directory opened read-only only drops
- * the kernel's reference (in memory, no disk I/O), cheaper than a thread-pool round trip.
- */
-export function closeScanDir(dir: ScanDir): void {
-  if (dir.fd >= 0) {
-    try {
-      closeSync(dir.fd);
-    } catch {
-      // EBADF cannot happen for a descriptor we own; nothing to do.
-    }
-  }
+/** Closes a scan's directory (errors ignored: a descriptor we own, opened read-only). */
+export async function closeScanDir(dir: ScanDir): Promise<void> {
+  if (dir.fd < 0) return;
+  await new Promise<void>((resolve) => {
+    closeCb(dir.fd, () => resolve());
+  });
 }
 
 /** Opens the directories `segments` below the base, one component at a time. */
@@ -211,15 +205,6 @@ export async function syncDir(dir: DirRef): Promise<void> {
 export async function dirIdentity(dir: DirRef): Promise<string> {
   const st = dir.handle ? await dir.handle.stat({ bigint: true }) : await fsp.lstat(dir.path, { bigint: true });
   return `${st.dev}:${st.ino}`;
-}
-
-/** True when `/proc/self/fd` walking is available on this machine (informational). */
-export function procFdAvailable(): boolean {
-  try {
-    return process.platform === "linux" && statSync("/proc/self/fd").isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** A directory borrowed from a {@link DirCache}; `release` it when the operation is done. */
@@ -273,16 +258,15 @@ export class DirCache {
     private readonly max = 512,
   ) {}
 
-  /** The cached, still valid directory of `key` (`a/b`), without waiting; `undefined` on a miss. */
-  hit(key: string): DirLease | undefined {
+  /** The cached directory of `key` (`a/b`) once checked still valid; `undefined` on a miss. */
+  async hit(key: string): Promise<DirLease | undefined> {
     if (key === "") return { dir: this.base.root, release: ROOT_RELEASE };
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    if (!this.valid(hit)) {
-      this.drop(hit);
-      return undefined;
-    }
-    return this.borrow(key, hit);
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const lease = this.borrow(key, entry);
+    if (await this.groupCheck(entry)) return lease;
+    lease.release();
+    return undefined;
   }
 
   /** Takes a reference to `entry` and marks it recently used. */
@@ -304,16 +288,12 @@ export class DirCache {
    * serves every operation waiting for it (group check), and runs on the thread pool,
    * alongside the caller's own read-only call. The caller must not use what it read
    * through the directory unless `verified` resolves to true. Alone, the check is made at
-   * once, as by {@link hit}.
+   * once, by the same asynchronous `readlink`.
    */
   hitChecked(key: string): CheckedLease | undefined {
     if (key === "") return { dir: this.base.root, release: ROOT_RELEASE, verified: true };
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.refs === 0) {
-      const lease = this.hit(key);
-      return lease && { dir: lease.dir, release: lease.release, verified: true };
-    }
     return { ...this.borrow(key, entry), verified: this.groupCheck(entry) };
   }
 
@@ -348,7 +328,7 @@ export class DirCache {
   /** Borrows the open directory of `segments` (`[]`: the base); `create` makes missing ones. Throws like {@link walk}. */
   async acquire(segments: readonly string[], create: boolean): Promise<DirLease> {
     const key = segments.join("/");
-    const cached = this.hit(key);
+    const cached = await this.hit(key);
     if (cached) return cached;
     const parent = await this.acquire(segments.slice(0, -1), create);
     let ref: DirRef;
@@ -388,15 +368,6 @@ export class DirCache {
     const base = this.base.kernelPath!;
     const sep = base[base.length - 1] === 0x2f ? "" : "/";
     return Buffer.concat([base, Buffer.from(`${sep}${key}`, "utf8")]);
-  }
-
-  /** True while the descriptor's directory is still at `<base>/<key>` (not moved, not removed). */
-  private valid(entry: CachedDir): boolean {
-    try {
-      return readlinkSync(entry.ref.path, { encoding: "buffer" }).equals(entry.expect);
-    } catch {
-      return false;
-    }
   }
 
   private lease(entry: CachedDir): DirLease {

@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as C, close as closeCb, closeSync, fstatSync, fsync as fsyncCb, futimesSync, lstatSync, open as openCb, openSync, promises as fsp, read as readCb, renameSync, rmdirSync, unlinkSync, write as writeCb, writeSync } from "node:fs";
+import { type BigIntStats, constants as C, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -16,7 +16,6 @@ import {
   type StorageCapabilities,
   StorageConflictError,
   type StorageDriver,
-  StorageIOError,
   StorageUnavailableError,
   StorageValidationError,
   type StoredEntry,
@@ -25,6 +24,22 @@ import {
   type WriteRequest,
 } from "@pepperpy/storage-core";
 import { acquireKeyLock, isStaleLock, LOCK_HOLDER, LOCK_PREFIX, unlinkSyncQuietly } from "./key-lock.js";
+import {
+  CREATE_FLAGS,
+  closeFd,
+  closeQuietly,
+  errorCode,
+  fstatFd,
+  fsyncFd,
+  futimesFd,
+  lstatOrUndefined,
+  openFd,
+  READ_FLAGS,
+  readFd,
+  unlinkQuietly,
+  writeFullyFd,
+  writeNewFile,
+} from "./fd-io.js";
 import {
   type BaseDir,
   closeScanDir,
@@ -80,11 +95,6 @@ export const DEFAULT_ORPHAN_AGE_MS = 10 * 60 * 1000;
 
 /** Bytes gathered from a stream before one write(2): bounds memory and syscalls. */
 const STREAM_WRITE_CHUNK = 64 * 1024;
-/** Content files are opened for reading without following a leaf symlink and without blocking on a FIFO. */
-const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
-/** New temp files: exclusive create (never through an existing name or link). */
-const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
-
 // ---------------------------------------------------------------------------------------
 // In-process per-key locks. Every write, delete, copy and move of a key runs under its
 // lock, so one process never interleaves two updates of the same content + sidecar pair
@@ -206,132 +216,11 @@ function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): bo
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
 }
 
-/** Largest value written to its temp file synchronously (into the page cache: a few µs per KiB, where a thread-pool round trip costs ~100 µs). */
-const SYNC_WRITE_MAX = 64 * 1024;
-
-/** Writes every byte of `data` to `fd` synchronously (a small file: the page cache takes it at once). */
-function writeFullySync(fd: number, data: Uint8Array): void {
-  let offset = 0;
-  while (offset < data.byteLength) {
-    const written = writeSync(fd, data, offset, data.byteLength - offset);
-    if (written <= 0) throw new StorageIOError("Write made no progress");
-    offset += written;
-  }
-}
-
-/** Opens `path` on the thread pool, as a bare descriptor (creating a file allocates an inode: it can take a while). */
-function openFd(path: string, flags: number, mode: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    openCb(path, flags, mode, (error, fd) => (error ? reject(error) : resolve(fd)));
-  });
-}
-
-/** Reads into `data` from `position` of `fd` on the thread pool, looping over short reads (checking `signal` between them); the bytes read (fewer at the end of the file). */
-async function readFd(fd: number, data: Buffer, position: number, signal?: AbortSignal): Promise<number> {
-  let length = 0;
-  while (length < data.byteLength) {
-    if (length > 0) signal?.throwIfAborted();
-    const n = await readOnce(fd, data, length, data.byteLength - length, position + length);
-    if (n === 0) break;
-    length += n;
-  }
-  return length;
-}
-
-/** One read(2) of `fd` on the thread pool: up to `length` bytes at `position` into `data` at `offset`. */
-function readOnce(fd: number, data: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    readCb(fd, data, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
-  });
-}
-
-/**
- * Most bytes handed to one write(2). One call for a whole 64 MiB value took 160–310 ms
- * instead of about 20 ms in 6 of 36 puts on the benchmark VM (the kernel throttling or
- * reclaiming for one huge page-cache write); 1 MiB calls took 20–28 ms every time (2 and
- * 4 MiB calls still stalled now and then), at one thread-pool round trip per MiB.
- */
-const WRITE_CALL_MAX = 1024 * 1024;
-
-/** Writes every byte of `data` to `fd` on the thread pool, at most 1 MiB a call, looping over short writes. */
-async function writeFullyFd(fd: number, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.byteLength) {
-    const written = await new Promise<number>((resolve, reject) => {
-      writeCb(fd, data, offset, Math.min(data.byteLength - offset, WRITE_CALL_MAX), null, (error, n) => (error ? reject(error) : resolve(n)));
-    });
-    if (written <= 0) throw new StorageIOError("Write made no progress");
-    offset += written;
-  }
-}
-
-/** Closes `fd` on the thread pool. */
-function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    closeCb(fd, (error) => (error ? reject(error) : resolve()));
-  });
-}
-
-/** Flushes `fd` on the thread pool. */
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fsyncCb(fd, (error) => (error ? reject(error) : resolve()));
-  });
-}
-
-/** Closes a descriptor we own synchronously, on a failure path (the write fails anyway). */
-function closeQuietly(fd: number): void {
+/** True when `path` is a regular file now (never followed). */
+async function isFileNow(path: string, key: string): Promise<boolean> {
   try {
-    closeSync(fd);
-  } catch {
-    // Nothing more to do: the write is already failing and its temp file goes.
-  }
-}
-
-/**
- * Creates `path` (which must not exist) holding `data`, flushed when `fsync` is set: a
- * sidecar's temp file. The descriptor is bare and closed synchronously (written and
- * flushed, closing only drops a reference).
- */
-async function writeNewFile(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
-  const fd = await openFd(path, CREATE_FLAGS, 0o666);
-  try {
-    if (data.byteLength <= SYNC_WRITE_MAX) writeFullySync(fd, data);
-    else await writeFullyFd(fd, data);
-    if (fsync) await fsyncFd(fd);
+    return (await lstatOrUndefined(path))?.isFile() === true;
   } catch (error) {
-    closeQuietly(fd);
-    throw error;
-  }
-  closeSync(fd);
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-async function unlinkQuietly(path: string): Promise<void> {
-  await fsp.unlink(path).catch(() => undefined);
-}
-
-/** The identity of what holds `path` now (never followed), or `undefined`; synchronous (see key-lock.ts). */
-function currentContentNow(path: string): BigIntStats | undefined {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
-}
-
-
-/** True when `path` is a regular file now (never followed); synchronous, like {@link currentContentNow}. */
-function isFileNow(path: string, key: string): boolean {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false })?.isFile() === true;
-  } catch (error) {
-    if (isMissing(error)) return false;
     throw keyError(error, key);
   }
 }
@@ -414,6 +303,7 @@ function holderCreated(path: string): void {
   liveHolders.add(path);
   if (exitHookSet) return;
   exitHookSet = true;
+  // The exit hook can run nothing asynchronous: the one synchronous unlink left (not an operation path).
   process.once("exit", () => {
     for (const p of liveHolders) unlinkSyncQuietly(p);
   });
@@ -421,7 +311,7 @@ function holderCreated(path: string): void {
 
 function removeHolderFile(path: string): void {
   liveHolders.delete(path);
-  unlinkSyncQuietly(path);
+  void unlinkQuietly(path);
 }
 
 /** Subdirectories (and, for full entries, files) `list` fetches ahead of its walk, per directory. */
@@ -471,13 +361,9 @@ function upperBound(entries: readonly DirEntry[], s: string): number {
   return lo;
 }
 
-/**
- * Identity and times of an open directory. `fstat` of a descriptor we hold reads the
- * in-memory inode (no disk I/O), so it runs synchronously: cheaper than a thread-pool
- * round trip. Without a descriptor (no /proc), `lstat` of its path.
- */
-function statDir(dir: DirRef, fd = dir.handle?.fd ?? -1): BigIntStats | Promise<BigIntStats> {
-  return fd >= 0 ? fstatSync(fd, { bigint: true }) : fsp.lstat(dir.path, { bigint: true });
+/** Identity and times of an open directory: `fstat` of its descriptor, or without one (no /proc) `lstat` of its path. */
+function statDir(dir: DirRef, fd = dir.handle?.fd ?? -1): Promise<BigIntStats> {
+  return fd >= 0 ? fstatFd(fd) : fsp.lstat(dir.path, { bigint: true });
 }
 
 /**
@@ -523,6 +409,8 @@ export class FileDriver implements StorageDriver {
    */
   private holder: LockHolder | undefined;
   private holderTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The holder being created, shared by the calls that wait for it. */
+  private creatingHolder: Promise<LockHolder | undefined> | undefined;
   private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
 
@@ -558,10 +446,10 @@ export class FileDriver implements StorageDriver {
     return this.ready && !this.closed ? this.ready : this.base();
   }
 
-  /** The cached, verified parent directory of `key`, without waiting; `undefined` on a miss. */
-  private cachedDirOf(key: string): DirLease | undefined {
+  /** The cached, verified parent directory of `key`; `undefined` on a miss. */
+  private async cachedDirOf(key: string): Promise<DirLease | undefined> {
     const slash = key.lastIndexOf("/");
-    return this.dirs?.hit(slash < 0 ? "" : key.slice(0, slash));
+    return await this.dirs?.hit(slash < 0 ? "" : key.slice(0, slash));
   }
 
   /**
@@ -733,7 +621,7 @@ export class FileDriver implements StorageDriver {
   private async openEntry(key: string, ctx: DriverContext): Promise<OpenedEntry | undefined> {
     const base = await this.readyBase();
     const name = key.slice(key.lastIndexOf("/") + 1);
-    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    const w = (await this.cachedDirOf(key)) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return undefined;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -767,8 +655,8 @@ export class FileDriver implements StorageDriver {
   }
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    // A version this process remembers: open and fstat synchronously, then one read on the
-    // thread pool (see readKnownIn); anything else, or a file that changed, takes the ordinary path.
+    // A version this process remembers: its sidecar need not be read (see readKnownIn);
+    // anything else, or a file that changed, takes the ordinary path.
     const size = this.recordCache.get(key)?.size;
     if (size !== undefined && size <= FAST_READ_MAX) {
       const fast = await this.readKnown(key, Number(size));
@@ -776,22 +664,20 @@ export class FileDriver implements StorageDriver {
     }
     const base = await this.readyBase();
     const name = key.slice(key.lastIndexOf("/") + 1);
-    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    const w = (await this.cachedDirOf(key)) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 0) ctx.signal.throwIfAborted();
-        // Open and fstat synchronously, like the fast path (readKnownIn); the sidecar and the
-        // bytes are read on the thread pool.
         let fd: number;
         try {
-          fd = openSync(`${w.dir.path}/${name}`, READ_FLAGS);
+          fd = await openFd(`${w.dir.path}/${name}`, READ_FLAGS);
         } catch (error) {
           if (isMissing(error)) return undefined;
           throw keyError(error, key);
         }
         try {
-          const st = fstatSync(fd, { bigint: true });
+          const st = await fstatFd(fd);
           // A directory (a prefix of other keys), FIFO, socket or device is not a value.
           if (!st.isFile()) return undefined;
           const info = await this.versionInfo(w.dir, key, name, st, attempt >= 3);
@@ -804,8 +690,7 @@ export class FileDriver implements StorageDriver {
           info.size = length;
           return { info, data: length === data.byteLength ? data : data.subarray(0, length) };
         } finally {
-          // A read-only descriptor: closing it only drops a reference.
-          closeSync(fd);
+          await closeQuietly(fd);
         }
       }
     } finally {
@@ -814,8 +699,7 @@ export class FileDriver implements StorageDriver {
   }
 
   /**
-   * `read` of a remembered version: open and fstat (synchronous), then one read of its
-   * `size` bytes. The result stands only when the fstat shows exactly the remembered version
+   * `read` of a remembered version: open, fstat, then a read of its `size` bytes (no sidecar read). The result stands only when the fstat shows exactly the remembered version
    * (a regular file with that identity) and the read returned exactly its size; anything
    * else falls back to the ordinary path.
    */
@@ -828,17 +712,13 @@ export class FileDriver implements StorageDriver {
   private async readKnownIn(dir: DirRef, key: string, name: string, size: number): Promise<StoredEntry | undefined | typeof FALL_BACK> {
     let fd: number;
     try {
-      // Opening an existing file (never creating one) is a name lookup in a directory we
-      // hold open, and `fstat` of the open file reads its in-memory inode: both synchronous
-      // (a few µs each on a local disk, where each asynchronous call is a thread-pool round
-      // trip). Only the read of the bytes, which may have to wait for the disk, goes to the pool.
-      fd = openSync(`${dir.path}/${name}`, READ_FLAGS);
+      fd = await openFd(`${dir.path}/${name}`, READ_FLAGS);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw keyError(error, key);
     }
     try {
-      const st = fstatSync(fd, { bigint: true });
+      const st = await fstatFd(fd);
       if (!st.isFile() || Number(st.size) !== size) return FALL_BACK;
       const known = this.cachedRecords(key, st);
       if (!known) return FALL_BACK;
@@ -846,8 +726,7 @@ export class FileDriver implements StorageDriver {
       if ((await readFd(fd, data, 0)) !== size) return FALL_BACK;
       return { info: this.info(key, st, matchRecord(known, st)), data };
     } finally {
-      // A read-only descriptor: closing it only drops a reference (synchronous, no flush).
-      closeSync(fd);
+      await closeQuietly(fd);
     }
   }
 
@@ -866,7 +745,7 @@ export class FileDriver implements StorageDriver {
   async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
     const base = await this.readyBase();
     const name = key.slice(key.lastIndexOf("/") + 1);
-    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    const w = (await this.cachedDirOf(key)) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return undefined;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -889,18 +768,17 @@ export class FileDriver implements StorageDriver {
 
   /**
    * One `lstat` of the leaf in its (cached, verified) directory: no sidecar needed to know a
-   * key exists. Synchronous: a metadata lookup (a few µs on a local disk), where the
-   * asynchronous form is a thread-pool round trip of about 100 µs.
+   * key exists.
    */
   async exists(key: string, _ctx: DriverContext): Promise<boolean> {
     const name = key.slice(key.lastIndexOf("/") + 1);
-    const fast = await this.inCachedDir(key, async (dir) => isFileNow(`${dir.path}/${name}`, key));
+    const fast = await this.inCachedDir(key, (dir) => isFileNow(`${dir.path}/${name}`, key));
     if (fast !== FALL_BACK) return fast;
     const base = await this.readyBase();
-    const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, splitKey(key).parents));
+    const w = (await this.cachedDirOf(key)) ?? (await this.walkToRead(base, splitKey(key).parents));
     if (!w) return false;
     try {
-      return isFileNow(`${w.dir.path}/${name}`, key);
+      return await isFileNow(`${w.dir.path}/${name}`, key);
     } finally {
       w.release();
     }
@@ -927,7 +805,7 @@ export class FileDriver implements StorageDriver {
             try {
               await this.fill(fd, req.body, ctx);
             } catch (error) {
-              closeQuietly(fd);
+              await closeQuietly(fd);
               throw error;
             }
             return fd;
@@ -947,8 +825,7 @@ export class FileDriver implements StorageDriver {
   /** Writes the body into the temp file. Streams flow through a 64 KiB buffer. */
   private async fill(fd: number, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
     if (body instanceof Uint8Array) {
-      if (body.byteLength <= SYNC_WRITE_MAX) writeFullySync(fd, body);
-      else await writeFullyFd(fd, body);
+      await writeFullyFd(fd, body);
       return;
     }
     let pending: Uint8Array[] = [];
@@ -1038,14 +915,10 @@ export class FileDriver implements StorageDriver {
       // floating-point error of the seconds it takes. The identity (inode, size, mtime) is
       // final then: fsync and rename keep it.
       const h = handle;
-      let closeAfterFlush = this.fsync;
       const identify = async (): Promise<BigIntStats> => {
         const stamp = uniqueStampMicros(plain);
-        // On the open descriptor, synchronously: in-memory inode updates of a few µs each,
-        // where the asynchronous calls are two thread-pool round trips in a row.
-        if (this.stampsHold) futimesSync(h, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
-        const id = fstatSync(h, { bigint: true });
-        if (id.size <= SYNC_WRITE_MAX) closeAfterFlush = true;
+        if (this.stampsHold) await futimesFd(h, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
+        const id = await fstatFd(h);
         // A file system that keeps coarser times than microseconds cannot tell versions apart
         // by identity alone: the record cache is then turned off for this storage.
         if (this.stampsHold && id.mtimeNs / 1000n !== BigInt(stamp)) {
@@ -1066,12 +939,14 @@ export class FileDriver implements StorageDriver {
       // commits both and the second finds it done. Under the lock that guess is checked and
       // redone if the key changed. The sidecar temp, which names this process (`by`), then
       // becomes the key's lock by a hard link (no new inode; see acquireKeyLock).
-      // Creating a file (an inode) and flushing go to the thread pool; the current version's
-      // `lstat` and the sidecar's few hundred bytes are written synchronously (page cache).
       // A plain write needs no records of the current version (only `ifMatch` does, under the lock).
-      const guessCurrent = plain ? undefined : currentContentNow(target);
-      const guessPrevious = guessCurrent === undefined ? [] : (this.cachedRecords(key, guessCurrent) ?? readSidecar(dir.path, name));
-      const [st, previousGuess] = await settled(identify(), guessPrevious, opening);
+      const guessPrevious = async (): Promise<{ current: BigIntStats | undefined; previous: SidecarRecord[] }> => {
+        const current = plain ? undefined : await lstatOrUndefined(target);
+        return { current, previous: current === undefined ? [] : (this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name))) };
+      };
+      const [st, guess] = await settled(identify(), guessPrevious(), opening);
+      const guessCurrent = guess.current;
+      const previousGuess = guess.previous;
       if (plain && !this.stampsHold) {
         // This very write found that the file system keeps coarser times than the stamps:
         // identities cannot tell versions apart, so the value gets its sidecar after all.
@@ -1083,21 +958,16 @@ export class FileDriver implements StorageDriver {
       const guessedRecords = firstRecord ? sidecarRecords(firstRecord, previousGuess) : [];
       const guessed = { current: guessCurrent, previous: previousGuess, records: guessedRecords };
       const side = sideFd;
-      if (side !== undefined) writeFullySync(side, serializeSidecar(name, guessedRecords, LOCK_HOLDER));
+      if (side !== undefined) await writeFullyFd(side, serializeSidecar(name, guessedRecords, LOCK_HOLDER));
       if (this.fsync) await settled(fsyncFd(h), side === undefined ? undefined : fsyncFd(side));
       ctx.signal.throwIfAborted();
       // The slow part ran unlocked: the value is written and flushed before the key lock is
-      // taken, while the value file closes. Closing the sidecar temp, written and flushed,
-      // only drops a reference: synchronous.
+      // taken, while both temp files close.
       sideFd = undefined;
-      if (side !== undefined) closeSync(side);
-      // So does closing the value's temp file once flushed, or when it is small (its few
-      // pages are in the page cache); a large one written without a flush closes on the
-      // thread pool (a network file system writes it back on close).
       handle = undefined;
-      const closing = closeAfterFlush ? closeSync(h) : closeFd(h);
+      const closing = Promise.all([closeFd(h), side === undefined ? undefined : closeFd(side)]);
       // Without a sidecar temp, the lock links the holder file shared with deletes.
-      if (side === undefined) holder = this.takeHolder();
+      if (side === undefined) holder = await this.takeHolder();
       await settled(
         closing,
         acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath).then((release) => {
@@ -1107,13 +977,12 @@ export class FileDriver implements StorageDriver {
       const record = guessed.records[0];
       // The current content's identity; when this process remembers the records of exactly
       // that version, the sidecar need not be read again (see CachedRecords).
-      // The critical section is metadata calls only (lstat, renames), each a few µs: they run
-      // synchronously, so the lock is held for microseconds instead of thread-pool round trips.
+      // The critical section is metadata calls only (lstat, renames).
       let current: BigIntStats | undefined;
       let previous: SidecarRecord[] = [];
       let records: SidecarRecord[] = [];
       if (!plain) {
-        current = currentContentNow(target);
+        current = await lstatOrUndefined(target);
         if (sameVersion(guessed.current, current)) {
           records = guessed.records;
           previous = guessed.previous;
@@ -1126,7 +995,7 @@ export class FileDriver implements StorageDriver {
           }
         }
       } else if (req.ifMatch !== undefined) {
-        current = currentContentNow(target);
+        current = await lstatOrUndefined(target);
         if (current !== undefined) previous = this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name));
       }
       if (req.ifMatch !== undefined) {
@@ -1139,7 +1008,7 @@ export class FileDriver implements StorageDriver {
       // Sidecar first: it still holds the previous records, so the old content keeps its
       // metadata if we crash before the content lands.
       if (record) {
-        renameSync(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
+        await fsp.rename(sideTmpPath, `${dir.path}/${sidecarName(name)}`);
         sideTmpExists = false;
         sidecarOnlyOurs = previous.length === 0;
       }
@@ -1153,15 +1022,15 @@ export class FileDriver implements StorageDriver {
         }
         await unlinkQuietly(tmpPath);
       } else {
-        renameSync(tmpPath, target);
+        await fsp.rename(tmpPath, target);
       }
       tmpExists = false;
       sidecarOnlyOurs = false;
       // Without a record (a plain write, a copy of a foreign file) any sidecar of the key
       // describes older versions only (this version's identity is new): it goes, after the
       // content landed — a crash in between leaves the new content with a stale sidecar,
-      // which reads the same. Synchronous: one metadata call, usually on a missing name.
-      if (!record) unlinkSyncQuietly(`${dir.path}/${sidecarName(name)}`);
+      // which reads the same.
+      if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
       this.rememberRecords(key, st, records);
       const release = unlock as () => Promise<void>;
       unlock = undefined;
@@ -1169,9 +1038,9 @@ export class FileDriver implements StorageDriver {
       await Promise.all([release(), this.fsync ? this.syncDirGrouped(dir) : undefined]);
       return this.info(key, st, record);
     } finally {
-      if (handle !== undefined) closeQuietly(handle);
+      if (handle !== undefined) await closeQuietly(handle);
       if (opening) await opening.catch(() => undefined);
-      if (sideFd !== undefined) closeQuietly(sideFd);
+      if (sideFd !== undefined) await closeQuietly(sideFd);
       if (tmpExists) await unlinkQuietly(tmpPath);
       if (sideTmpExists) await unlinkQuietly(sideTmpPath);
       if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
@@ -1191,7 +1060,7 @@ export class FileDriver implements StorageDriver {
     const base = await this.readyBase();
     const { parents, name } = splitKey(key);
     await withLocks([this.lockId(base, key)], async () => {
-      const w = this.cachedDirOf(key) ?? (await this.walkToRead(base, parents));
+      const w = (await this.cachedDirOf(key)) ?? (await this.walkToRead(base, parents));
       if (!w) return;
       try {
         const path = `${w.dir.path}/${name}`;
@@ -1217,29 +1086,15 @@ export class FileDriver implements StorageDriver {
         let holder: LockHolder | undefined;
         try {
           // The holder stays while this delete runs, so deletes (and writes) in flight share one.
-          holder = this.takeHolder();
+          holder = await this.takeHolder();
           const unlock = await acquireKeyLock(w.dir.path, name, ctx.signal, holder?.path);
           try {
             const notThere = (error: unknown): boolean => {
               if (isMissing(error) || errorCode(error) === "EISDIR") return false;
               throw keyError(error, key);
             };
-            // A small value this process remembers (its blocks are freed in a few µs) is
-            // unlinked synchronously; otherwise on the thread pool, as freeing a large
-            // file's blocks can take a while.
-            const known = this.recordCache.get(key)?.size;
-            if (known !== undefined && known <= SYNC_WRITE_MAX) {
-              try {
-                unlinkSync(path);
-                removed = true;
-              } catch (error) {
-                removed = notThere(error);
-              }
-            } else {
-              removed = await fsp.unlink(path).then(() => true, notThere);
-            }
-            // The sidecar is a small file: unlinked synchronously, like the lock.
-            if (removed) unlinkSyncQuietly(`${w.dir.path}/${sidecarName(name)}`);
+            removed = await fsp.unlink(path).then(() => true, notThere);
+            if (removed) await unlinkQuietly(`${w.dir.path}/${sidecarName(name)}`);
           } finally {
             this.recordCache.delete(key);
             // The flush starts after both unlinks; the lock goes meanwhile.
@@ -1273,13 +1128,25 @@ export class FileDriver implements StorageDriver {
    * or the current one is older than {@link HOLDER_MAX_AGE_MS}; `undefined` if it cannot be
    * created (the lock is then a symlink). Give it back with {@link dropHolder}.
    */
-  private takeHolder(): LockHolder | undefined {
-    const now = Date.now();
+  private async takeHolder(): Promise<LockHolder | undefined> {
     const current = this.holder;
-    if (current && now - current.born < HOLDER_MAX_AGE_MS) {
+    if (current && Date.now() - current.born < HOLDER_MAX_AGE_MS) {
       current.users++;
       return current;
     }
+    // One creation at a time: concurrent callers share the new holder.
+    this.creatingHolder ??= this.createHolder().finally(() => {
+      this.creatingHolder = undefined;
+    });
+    const holder = await this.creatingHolder;
+    if (holder) holder.users++;
+    return holder;
+  }
+
+  /** Retires the current holder and creates a new one (with no users yet); `undefined` if it cannot be created. */
+  private async createHolder(): Promise<LockHolder | undefined> {
+    const now = Date.now();
+    const current = this.holder;
     // Retired: removed now if unused, else by its last user.
     if (current) {
       this.holder = undefined;
@@ -1290,19 +1157,17 @@ export class FileDriver implements StorageDriver {
     // A temp file's name (swept like one when a crash leaves it), marked as the holder.
     const path = `${base.root.path}/${tempName()}${HOLDER_SUFFIX}`;
     try {
-      // Synchronous, like the symlink lock it replaces: one file of a few bytes.
-      const fd = openSync(path, CREATE_FLAGS, 0o666);
-      try {
-        writeFullySync(fd, Buffer.from(JSON.stringify({ by: LOCK_HOLDER }), "utf8"));
-      } finally {
-        closeSync(fd);
-      }
+      await writeNewFile(path, Buffer.from(JSON.stringify({ by: LOCK_HOLDER }), "utf8"), false);
     } catch {
-      unlinkSyncQuietly(path);
+      await unlinkQuietly(path);
       return undefined; // the lock falls back to a symlink
     }
     holderCreated(path);
-    const holder: LockHolder = { path, users: 1, born: now, idleSince: 0 };
+    const holder: LockHolder = { path, users: 0, born: now, idleSince: now };
+    if (this.closed) {
+      removeHolderFile(path);
+      return undefined;
+    }
     this.holder = holder;
     return holder;
   }
@@ -1342,8 +1207,7 @@ export class FileDriver implements StorageDriver {
       }
       try {
         try {
-          // Synchronous: a metadata call that mostly fails at once (ENOTEMPTY) after a delete.
-          rmdirSync(`${parent.dir.path}/${parents[i - 1]!}`);
+          await fsp.rmdir(`${parent.dir.path}/${parents[i - 1]!}`);
         } catch {
           return; // ENOTEMPTY, EEXIST, ENOENT, EBUSY: stop climbing.
         }
@@ -1413,7 +1277,7 @@ export class FileDriver implements StorageDriver {
       }
       return fd;
     } catch (error) {
-      closeQuietly(fd);
+      await closeQuietly(fd);
       throw error;
     }
   }
@@ -1507,7 +1371,7 @@ export class FileDriver implements StorageDriver {
     const slash = prefix.lastIndexOf("/");
     const dirKey = prefix.slice(0, slash + 1);
     const namePrefix = prefix.slice(slash + 1);
-    const w = this.dirs?.hit(dirKey.slice(0, -1));
+    const w = await this.dirs?.hit(dirKey.slice(0, -1));
     const lease = w ?? (await this.walkToRead(base, dirKey ? dirKey.slice(0, -1).split("/") : []));
     if (!lease) return { items: [] };
     // One entry more than the page, to know whether more follow.
@@ -1599,14 +1463,14 @@ export class FileDriver implements StorageDriver {
           await this.walkDir(walk, child.dir.ref, dirKey + e.sortName, child.entries, "");
           walk.seen.delete(child.id);
         } finally {
-          closeScanDir(child.dir);
+          await closeScanDir(child.dir);
         }
       }
     } finally {
       // Stopped early (page full, error, abort): close what was fetched ahead.
       for (const p of ahead.values()) {
         const f = await p.catch(() => undefined);
-        if (f?.child) closeScanDir(f.child.dir);
+        if (f?.child) await closeScanDir(f.child.dir);
       }
     }
   }
@@ -1623,7 +1487,7 @@ export class FileDriver implements StorageDriver {
     try {
       return { child: { dir: child, ...(await this.readListing(child.ref, key, child.fd)) } };
     } catch (error) {
-      closeScanDir(child);
+      await closeScanDir(child);
       if (isMissing(error)) return {};
       throw error;
     }

@@ -1,4 +1,4 @@
-import { constants as C, linkSync, promises as fsp, symlinkSync, unlinkSync } from "node:fs";
+import { constants as C, promises as fsp, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { RESERVED_SEGMENT_PREFIX } from "@pepperpy/storage-core";
 import { hashedName } from "./sidecar.js";
@@ -69,21 +69,20 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
 }
 
 /**
- * Unlinks a lock or another small file synchronously (a metadata call of a few µs, where
- * the asynchronous form is a thread-pool round trip); missing or not ours is fine.
+ * Unlinks a file synchronously, ignoring errors. Only for the process `exit` hook (where
+ * nothing asynchronous runs any more): never on an operation path.
  */
 export function unlinkSyncQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {
-    // Gone already (a lock broken as stale by another process), or not ours to remove.
+    // Gone already, or not ours to remove.
   }
 }
 
-/** Removes a lock we hold. */
-function release(path: string): Promise<void> {
-  unlinkSyncQuietly(path);
-  return Promise.resolve();
+/** Removes a lock we hold (a lock broken as stale by another process may be gone already). */
+async function release(path: string): Promise<void> {
+  await fsp.unlink(path).catch(() => undefined);
 }
 
 /**
@@ -98,19 +97,16 @@ function release(path: string): Promise<void> {
  * - otherwise (no file to link; a file system refusing hard links), a symlink whose target
  *   is `host:pid`, never followed.
  *
- * Taking and releasing it are synchronous calls: each is one metadata operation on the
- * key's directory (a few µs on a local disk), where the asynchronous form costs a round
- * trip to libuv's thread pool (about 100 µs on the machine of docs/benchmarks.md) — and
- * every write and delete takes the lock once. On a network file system each blocks the
- * event loop for one round trip to the server.
+ * Taking and releasing it are asynchronous calls (one thread-pool round trip each), so a
+ * write or delete always yields to the event loop (SPEC §3).
  */
 export async function acquireKeyLock(dirPath: string, name: string, signal: AbortSignal, linkFrom?: string): Promise<() => Promise<void>> {
   const path = `${dirPath}/${lockName(name)}`;
   let from = linkFrom;
   for (let attempt = 0; ; attempt++) {
     try {
-      if (from !== undefined) linkSync(from, path);
-      else symlinkSync(holder, path);
+      if (from !== undefined) await fsp.link(from, path);
+      else await fsp.symlink(holder, path);
       return () => release(path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -70,6 +70,8 @@ export class MemoryDriver implements StorageDriver {
     keyIsAlsoPrefix: true,
     durable: false,
     persistent: false,
+    // Every operation resolves in microtasks: a Map, no I/O (the fairness cases are skipped).
+    yieldsToEventLoop: false,
   };
   private readonly records = new Map<string, Record_>();
   /** Sorted keys, rebuilt on the next listing after a key is added or removed. */

@@ -19,6 +19,8 @@ interface Bugs {
   storesPartialStreams?: boolean;
   ignoresRangeEnd?: boolean;
   cursorIncludesLastKey?: boolean;
+  /** Answers reads without any I/O (in microtasks) yet claims to yield to the event loop; writes still wait for I/O. */
+  readsNeverYield?: boolean;
 }
 
 /** A deliberately simple backend with switchable bugs. */
@@ -28,16 +30,24 @@ class ToyDriver implements StorageDriver {
   private readonly data = new Map<string, StoredEntry>();
   constructor(private readonly bugs: Bugs) {}
 
+  /** Stands for real I/O: one turn of the event loop (for a read, unless the bug says otherwise). */
+  private async io(read = true): Promise<void> {
+    if (!read || !this.bugs.readsNeverYield) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   async read(key: string): Promise<StoredEntry | undefined> {
+    await this.io();
     const e = this.data.get(key);
     if (!e) return undefined;
     return this.bugs.sharesBuffers ? e : { info: { ...e.info, metadata: { ...e.info.metadata } }, data: Buffer.from(e.data) };
   }
   async stat(key: string): Promise<ObjectInfo | undefined> {
+    await this.io();
     const e = this.data.get(key);
     return e && { ...e.info, metadata: { ...e.info.metadata } };
   }
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    await this.io(false);
     let data: Buffer;
     if (req.body instanceof Uint8Array) data = Buffer.from(req.body);
     else {
@@ -101,6 +111,7 @@ function find(name: string): ConformanceCase {
 }
 
 async function runCase(name: string, bugs: Bugs): Promise<void> {
+  // (The polling-reader case bounds itself: 10 s at most when the bug starves the writers.)
   const storage = toy(bugs);
   const prefix = randomPrefix();
   await find(name).run({ storage, prefix, key: (n) => prefix + n });
@@ -117,6 +128,8 @@ const catches: [keyof Bugs, string][] = [
   ["storesPartialStreams", "abort: aborting a streamed put midway rejects with StorageAbortedError and stores nothing"],
   ["ignoresRangeEnd", "streams: ranges with start, inclusive end, and both"],
   ["cursorIncludesLastKey", "pagination: listPage with limit 7 over 20 keys"],
+  ["readsNeverYield", "fairness: loops of awaited get/exists/stat/put let a 10 ms timer fire"],
+  ["readsNeverYield", "fairness: a reader polling a key does not stop concurrent writers"],
 ];
 
 describe("the conformance suite catches backend bugs", () => {
@@ -124,7 +137,7 @@ describe("the conformance suite catches backend bugs", () => {
     it(`${bug} fails "${name}"`, async () => {
       await runCase(name, {});
       await expect(runCase(name, { [bug]: true })).rejects.toThrow();
-    });
+    }, 40_000);
   }
 });
 

@@ -18,6 +18,11 @@ export interface ConformanceCase {
   name: string;
   /** Runs only when the capability has this value (default `true`); otherwise skipped with the reason. */
   requires?: { capability: keyof StorageCapabilities; value?: boolean } | undefined;
+  /**
+   * The reason this case cannot apply to a storage with these capabilities (it is then
+   * skipped with that reason), or `undefined` to run it.
+   */
+  skipWhen?: ((capabilities: StorageCapabilities) => string | undefined) | undefined;
   /** Per-case timeout in ms (default: the runner's). */
   timeout?: number | undefined;
   run(ctx: CaseContext): Promise<void>;

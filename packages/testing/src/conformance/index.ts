@@ -9,3 +9,4 @@ export {
   readAll,
 } from "./helpers.js";
 export { ILLEGAL_KEYS } from "./keys.js";
+export { FAIRNESS_MIN_TICKS_PER_SECOND, fairestOf, fairnessBar, timerTicksDuring, writersUnderPollingReader } from "./fairness.js";

@@ -1,6 +1,7 @@
 import type { Storage } from "@pepperpy/storage-core";
 import { describe, it } from "vitest";
 import { behaviourCases } from "./behaviour.js";
+import { fairnessCases } from "./fairness.js";
 import { type CaseContext, type ConformanceCase, randomPrefix } from "./helpers.js";
 import { keyCases } from "./keys.js";
 import { listingCases } from "./listing.js";
@@ -16,6 +17,7 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...listingCases,
   ...writeCases,
   ...behaviourCases,
+  ...fairnessCases,
 ];
 
 /** The stable name of every case: the keys a `skip` map may use. */
@@ -104,6 +106,11 @@ export function describeStorageConformance(
           if (needs && storage.capabilities[needs.capability] !== wanted) {
             await storage.close();
             test.skip(`not supported: ${storage.name} has capabilities.${needs.capability} = ${!wanted}`);
+          }
+          const why = c.skipWhen?.(storage.capabilities);
+          if (why !== undefined) {
+            await storage.close();
+            test.skip(why);
           }
           const prefix = randomPrefix();
           const ctx: CaseContext = { storage, prefix, key: (n) => prefix + n };
