@@ -95,7 +95,7 @@ export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUnde
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
 export { PrefixDriver } from "./prefixed.js";
-export { decodeKey, encodeKey } from "./key-encoding.js";
+export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
   BUILTIN_LAYER_PACKAGES,
   BUILTIN_STORAGE_PACKAGES,
