@@ -16,6 +16,7 @@ import {
   type LayerPlugin,
 } from "./registry.js";
 import { CompositeStorage } from "./composite.js";
+import { mountPlugin } from "./mount.js";
 import type { Storage } from "./types.js";
 
 /** The input shape of a storage config, as written in YAML or code (before validation). */
@@ -174,6 +175,8 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
       return stringMap.safeParse(value).success ? value : bad("a map of strings", true);
     case "storage-list":
       return Array.isArray(value) && value.length > 0 ? value : bad("a non-empty list of storage configs");
+    case "storage-map":
+      return isPlainObject(value) && Object.keys(value).length > 0 ? value : bad("a non-empty map of names to storage configs");
   }
 }
 
@@ -244,6 +247,8 @@ export async function resolveConfig(
       (fields.backends as unknown[]).map((b, i) => resolveConfig(b, { durationUnit: unit, path: `${path}.backends[${i}]`, origins })),
     );
   }
+
+  await resolveStorageMaps(fields, plugin, unit, path);
 
   const layerOptions: Record<string, Record<string, unknown> | false> = {};
   for (const [rawName, rawValue] of Object.entries(rawOptions)) {
@@ -492,3 +497,17 @@ export const compositePlugin: StoragePlugin = {
   },
 };
 registerStorage(compositePlugin);
+
+/** Resolves every `storage-map` field (the `mounts` of `type: mount`): each entry is a nested storage config. */
+async function resolveStorageMaps(fields: Record<string, unknown>, plugin: StoragePlugin, unit: DurationUnit, path: string): Promise<void> {
+  for (const [name, kind] of Object.entries(plugin.fields ?? {})) {
+    const map = fields[name];
+    if (kind !== "storage-map" || !isPlainObject(map)) continue;
+    const resolved = await Promise.all(
+      Object.entries(map).map(async ([entry, nested]) => [entry, await resolveConfig(nested, { durationUnit: unit, path: `${path}.${name}.${JSON.stringify(entry)}` })] as const),
+    );
+    fields[name] = Object.fromEntries(resolved);
+  }
+}
+
+registerStorage(mountPlugin);

@@ -98,6 +98,9 @@ export {
 } from "./storage.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
+export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
+export { PrefixDriver } from "./prefixed.js";
+export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
   BUILTIN_LAYER_PACKAGES,
   BUILTIN_STORAGE_PACKAGES,

@@ -8,6 +8,7 @@ import type { Storage } from "./types.js";
  * - `secret`: a string never printed in errors
  * - `string-map`: an object of string values (`secret-map`: the same, never printed)
  * - `storage-list`: a list of nested storage configs (composite)
+ * - `storage-map`: a map of names to nested storage configs (mount points of `type: mount`)
  */
 export type FieldKind =
   | "string"
@@ -20,6 +21,7 @@ export type FieldKind =
   | "string-map"
   | "secret-map"
   | "storage-list"
+  | "storage-map"
   | { enum: readonly string[] };
 
 /** A storage config after validation: camelCase names, sizes in bytes, durations in ms. */

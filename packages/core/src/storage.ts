@@ -15,6 +15,7 @@ import {
 import { type Deadline, addDeadline, cancelDeadline } from "./deadlines.js";
 import { StorageEvents } from "./events.js";
 import { validateKey, validateMetadata, validatePrefix } from "./keys.js";
+import { PrefixDriver } from "./prefixed.js";
 import type {
   BatchOptions,
   DriverContext,
@@ -799,6 +800,22 @@ export class BaseStorage implements Storage {
       },
       ON_DELETE,
     );
+  }
+
+  /**
+   * A view of the keys under `prefix` (a valid key followed by `/`), with keys relative to
+   * it for every operation. See {@link PrefixDriver} for what the view reports; closing it
+   * leaves this storage open.
+   */
+  withPrefix(prefix: string): Storage {
+    let driver: PrefixDriver;
+    try {
+      driver = new PrefixDriver(this, prefix);
+    } catch (error) {
+      throw this.toStorageError(error, "withPrefix");
+    }
+    // Each call to this storage keeps its own default timeout; the view adds none.
+    return new BaseStorage(driver, { timeout: 0 });
   }
 
   on(event: StorageEventName, listener: StorageListener): this {

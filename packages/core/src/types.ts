@@ -264,6 +264,15 @@ export interface Storage {
   /** Moves a value (copy, then delete the source; a rename where the backend has one). */
   move(from: string, to: string, opts?: OperationOptions): Promise<void>;
 
+  /**
+   * A `Storage` that sees only the keys under `prefix` (a valid key followed by `/`, such as
+   * `"tenant-a/"`), with keys relative to it for every operation: `get("x")` reads
+   * `prefix + "x"`, `list()` returns relative keys, `copy`, `move` and batches stay inside the
+   * prefix, and events and errors name relative keys (errors name the view, with its prefix,
+   * as backend). Layers under the view see full keys. Closing the view leaves this storage open.
+   */
+  withPrefix(prefix: string): Storage;
+
   /** Layer contract: the stored bytes with their info, in one backend call. */
   getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry>;
   /** Layer contract: the stored bytes as a stream with their info. */

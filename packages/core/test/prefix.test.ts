@@ -1,0 +1,117 @@
+import {
+  type StorageEvent,
+  StorageIntegrityError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  StorageValidationError,
+} from "@pepperpy/storage-core";
+import { EncryptedStorage } from "@pepperpy/storage-crypto";
+import { MemoryStorage } from "@pepperpy/storage-memory";
+import { describe, expect, it } from "vitest";
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe("withPrefix", () => {
+  it("reads and writes prefix + key underneath, and sees nothing outside the prefix", async () => {
+    const root = new MemoryStorage();
+    await root.put("tenant-b/x", "other tenant");
+    await root.put("tenant-ab", "sibling with the same start");
+    const a = root.withPrefix("tenant-a/");
+    const info = await a.put("x", "mine");
+    expect(info.key).toBe("x");
+    expect(await root.get("tenant-a/x")).toBe("mine");
+    expect(await a.get("x")).toBe("mine");
+    expect((await a.stat("x")).key).toBe("x");
+    expect((await a.getEntry("x")).info.key).toBe("x");
+    expect((await a.getEntryStream("x")).info.key).toBe("x");
+    expect(await a.exists("x")).toBe(true);
+    expect(await a.list()).toStrictEqual(["x"]);
+    await expect(a.get("tenant-b/x")).rejects.toBeInstanceOf(StorageNotFoundError);
+  });
+
+  it("lists, pages and iterates with relative keys and cursors", async () => {
+    const root = new MemoryStorage();
+    const v = root.withPrefix("p/");
+    await v.putMany(Array.from({ length: 7 }, (_, i) => [`k${i}`, String(i)] as const));
+    await root.put("q/k9", "outside");
+    expect(await v.list("k")).toStrictEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6"]);
+    const page = await v.listPage("", { limit: 3 });
+    expect(page.items.map((e) => e.key)).toStrictEqual(["k0", "k1", "k2"]);
+    expect(page.cursor).toBe("k2");
+    const next = await v.listPage("", { limit: 3, cursor: page.cursor });
+    expect(next.items.map((e) => e.key)).toStrictEqual(["k3", "k4", "k5"]);
+    expect((await collect(v.iterate("", { pageSize: 2 }))).map((e) => e.key)).toHaveLength(7);
+  });
+
+  it("keeps copy, move and batches inside the prefix", async () => {
+    const root = new MemoryStorage();
+    const v = root.withPrefix("p/");
+    await v.put("a", { n: 1 }, { metadata: { who: "me" } });
+    await v.copy("a", "b");
+    await v.move("b", "c");
+    expect(await root.list()).toStrictEqual(["p/a", "p/c"]);
+    expect((await v.stat("c")).metadata).toStrictEqual({ who: "me" });
+    expect(await v.getMany(["a", "zz", "c"])).toStrictEqual([{ n: 1 }, undefined, { n: 1 }]);
+    await v.deleteMany(["a", "c"]);
+    expect(await root.list()).toStrictEqual([]);
+  });
+
+  it("reports relative keys in events; the storage underneath reports full keys", async () => {
+    const root = new MemoryStorage();
+    const v = root.withPrefix("p/");
+    const outer: StorageEvent[] = [];
+    const inner: StorageEvent[] = [];
+    v.on("storage.put", (e) => outer.push(e));
+    root.on("storage.put", (e) => inner.push(e));
+    await v.put("a", "x");
+    expect(outer.map((e) => e.key)).toStrictEqual(["a"]);
+    expect(inner.map((e) => e.key)).toStrictEqual(["p/a"]);
+  });
+
+  it("names the relative key and the prefix in errors", async () => {
+    const v = new MemoryStorage().withPrefix("tenant-a/");
+    const missing = await v.get("nope").catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(StorageNotFoundError);
+    expect((missing as StorageNotFoundError).key).toBe("nope");
+    expect((missing as StorageNotFoundError).message).toContain("tenant-a/");
+    // Too long once prefixed: refused by the storage underneath, reported on the relative key.
+    const long = "k".repeat(1020);
+    const tooLong = await v.put(long, "x").catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(StorageValidationError);
+    expect((tooLong as StorageValidationError).key).toBe(long);
+    expect((tooLong as StorageValidationError).backend).toBe("prefix[tenant-a/](memory)");
+  });
+
+  it("refuses prefixes that are not a key followed by '/'", () => {
+    const root = new MemoryStorage();
+    for (const bad of ["", "a", "/a/", "a//", "a/../", "./", 42]) {
+      expect(() => root.withPrefix(bad as string), JSON.stringify(bad)).toThrow(StorageValidationError);
+    }
+    expect(root.withPrefix("a/b/").name).toBe("prefix[a/b/](memory)");
+  });
+
+  it("closing the view leaves the storage underneath open", async () => {
+    const root = new MemoryStorage();
+    const v = root.withPrefix("p/");
+    await v.put("a", "x");
+    await v.close();
+    await expect(v.get("a")).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(await root.get("p/a")).toBe("x");
+  });
+
+  it("an encryption layer under the view binds each value to its full key", async () => {
+    const memory = new MemoryStorage();
+    const encrypted = new EncryptedStorage({ backend: memory, key: new Uint8Array(32).fill(7) });
+    const a = encrypted.withPrefix("tenant-a/");
+    const b = encrypted.withPrefix("tenant-b/");
+    await a.put("secret", "a's data");
+    // Move the ciphertext to the other tenant's key, below the encryption layer.
+    await memory.copy("tenant-a/secret", "tenant-b/secret");
+    await expect(b.get("secret")).rejects.toBeInstanceOf(StorageIntegrityError);
+    expect(await a.get("secret")).toBe("a's data");
+  });
+});
