@@ -65,3 +65,41 @@ const BY_ERROR_CODE: Record<StorageErrorCode, ExitCodeValue> = {
 export function exitCodeFor(error: unknown): ExitCodeValue {
   return isStorageError(error) ? BY_ERROR_CODE[error.code] : ExitCode.INTERNAL;
 }
+
+/** A short label per exit code, for `--help` and the README table. */
+export const EXIT_CODE_LABELS: Record<keyof typeof ExitCode, string> = {
+  OK: "ok",
+  INTERNAL: "internal error",
+  USAGE: "usage",
+  NOT_FOUND: "not found",
+  VALIDATION: "invalid key, value or argument",
+  CONFIG: "config",
+  PERMISSION: "permission",
+  CONFLICT: "conflict",
+  INTEGRITY: "integrity",
+  UNAVAILABLE: "unavailable",
+  TIMEOUT: "timeout",
+  QUOTA: "out of space",
+  UNSUPPORTED: "unsupported",
+  PARTIAL_WRITE: "partial write",
+  IO: "I/O",
+  INTERRUPTED: "interrupted",
+};
+
+/**
+ * The exit-code paragraph of `--help`, generated from {@link ExitCode} so the two cannot
+ * drift: `Exit codes: 0 ok, 1 internal error, …`, wrapped at `width` columns.
+ */
+export function describeExitCodes(width = 80): string {
+  const items = (Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((name, i, all) => `${ExitCode[name]} ${EXIT_CODE_LABELS[name]}${i === all.length - 1 ? "." : ","}`);
+  const lines: string[] = [];
+  let current = "Exit codes:";
+  for (const item of items) {
+    if (current.length + 1 + item.length > width) {
+      lines.push(current);
+      current = item;
+    } else current += ` ${item}`;
+  }
+  lines.push(current);
+  return lines.join("\n");
+}

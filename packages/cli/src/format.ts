@@ -4,18 +4,26 @@ const UNITS = ["B", "kB", "MB", "GB", "TB", "PB"];
 
 /**
  * Bytes for people, in decimal units (1 kB = 1000 B) — the same units the config accepts
- * (`max_size: 10MB` is 10 000 000 bytes).
+ * (`max_size: 10MB` is 10 000 000 bytes). At most three significant digits: `70.0 kB`,
+ * `5.24 MB`, and a fraction of a byte (a rate) to one decimal: `247.7 B`.
  */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return "?";
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
+  // 999.96 kB would print as "1000 kB": step up once the rounded value reaches 1000.
+  while (unit < UNITS.length - 1 && (unit === 0 ? value >= 1000 : Number(value.toFixed(value >= 100 ? 0 : 2)) >= 1000)) {
     value /= 1000;
     unit++;
   }
-  if (unit === 0) return `${bytes} B`;
+  if (unit === 0) return Number.isInteger(value) ? `${value} B` : `${value.toFixed(1)} B`;
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${UNITS[unit]}`;
+}
+
+/** A transfer rate for people: `247.7 B/s`, `12.3 MB/s`; `?` before anything can be measured. */
+export function formatRate(bytes: number, ms: number): string {
+  if (!(ms > 0)) return "? B/s";
+  return `${formatBytes((bytes * 1000) / ms)}/s`;
 }
 
 /** An elapsed time for people: `850 ms`, `12.3 s`, `4m 05s`. */

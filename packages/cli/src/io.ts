@@ -81,26 +81,45 @@ export function isTerminal(stream: Writable): boolean {
  * Yields the chunks of `source` until `signal` aborts, then throws at once, even while
  * waiting for the next chunk (stdin may never send one). The storage writing from it
  * then fails fast and removes its partial write, so Ctrl-C leaves nothing behind.
+ *
+ * Memory stays at one chunk: each wait gets its own short-lived abort listener, removed
+ * as soon as the chunk arrives. (Racing every `next()` against one promise that never
+ * settles kept a reaction — and with it every chunk — alive until the stream ended.)
  */
 export async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(Object.assign(new Error("Operation aborted"), { name: "AbortError", cause: signal.reason }));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
+  const abortError = () => Object.assign(new Error("Operation aborted"), { name: "AbortError", cause: signal.reason });
   try {
     while (true) {
-      const r = await Promise.race([it.next(), aborted]);
+      if (signal.aborted) throw abortError();
+      const r = await new Promise<IteratorResult<Uint8Array>>((resolvePromise, reject) => {
+        const onAbort = () => reject(abortError());
+        signal.addEventListener("abort", onAbort, { once: true });
+        it.next().then(
+          (result) => {
+            signal.removeEventListener("abort", onAbort);
+            resolvePromise(result);
+          },
+          (error: unknown) => {
+            signal.removeEventListener("abort", onAbort);
+            reject(error);
+          },
+        );
+      });
       if (r.done) return;
       yield r.value;
     }
   } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
     // Not awaited: a stream's iterator may only settle `return()` after its pending
     // `next()`, which stdin may never answer.
     it.return?.()?.catch(() => undefined);
+  }
+}
+
+/** Passes chunks through, telling `onBytes` the size of each. */
+export async function* counted(source: AsyncIterable<Uint8Array>, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    onBytes(chunk.byteLength);
+    yield chunk;
   }
 }

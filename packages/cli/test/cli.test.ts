@@ -101,7 +101,7 @@ describe.concurrent("pepperpy-storage as a child process (file storage under ./d
     const missing = await runCli(["get", "no/such/key"], { cwd });
     expect(missing.code).toBe(3);
     expect(missing.stdout.length).toBe(0);
-    expect(oneErrorLine(missing)).toBe('error: Key not found [getStream "no/such/key" on file]');
+    expect(oneErrorLine(missing)).toBe('error: Key not found [get "no/such/key" on file]');
     const invalid = await runCli(["--json", "put", "../etc/passwd", "-"], { cwd, input: "x" });
     expect(invalid.code).toBe(4);
     expect(JSON.parse(oneErrorLine(invalid))).toMatchObject({ error: { code: "VALIDATION", key: "../etc/passwd", retryable: false } });
@@ -199,7 +199,7 @@ describe.concurrent("pepperpy-storage as a child process (file storage under ./d
 
 // The same code through `run(argv, io)` in this process: every option and error class,
 // without paying a process start per command line.
-describe.concurrent("pepperpy-storage through run() (file storage)", () => {
+describe.concurrent("pepperpy-storage through run() (file storage)", { timeout: 120_000 }, () => {
   it("put: content type from the extension or -t, metadata, --if-not-exists (exit 7), empty stdin, missing or directory file", async () => {
     const { dir, a } = await configured();
     const json = await runInProcess(["-c", a, "put", "notes/a.txt", "-", "--json"], { input: "hello" });
@@ -226,7 +226,7 @@ describe.concurrent("pepperpy-storage through run() (file storage)", () => {
     expect(badMeta.code).toBe(2);
   });
 
-  it("ls: prefixes, --json (empty too), sorted by code point; rm: missing keys are fine, rm -r '' is refused", async () => {
+  it("ls: prefixes, --json (empty too), sorted by code point; rm: missing keys are reported, rm -r '' is refused", async () => {
     const { a } = await configured();
     for (const [key, text] of [
       ["b/2.txt", "22"],
@@ -247,7 +247,8 @@ describe.concurrent("pepperpy-storage through run() (file storage)", () => {
     expect(Number.isNaN(Date.parse(listed[0]!.lastModified))).toBe(false);
     expect(JSON.parse((await runInProcess(["-c", a, "ls", "zzz", "--json"])).out)).toEqual([]);
     const rm = await runInProcess(["-c", a, "rm", "c.txt", "never-existed", "--json"]);
-    expect(JSON.parse(rm.out)).toEqual({ deleted: ["c.txt", "never-existed"] });
+    expect(JSON.parse(rm.out)).toEqual({ deleted: ["c.txt"], missing: ["never-existed"] });
+    expect(rm.code).toBe(3);
     const everything = await runInProcess(["-c", a, "rm", "-r", ""]);
     expect(everything.code).toBe(4);
     expect(oneErrorLine(everything)).toContain("Refusing to delete every key");

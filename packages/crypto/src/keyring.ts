@@ -2,7 +2,10 @@ import { StorageConfigError, StorageIntegrityError } from "@pepperpy/storage-cor
 import { hkdfSync, randomBytes, scrypt } from "node:crypto";
 import { type Header, KDF_RAW, KDF_SCRYPT, SCRYPT_WRITE, type ScryptParams } from "./format.js";
 
-/** A key: a passphrase (stretched with scrypt) or exactly 32 random bytes (used as is). */
+/**
+ * A key: a passphrase (stretched with scrypt), or exactly 32 random bytes used as is — a
+ * `Uint8Array`, or a string `base64:…` / `hex:…` (how a config file holds a raw key).
+ */
 export type KeyMaterial = string | Uint8Array;
 
 /** The id a single `key` gets. */
@@ -21,9 +24,32 @@ function checkKeyId(id: string): void {
   }
 }
 
+/**
+ * A raw key written as text: `base64:<44 characters>` or `hex:<64 digits>` (32 bytes), so a
+ * config file can hold a random key that skips scrypt. `undefined` for any other string (a
+ * passphrase). A prefixed string that does not decode to 32 bytes is refused rather than
+ * silently used as a passphrase; the key's characters never appear in the message.
+ */
+export function parseRawKey(id: string, text: string): Buffer | undefined {
+  const m = /^(base64|hex):(.*)$/s.exec(text);
+  if (!m) return undefined;
+  const [, encoding, body] = m as unknown as [string, "base64" | "hex", string];
+  const valid = encoding === "hex" ? /^[0-9a-fA-F]*$/.test(body) && body.length % 2 === 0 : /^[A-Za-z0-9+/]*={0,2}$/.test(body);
+  const bytes = valid ? Buffer.from(body, encoding) : undefined;
+  if (bytes?.byteLength !== 32) {
+    throw new StorageConfigError(
+      `Key "${id}" starts with "${encoding}:" but is not 32 bytes of ${encoding} (got ${bytes ? `${bytes.byteLength} bytes` : "invalid characters"}); ` +
+        `generate one with: node -e "console.log('${encoding}:' + require('crypto').randomBytes(32).toString('${encoding}'))"`,
+    );
+  }
+  return bytes;
+}
+
 function toEntry(id: string, material: unknown): Entry {
   if (typeof material === "string") {
     if (material.length === 0) throw new StorageConfigError(`Key "${id}" is an empty passphrase`);
+    const raw = parseRawKey(id, material);
+    if (raw) return { kind: "raw", key: raw };
     return { kind: "passphrase", secret: Buffer.from(material, "utf8"), writeSalt: randomBytes(16) };
   }
   if (material instanceof Uint8Array) {

@@ -3,7 +3,8 @@ import { EncryptedStorage } from "./encrypted-storage.js";
 
 /**
  * Config `options.encryption: { key: ${STORAGE_KEY} }` or `{ keys: { id: … }, activeKeyId }`.
- * Keys from config are passphrases (strings); pass a 32-byte `Uint8Array` in code for a raw key.
+ * A key from config is a passphrase (stretched with scrypt), or a raw 32-byte key written
+ * `base64:…` or `hex:…`, which skips scrypt.
  */
 export const layerPlugin: LayerPlugin = {
   name: "encryption",

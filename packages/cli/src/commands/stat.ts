@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { type CommandContext, infoJSON, out, printJSON } from "../context.js";
+import { formatBytes, formatDate } from "../format.js";
+import { innermost } from "../sizes.js";
+
+/** `stat KEY [--stored]`: the value's info; `--stored` adds the size the backend holds. */
+export function registerStat(program: Command, ctx: CommandContext): void {
+  program
+    .command("stat")
+    .description("show size, last modified time, etag, content type and metadata of KEY")
+    .argument("<key>", "the key")
+    .option("--stored", "also show the size as stored by the backend (after compression, encryption)")
+    .action(async (key: string, opts: { stored?: boolean }) => {
+      const storage = await ctx.open(ctx.configFile());
+      const info = await storage.stat(key, { signal: ctx.signal });
+      const backend = innermost(storage);
+      const stored = opts.stored ? (backend === storage ? info.size : (await backend.stat(key, { signal: ctx.signal })).size) : undefined;
+      if (ctx.json()) return printJSON(ctx, { ...infoJSON(info), ...(stored !== undefined ? { storedSize: stored } : {}) });
+      const rows: [string, string][] = [
+        ["key", info.key],
+        ["size", `${info.size} bytes (${formatBytes(info.size)})`],
+        ...(stored !== undefined ? [["stored size", `${stored} bytes (${formatBytes(stored)})`] as [string, string]] : []),
+        ["last modified", formatDate(info.lastModified)],
+        ["etag", info.etag ?? "-"],
+        ["content type", info.contentType],
+        ["value type", info.valueType ?? "- (not written by this library)"],
+        ["metadata", Object.keys(info.metadata).length ? Object.entries(info.metadata).map(([k, v]) => `${k}=${v}`).join(", ") : "-"],
+        ...(info.expiresAt ? [["expires", formatDate(info.expiresAt)] as [string, string]] : []),
+      ];
+      for (const [name, value] of rows) await out(ctx, `${`${name}:`.padEnd(15)}${value}`);
+    });
+}
