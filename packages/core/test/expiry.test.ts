@@ -4,7 +4,12 @@ import { describe, expect, it } from "vitest";
 
 function clock() {
   let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms: number) => void (offset += ms) };
+  return {
+    now: () => Date.now() + offset,
+    advance: (ms: number) => {
+      offset += ms;
+    },
+  };
 }
 
 describe("expiry in the core", () => {
