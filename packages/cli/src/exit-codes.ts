@@ -83,6 +83,7 @@ export const EXIT_CODE_LABELS: Record<keyof typeof ExitCode, string> = {
   UNSUPPORTED: "unsupported",
   PARTIAL_WRITE: "partial write",
   IO: "I/O",
+  OUTCOME_UNKNOWN: "outcome unknown",
   INTERRUPTED: "interrupted",
 };
 

@@ -8,7 +8,15 @@ import {
   type WriteRequest,
 } from "@pepperpy/storage-core";
 import { describe, expect, it } from "vitest";
-import { type ConformanceCase, conformanceCaseNames, conformanceCases, describeStorageConformance, randomPrefix } from "../src/index.js";
+import {
+  type ConformanceCase,
+  type ConformanceClock,
+  conformanceCaseNames,
+  conformanceCases,
+  describeStorageConformance,
+  manualClock,
+  randomPrefix,
+} from "../src/index.js";
 
 /** Bugs a backend might have; each must make at least one conformance case fail. */
 interface Bugs {
@@ -21,6 +29,10 @@ interface Bugs {
   cursorIncludesLastKey?: boolean;
   /** Answers reads without any I/O (in microtasks) yet claims to yield to the event loop; writes still wait for I/O. */
   readsNeverYield?: boolean;
+  /** Does not store `req.expiresAt` (values never expire). */
+  dropsDeadline?: boolean;
+  /** Stores the deadline but leaves it out of list entries. */
+  listOmitsDeadline?: boolean;
 }
 
 /** A deliberately simple backend with switchable bugs. */
@@ -74,6 +86,7 @@ class ToyDriver implements StorageDriver {
       contentType: req.contentType,
       metadata: this.bugs.dropsMetadata ? {} : { ...req.metadata },
       valueType: req.valueType,
+      expiresAt: this.bugs.dropsDeadline || req.expiresAt === undefined ? undefined : new Date(req.expiresAt),
     };
     this.data.set(key, { info, data: this.bugs.sharesBuffers ? (req.body as Buffer) : data });
     return info;
@@ -87,7 +100,10 @@ class ToyDriver implements StorageDriver {
     const after = page.cursor;
     let from = after === undefined ? keys : keys.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0);
     if (this.bugs.cursorIncludesLastKey && after !== undefined) from = [after, ...from].filter((k) => this.data.has(k));
-    const items = from.slice(0, page.limit).map((k) => ({ key: k, size: this.data.get(k)!.info.size, lastModified: this.data.get(k)!.info.lastModified }));
+    const items = from.slice(0, page.limit).map((k) => {
+      const info = this.data.get(k)!.info;
+      return { key: k, size: info.size, lastModified: info.lastModified, expiresAt: this.bugs.listOmitsDeadline ? undefined : info.expiresAt };
+    });
     const more = !this.bugs.listStopsAt1000 && from.length > page.limit;
     return more ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
@@ -100,8 +116,8 @@ class ToyDriver implements StorageDriver {
   }
 }
 
-function toy(bugs: Bugs = {}): BaseStorage {
-  return new BaseStorage(new ToyDriver(bugs));
+function toy(bugs: Bugs = {}, clock?: ConformanceClock): BaseStorage {
+  return new BaseStorage(new ToyDriver(bugs), { clock: clock?.now });
 }
 
 function find(name: string): ConformanceCase {
@@ -112,9 +128,10 @@ function find(name: string): ConformanceCase {
 
 async function runCase(name: string, bugs: Bugs): Promise<void> {
   // (The polling-reader case bounds itself: 10 s at most when the bug starves the writers.)
-  const storage = toy(bugs);
+  const clock = manualClock();
+  const storage = toy(bugs, clock);
   const prefix = randomPrefix();
-  await find(name).run({ storage, prefix, key: (n) => prefix + n });
+  await find(name).run({ storage, prefix, key: (n) => prefix + n, clock, ttl: 60_000 });
 }
 
 const catches: [keyof Bugs, string][] = [
@@ -130,6 +147,12 @@ const catches: [keyof Bugs, string][] = [
   ["cursorIncludesLastKey", "pagination: listPage with limit 7 over 20 keys"],
   ["readsNeverYield", "fairness: loops of awaited get/exists/stat/put let a 10 ms timer fire"],
   ["readsNeverYield", "fairness: a reader polling a key does not stop concurrent writers"],
+  ["dropsDeadline", "expiry: a value put with ttl is readable until its deadline and absent to every read from it on"],
+  ["dropsDeadline", "expiry: expiresAt sets the deadline; put and stat show expiresAt"],
+  ["dropsDeadline", "expiry: copy and move keep the deadline; an expired source is missing to them"],
+  ["dropsDeadline", "expiry: purgeExpired deletes expired keys under the prefix only and returns the count"],
+  ["listOmitsDeadline", "expiry: expired keys are left out of list, listPage and iterate"],
+  ["listOmitsDeadline", "expiry: purgeExpired deletes expired keys under the prefix only and returns the count"],
 ];
 
 describe("the conformance suite catches backend bugs", () => {
@@ -164,4 +187,4 @@ describe("the conformance suite's own contract", () => {
 });
 
 // A backend that lacks capabilities gets them skipped by name, and passes the rest.
-describeStorageConformance("toy backend", () => toy());
+describeStorageConformance("toy backend", ({ clock }) => toy({}, clock));
