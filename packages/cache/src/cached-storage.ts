@@ -20,7 +20,7 @@ import {
 import { LRUCache } from "lru-cache";
 
 /** Options of {@link CachedStorage}. */
-export interface CachedStorageOptions extends LayerOptions {
+export interface CachedStorageOptions extends Omit<LayerOptions, "clock"> {
   /** Most entries held (default 1000). */
   cacheSize?: number | undefined;
   /**
@@ -36,8 +36,13 @@ export interface CachedStorageOptions extends LayerOptions {
   ttl?: number | undefined;
   /** Also remember that a key is missing (until a write through this layer or `ttl`). Default false. */
   negative?: boolean | undefined;
-  /** Clock for `ttl` (milliseconds, monotonic); tests inject one. Default `performance`. */
-  clock?: { now(): number } | undefined;
+  /**
+   * Clock; tests inject one. A function is the storage clock of every layer (epoch
+   * milliseconds, see `BaseStorageOptions.clock`): it times both the cache's `ttl` and
+   * value expiry. An object `{ now() }` (milliseconds, monotonic) times only `ttl`.
+   * Default `performance` for `ttl`, `Date.now` for expiry.
+   */
+  clock?: (() => number) | { now(): number } | undefined;
 }
 
 /** Counters of a {@link CachedStorage}. */
@@ -121,8 +126,13 @@ export class CacheDriver extends ForwardingDriver {
   private expirations = 0;
   private loadCount = 0;
 
-  constructor(inner: Storage, options: Omit<CachedStorageOptions, "backend" | "timeout" | "maxSize">) {
+  /** The expiry clock (epoch ms): a cached value is never served from its deadline on. */
+  private readonly now: () => number;
+
+  constructor(inner: Storage, options: Omit<CachedStorageOptions, "backend" | "timeout" | "maxSize" | "defaultTtl">) {
     super(inner, "cache");
+    const clock = options.clock;
+    this.now = typeof clock === "function" ? clock : Date.now;
     const max = positiveInteger("cacheSize", options.cacheSize ?? 1000, false)!;
     const maxBytes = positiveInteger("maxBytes", options.maxBytes);
     if (options.ttl !== undefined && (typeof options.ttl !== "number" || !(options.ttl > 0))) {
@@ -139,7 +149,7 @@ export class CacheDriver extends ForwardingDriver {
           }),
       ...(options.ttl === undefined ? {} : { ttl: options.ttl, ttlAutopurge: false }),
         // An injected clock is read on every check, not cached for a millisecond.
-      ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
+      ...(clock ? { perf: typeof clock === "function" ? { now: clock } : clock, ttlResolution: 0 } : {}),
       dispose: (_value, _key, reason) => {
         if (reason === "evict") this.evictions++;
         else if (reason === "expire") this.expirations++;
@@ -201,8 +211,25 @@ export class CacheDriver extends ForwardingDriver {
     return { info: copyInfo(entry.info), data: copyBytes(entry.data) };
   }
 
-  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
+  /**
+   * The cached entry of `key`, unless its value has expired (SPEC §11: the cache never
+   * serves past a value's deadline). An expired entry is dropped and the read goes to the
+   * backend, which may hold a newer value written elsewhere.
+   */
+  private lookup(key: string): Cached | undefined {
     const cached = this.lru.get(key);
+    if (cached === undefined || cached === MISSING) return cached;
+    const deadline = cached.info.expiresAt;
+    if (deadline !== undefined && deadline.getTime() <= this.now()) {
+      this.lru.delete(key);
+      this.expirations++;
+      return undefined;
+    }
+    return cached;
+  }
+
+  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
+    const cached = this.lookup(key);
     if (cached !== undefined) {
       this.hits++;
       // Answered now: the core arms no deadline and makes no promise for a hit.
@@ -259,7 +286,7 @@ export class CacheDriver extends ForwardingDriver {
   }
 
   override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> | ObjectInfo | undefined {
-    const cached = this.lru.get(key);
+    const cached = this.lookup(key);
     if (cached !== undefined) {
       this.hits++;
       // Answered now: a hit needs no promise.
@@ -272,7 +299,7 @@ export class CacheDriver extends ForwardingDriver {
   }
 
   override exists(key: string, ctx: DriverContext): Promise<boolean> | boolean {
-    const cached = this.lru.get(key);
+    const cached = this.lookup(key);
     if (cached !== undefined) {
       this.hits++;
       return cached !== MISSING;
@@ -283,7 +310,7 @@ export class CacheDriver extends ForwardingDriver {
   }
 
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const cached = this.lru.get(key);
+    const cached = this.lookup(key);
     if (cached === undefined) {
       // Streams are for values too large to hold; they are forwarded and never cached.
       this.misses++;
@@ -342,6 +369,14 @@ export class CacheDriver extends ForwardingDriver {
     return this.guardWrite([from, to], () => super.move(from, to, ctx));
   }
 
+  /** Purged keys leave the cache too (they were expired, so never served, but they hold memory). */
+  override purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    for (const [key, value] of this.lru.entries()) {
+      if (key.startsWith(prefix) && value !== MISSING && value.info.expiresAt !== undefined && value.info.expiresAt.getTime() <= now) this.lru.delete(key);
+    }
+    return super.purgeExpired(prefix, now, ctx);
+  }
+
   override async close(): Promise<void> {
     this.invalidate();
     await super.close();
@@ -364,8 +399,9 @@ export class CacheDriver extends ForwardingDriver {
 export class CachedStorage extends LayerStorage<CacheDriver> {
   constructor(options: CachedStorageOptions) {
     if (!options?.backend) throw new StorageValidationError("CachedStorage needs { backend }", { backend: "cache" });
-    const { backend, timeout, maxSize, ...cacheOptions } = options;
-    super(new CacheDriver(backend, cacheOptions), { timeout, maxSize });
+    const { backend, timeout, maxSize, defaultTtl, ...cacheOptions } = options;
+    const clock = typeof cacheOptions.clock === "function" ? cacheOptions.clock : undefined;
+    super(new CacheDriver(backend, cacheOptions), { timeout, maxSize, defaultTtl, clock });
   }
 
   /** Hit, miss, eviction and load counters, entries and bytes held. */

@@ -1,6 +1,6 @@
 import { compareKeys, sortKeys } from "./keys.js";
 import { orUndefined, innerOptions } from "./layer.js";
-import { BaseStorage, type BaseStorageOptions } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, forwardedExpiry, requestExpiry } from "./storage.js";
 import {
   type BackendFailure,
   type StorageError,
@@ -119,6 +119,8 @@ export class CompositeDriver implements StorageDriver {
             contentType: info.contentType,
             metadata: info.metadata,
             valueType: info.valueType ?? "bytes",
+            // The copy expires with the value it repairs.
+            ...forwardedExpiry(info.expiresAt ?? null),
             ...innerOptions(ctx),
           }),
         ),
@@ -173,6 +175,7 @@ export class CompositeDriver implements StorageDriver {
         metadata: req.metadata,
         valueType: req.valueType,
         maxSize: undefined,
+        ...forwardedExpiry(requestExpiry(req)),
         ...innerOptions(ctx),
       }),
     );
@@ -184,6 +187,20 @@ export class CompositeDriver implements StorageDriver {
 
   async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
     await this.writeAll("deleteMany", (b) => b.deleteMany(keys, innerOptions(ctx)));
+  }
+
+  /**
+   * Every backend purges its own expired keys (with its own clock and conditional delete).
+   * The count is the largest of theirs: the backends hold the same keys, so a key deleted
+   * from each counts once.
+   */
+  async purgeExpired(prefix: string, _now: number, ctx: DriverContext): Promise<number> {
+    const counts: number[] = [];
+    await this.writeAll("purgeExpired", async (b) => {
+      const n = await b.purgeExpired(prefix, innerOptions(ctx));
+      counts.push(n);
+    });
+    return Math.max(0, ...counts);
   }
 
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
@@ -229,7 +246,12 @@ export class CompositeStorage extends BaseStorage {
     if (!Array.isArray(backends) || backends.length === 0) {
       throw new StorageValidationError("CompositeStorage needs at least one backend", { backend: "composite" });
     }
-    super(new CompositeDriver(backends, options.readRepair ?? true), { timeout: options.timeout ?? 0, maxSize: options.maxSize });
+    super(new CompositeDriver(backends, options.readRepair ?? true), {
+      timeout: options.timeout ?? 0,
+      maxSize: options.maxSize,
+      defaultTtl: options.defaultTtl,
+      clock: options.clock,
+    });
   }
 
   /** The storages, in read order. */

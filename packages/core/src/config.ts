@@ -16,6 +16,7 @@ import {
 } from "./registry.js";
 import { CompositeStorage } from "./composite.js";
 import { mountPlugin } from "./mount.js";
+import { BaseStorage, SET_DEFAULT_TTL } from "./storage.js";
 import type { Storage } from "./types.js";
 
 /** The input shape of a storage config, as written in YAML or code (before validation). */
@@ -187,14 +188,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const COMMON_FIELDS: Record<string, FieldKind> = { timeout: "duration", maxSize: "size" };
+const COMMON_FIELDS: Record<string, FieldKind> = { timeout: "duration", maxSize: "size", defaultTtl: "duration" };
 
 /**
  * Validates a storage config and returns it resolved: camelCase, sizes in bytes,
  * durations in milliseconds, each layer's options checked against its plugin.
  * Loads built-in plugin packages on demand. Throws `StorageConfigError` naming the field.
  *
- * `timeout` and `max_size` are accepted both at the top level and under `options`.
+ * `timeout`, `max_size` and `default_ttl` are accepted both at the top level and under `options`.
  */
 export async function resolveConfig(
   input: unknown,
@@ -233,7 +234,7 @@ export async function resolveConfig(
       continue;
     }
     if (!(name in BUILTIN_LAYER_PACKAGES) && !getLayerPlugin(name)) {
-      const known = [...new Set([...Object.keys(BUILTIN_LAYER_PACKAGES), ...registeredLayers(), "timeout", "max_size"])].sort();
+      const known = [...new Set([...Object.keys(BUILTIN_LAYER_PACKAGES), ...registeredLayers(), "timeout", "max_size", "default_ttl"])].sort();
       throw new StorageConfigError(`${field}: unknown option (known: ${known.join(", ")})`, { operation: "createStorage" });
     }
     let value: Record<string, unknown> | false;
@@ -366,6 +367,17 @@ export async function createStorage(config?: StorageConfigInput | ResolvedStorag
     if (resolved.timeout !== undefined) inherited.timeout = resolved.timeout;
     if (outermost && resolved.maxSize !== undefined) inherited.maxSize = resolved.maxSize;
     storage = await layer.create(storage, { ...inherited, ...options });
+  }
+  // `default_ttl` (SPEC §11) belongs to the outermost storage too: it resolves the deadline
+  // of every write and hands it down to the layers and the backend.
+  if (resolved.defaultTtl !== undefined) {
+    if (!(storage instanceof BaseStorage)) {
+      throw new StorageConfigError(`storage.default_ttl: not supported by ${storage.name} (it does not extend BaseStorage)`, { operation: "createStorage" });
+    }
+    if (!(resolved.defaultTtl as number > 0)) {
+      throw new StorageConfigError("storage.default_ttl: expected a positive duration", { operation: "createStorage" });
+    }
+    storage[SET_DEFAULT_TTL](resolved.defaultTtl as number);
   }
   return storage;
 }

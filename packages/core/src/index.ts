@@ -88,8 +88,11 @@ export {
   DEFAULT_PAGE_SIZE,
   DEFAULT_TIMEOUT_MS,
   NEVER_ABORTED,
+  RESOLVED_EXPIRY,
   abortableSleep,
+  forwardedExpiry,
   mapLimit,
+  requestExpiry,
 } from "./storage.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";

@@ -1,5 +1,5 @@
 import { StorageNotFoundError } from "./errors.js";
-import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED, forwardedExpiry, requestExpiry } from "./storage.js";
 import type {
   DriverContext,
   ListPage,
@@ -53,6 +53,9 @@ export class ForwardingDriver implements StorageDriver {
     return this.inner.capabilities;
   }
 
+  /** `exists` forwards to a `Storage`, which leaves out expired keys itself. */
+  readonly existsHonorsExpiry: boolean = true;
+
   /** Declared as the driver contract allows (a value now or later), so a layer may answer synchronously (a cache hit). */
   read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
     return orUndefined(this.inner.getEntry(key, innerOptions(ctx)));
@@ -85,6 +88,8 @@ export class ForwardingDriver implements StorageDriver {
       ifMatch: req.ifMatch,
       // The outer storage already enforced its limit; the inner one applies its own.
       maxSize: undefined,
+      // The deadline the outer storage resolved (or none: the inner default TTL applies).
+      ...forwardedExpiry(requestExpiry(req)),
       ...innerOptions(ctx),
     });
   }
@@ -109,6 +114,11 @@ export class ForwardingDriver implements StorageDriver {
     return this.inner.deleteMany(keys, innerOptions(ctx));
   }
 
+  /** The inner storage purges with its own clock and its own conditional delete. */
+  purgeExpired(prefix: string, _now: number, ctx: DriverContext): Promise<number> {
+    return this.inner.purgeExpired(prefix, innerOptions(ctx));
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -130,7 +140,7 @@ export class LayerStorage<D extends ForwardingDriver = ForwardingDriver> extends
   constructor(driver: D, options: BaseStorageOptions = {}) {
     // The inner storage keeps its own timeout; the layer's default is none, so a call is
     // bounded by the innermost timeout unless the caller or config sets one here.
-    super(driver, { timeout: options.timeout ?? 0, maxSize: options.maxSize });
+    super(driver, { timeout: options.timeout ?? 0, maxSize: options.maxSize, defaultTtl: options.defaultTtl, clock: options.clock });
   }
 
   /** The storage this layer wraps. */

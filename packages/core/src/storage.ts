@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, toBuffer } from "./codec.js";
 import {
+  StorageConflictError,
   type StorageError,
   StorageNotFoundError,
   StorageUnavailableError,
@@ -45,7 +46,47 @@ export interface BaseStorageOptions {
   timeout?: number | undefined;
   /** Largest value accepted by `put`, in bytes (default: no limit). */
   maxSize?: number | undefined;
+  /**
+   * Expiry (SPEC §11): milliseconds after which a value written without `ttl` / `expiresAt`
+   * expires. Default: values never expire. A `put` with `ttl: Infinity` opts out.
+   */
+  defaultTtl?: number | undefined;
+  /**
+   * The time in epoch milliseconds, for expiry: deadlines are computed and checked with it.
+   * Default `Date.now`. Tests inject a clock they advance by hand (the conformance suite
+   * does), so nothing sleeps; give every storage of a stack the same clock.
+   */
+  clock?: (() => number) | undefined;
 }
+
+/**
+ * Put option set by a storage that forwards a write to the storage it wraps (a layer, a
+ * composite): the expiry deadline it already resolved, in epoch ms, or `null` for "never
+ * expires". The inner storage takes it as is — no default TTL, no check against its own
+ * clock (a deadline that passed while a retry waited is stored, already expired, rather
+ * than refused). Use {@link forwardedExpiry} to set it.
+ */
+export const RESOLVED_EXPIRY: unique symbol = Symbol.for("@pepperpy/storage.resolved-expiry");
+
+/**
+ * The put options that hand a resolved deadline to an inner storage (see
+ * {@link RESOLVED_EXPIRY}): `deadline` in epoch ms, a `Date`, `null` for never, or
+ * `undefined` to let the inner storage apply its own default TTL. Clears `ttl` and `expiresAt`.
+ */
+export function forwardedExpiry(deadline: number | Date | null | undefined): PutOptions {
+  const value = deadline instanceof Date ? deadline.getTime() : deadline;
+  return { ttl: undefined, expiresAt: undefined, [RESOLVED_EXPIRY]: value } as PutOptions;
+}
+
+/** What a `WriteRequest` says about expiry, for a storage forwarding it: see {@link forwardedExpiry}. */
+export function requestExpiry(req: WriteRequest): number | null | undefined {
+  if (req.expiresAt !== undefined) return req.expiresAt;
+  const opts = req.options as PutOptions & { [RESOLVED_EXPIRY]?: number | null };
+  return opts[RESOLVED_EXPIRY] === null || opts.ttl === Number.POSITIVE_INFINITY ? null : undefined;
+}
+
+/** Latest instant a `Date` can hold. */
+const MAX_DATE_MS = 8.64e15;
 
 /** Default operation timeout in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -69,6 +110,16 @@ function batchSignal(signal: AbortSignal | undefined): { signal: AbortSignal | u
   const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   return { signal: controller.signal, done: () => signal.removeEventListener("abort", onAbort) };
+}
+
+/** Symbol of the method `createStorage` uses to apply config `default_ttl`. */
+export const SET_DEFAULT_TTL: unique symbol = Symbol.for("@pepperpy/storage.set-default-ttl");
+
+function checkTtl(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
+    throw new StorageValidationError(`Invalid ${name}: expected a positive number of milliseconds (Infinity: never expires)`);
+  }
 }
 
 function checkPositive(name: string, value: unknown, allowZero: boolean): void {
@@ -239,15 +290,37 @@ export class BaseStorage implements Storage {
   protected readonly timeout: number;
   /** Default largest value in bytes. */
   protected readonly maxSize: number;
+  /** The clock of expiry (epoch ms); `Date.now` unless injected. */
+  protected readonly now: () => number;
+  /** Default TTL of writes in ms; `undefined`: values never expire unless asked to. */
+  protected defaultTtl: number | undefined;
   private readonly events = new StorageEvents();
   private closed = false;
 
   constructor(driver: StorageDriver, options: BaseStorageOptions = {}) {
     checkPositive("timeout", options.timeout, true);
     checkPositive("maxSize", options.maxSize, true);
+    checkTtl("defaultTtl", options.defaultTtl);
+    if (options.clock !== undefined && typeof options.clock !== "function") {
+      throw new StorageValidationError("Invalid option clock: expected a function returning epoch milliseconds");
+    }
     this.driver = driver;
     this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
     this.maxSize = options.maxSize ?? Number.POSITIVE_INFINITY;
+    this.now = options.clock ?? Date.now;
+    this.defaultTtl = options.defaultTtl === Number.POSITIVE_INFINITY ? undefined : options.defaultTtl;
+  }
+
+  /** Sets the default TTL after construction (config `default_ttl`, applied by `createStorage`). */
+  [SET_DEFAULT_TTL](ttl: number | undefined): void {
+    checkTtl("defaultTtl", ttl);
+    this.defaultTtl = ttl === Number.POSITIVE_INFINITY ? undefined : ttl;
+  }
+
+  /** True when `info` has no deadline or its deadline is still ahead. */
+  protected isLive(info: { expiresAt?: Date | undefined }): boolean {
+    const deadline = info.expiresAt;
+    return deadline === undefined || deadline.getTime() > this.now();
   }
 
   get name(): string {
@@ -438,7 +511,7 @@ export class BaseStorage implements Storage {
       operation,
       key,
       opts,
-      (ctx) => then(this.driver.read(key, ctx), (entry) => entry ?? this.throwNotFound(key, operation)),
+      (ctx) => then(this.driver.read(key, ctx), (entry) => (entry && this.isLive(entry.info) ? entry : this.throwNotFound(key, operation))),
       ON_READ,
     );
   }
@@ -514,10 +587,14 @@ export class BaseStorage implements Storage {
         if (this.driver.readStream) {
           const s = await this.driver.readStream(key, range, ctx);
           if (!s) throw this.notFound(key, operation);
+          if (!this.isLive(s.info)) {
+            s.stream.destroy();
+            throw this.notFound(key, operation);
+          }
           return s;
         }
         const entry = await this.driver.read(key, ctx);
-        if (!entry) throw this.notFound(key, operation);
+        if (!entry || !this.isLive(entry.info)) throw this.notFound(key, operation);
         const from = start ?? 0;
         const to = end === undefined ? entry.data.byteLength : Math.min(end + 1, entry.data.byteLength);
         const slice = toBuffer(entry.data).subarray(Math.min(from, entry.data.byteLength), Math.max(from, to));
@@ -551,13 +628,77 @@ export class BaseStorage implements Storage {
       } catch (error) {
         return this.fail("put", key, performance.now(), error);
       }
-      if (req.body instanceof Uint8Array) return this.call("put", key, opts, (ctx) => this.driver.write(key, req, ctx), ON_WRITE);
+      const conditional = req.ifNoneMatch !== undefined || req.ifMatch !== undefined;
+      const deadline = req.expiresAt;
+      const write = (r: WriteRequest, ctx: DriverContext): MaybePromise<ObjectInfo> => {
+        const info = conditional ? this.writeConditional(key, r, ctx) : this.driver.write(key, r, ctx);
+        // The info of a write with a deadline shows it, whether or not the driver echoed it.
+        return deadline === undefined ? info : then(info, (i) => (i.expiresAt === undefined ? { ...i, expiresAt: new Date(deadline) } : i));
+      };
+      if (req.body instanceof Uint8Array) return this.call("put", key, opts, (ctx) => write(req, ctx), ON_WRITE);
       // A streamed value may take longer than any fixed timeout (a 1 GiB upload through
       // compression): for streams `timeout` bounds the wait for the next chunk, so each chunk
       // that arrives re-arms it; a stalled stream still fails in time.
       const body = req.body;
-      return this.call("put", key, opts, (ctx) => this.driver.write(key, { ...req, body: touchOnChunk(body, ctx) }, ctx), ON_WRITE);
+      return this.call("put", key, opts, (ctx) => write({ ...req, body: touchOnChunk(body, ctx) }, ctx), ON_WRITE);
     });
+  }
+
+  /**
+   * A conditional write that treats an expired value as absent, as every read does:
+   * `ifMatch` against an expired value fails; `ifNoneMatch: "*"` over an expired value
+   * replaces exactly that version (a compare-and-swap on its etag), so of two writers
+   * taking over an expired key — a lock with a TTL — one wins.
+   */
+  private async writeConditional(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    if (req.ifMatch !== undefined) {
+      const current = await this.driver.stat(key, ctx);
+      if (current && !this.isLive(current)) throw new StorageConflictError("Key does not exist (ifMatch): its value expired");
+      return this.driver.write(key, req, ctx);
+    }
+    const takeOver = async (): Promise<ObjectInfo | undefined> => {
+      const current = await this.driver.stat(key, ctx);
+      if (!current || this.isLive(current) || current.etag === undefined) return undefined;
+      return this.driver.write(key, { ...req, ifNoneMatch: undefined, ifMatch: current.etag }, ctx);
+    };
+    // A stream can be sent once: look first. Bytes: write first, look only on a conflict.
+    if (!(req.body instanceof Uint8Array)) return (await takeOver()) ?? this.driver.write(key, req, ctx);
+    try {
+      return await this.driver.write(key, req, ctx);
+    } catch (error) {
+      if (!isStorageError(error, "CONFLICT")) throw error;
+      const replaced = await takeOver();
+      if (!replaced) throw error;
+      return replaced;
+    }
+  }
+
+  /**
+   * The deadline of a write in epoch ms from its options (`ttl`, `expiresAt`, a deadline
+   * forwarded by an outer storage) or the default TTL; `undefined`: never expires.
+   */
+  private resolveExpiry(opts: PutOptions): number | undefined {
+    const forwarded = (opts as { [RESOLVED_EXPIRY]?: number | null })[RESOLVED_EXPIRY];
+    if (forwarded !== undefined) return forwarded === null ? undefined : forwarded;
+    const { ttl, expiresAt } = opts;
+    if (ttl !== undefined && expiresAt !== undefined) throw new StorageValidationError("ttl and expiresAt cannot be combined");
+    let deadline: number;
+    if (ttl !== undefined) {
+      checkTtl("ttl", ttl);
+      if (ttl === Number.POSITIVE_INFINITY) return undefined;
+      deadline = Math.ceil(this.now() + ttl);
+    } else if (expiresAt !== undefined) {
+      if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) throw new StorageValidationError("Invalid expiresAt: expected a valid Date");
+      deadline = expiresAt.getTime();
+      // A value that could never be read is a mistake (a clock, or seconds for milliseconds).
+      if (deadline <= this.now()) throw new StorageValidationError(`Invalid expiresAt: ${expiresAt.toISOString()} is not in the future`);
+    } else if (this.defaultTtl !== undefined) {
+      deadline = Math.ceil(this.now() + this.defaultTtl);
+    } else {
+      return undefined;
+    }
+    if (deadline > MAX_DATE_MS) throw new StorageValidationError("Invalid ttl: the deadline is past the latest date JavaScript can hold");
+    return deadline;
   }
 
   /** Validates put options and encodes the value (copying it). */
@@ -573,6 +714,7 @@ export class BaseStorage implements Storage {
     }
     checkPositive("maxSize", opts.maxSize, true);
     const metadata = validateMetadata(opts.metadata, key);
+    const expiresAt = this.resolveExpiry(opts);
     const maxSize = opts.maxSize ?? this.maxSize;
     const encoded = encodeValue(value, key, opts.valueType);
     let body: WriteRequest["body"];
@@ -594,6 +736,7 @@ export class BaseStorage implements Storage {
       metadata,
       ifNoneMatch: opts.ifNoneMatch,
       ifMatch: opts.ifMatch,
+      expiresAt,
       options: opts,
     };
   }
@@ -609,14 +752,15 @@ export class BaseStorage implements Storage {
     return promiseOf(() => {
       this.checkKey(key, "exists");
       const driver = this.driver;
-      if (driver.exists) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
-      return this.call("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined), undefined);
+      // A driver's own `exists` is used only when it knows about deadlines; `stat` carries them.
+      if (driver.exists && driver.existsHonorsExpiry) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
+      return this.call("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined && this.isLive(info)), undefined);
     });
   }
 
   async stat(key: string, opts?: OperationOptions): Promise<ObjectInfo> {
     this.checkKey(key, "stat");
-    return this.run("stat", key, opts, (ctx) => then(this.driver.stat(key, ctx), (info) => info ?? this.throwNotFound(key, "stat")));
+    return this.run("stat", key, opts, (ctx) => then(this.driver.stat(key, ctx), (info) => (info && this.isLive(info) ? info : this.throwNotFound(key, "stat"))));
   }
 
   async listPage(prefix = "", opts?: ListPageOptions): Promise<ListPage> {
@@ -629,7 +773,62 @@ export class BaseStorage implements Storage {
     }
     const limit = Math.floor(opts?.limit ?? DEFAULT_PAGE_SIZE);
     const request: ListPageRequest = { cursor: opts?.cursor, limit, keysOnly: opts?.keysOnly === true };
-    return this.run("listPage", prefix || undefined, opts, (ctx) => this.driver.list(prefix, request, ctx));
+    return this.run("listPage", prefix || undefined, opts, async (ctx) => {
+      let page = this.withoutExpired(await this.driver.list(prefix, request, ctx));
+      // A page is empty only at the end of the listing, as callers expect: a page whose
+      // entries all expired is followed by the next one.
+      while (page.items.length === 0 && page.cursor !== undefined) {
+        page = this.withoutExpired(await this.driver.list(prefix, { ...request, cursor: page.cursor }, ctx));
+      }
+      return page;
+    });
+  }
+
+  /**
+   * The page without its expired entries. Its cursor stays the last key of the page (the
+   * contract of `listPage`); a page left empty keeps the driver's cursor, and `listPage`
+   * goes on to the next one.
+   */
+  private withoutExpired(page: ListPage): ListPage {
+    const items = page.items;
+    let i = 0;
+    while (i < items.length && items[i]!.expiresAt === undefined) i++;
+    if (i === items.length) return page;
+    const now = this.now();
+    const live = items.filter((e) => e.expiresAt === undefined || e.expiresAt.getTime() > now);
+    if (page.cursor === undefined) return { items: live };
+    return { items: live, cursor: live.length > 0 ? live[live.length - 1]!.key : page.cursor };
+  }
+
+  async purgeExpired(prefix = "", opts?: OperationOptions): Promise<number> {
+    try {
+      validatePrefix(prefix, "purgeExpired");
+    } catch (error) {
+      return this.fail("purgeExpired", prefix, performance.now(), error);
+    }
+    const now = this.now();
+    const driver = this.driver;
+    if (driver.purgeExpired) return this.run("purgeExpired", prefix || undefined, opts, (ctx) => driver.purgeExpired!(prefix, now, ctx));
+    // The default: list everything under the prefix as the driver has it (expired entries
+    // included), then per expired entry a fresh stat — the key may have been rewritten
+    // since it was listed — and a delete. Between that stat and the delete a rewrite can
+    // still be lost: drivers with a conditional delete implement purgeExpired themselves.
+    let deleted = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.run("purgeExpired", prefix || undefined, opts, (ctx) => driver.list(prefix, { cursor, limit: DEFAULT_PAGE_SIZE }, ctx));
+      const expired = page.items.filter((e) => e.expiresAt !== undefined && e.expiresAt.getTime() <= now).map((e) => e.key);
+      await mapLimit(expired, DEFAULT_CONCURRENCY, (key) =>
+        this.run("purgeExpired", key, opts, async (ctx) => {
+          const info = await driver.stat(key, ctx);
+          if (info?.expiresAt === undefined || info.expiresAt.getTime() > now) return;
+          await driver.delete(key, ctx);
+          deleted++;
+        }, ON_DELETE),
+      );
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return deleted;
   }
 
   /**
@@ -740,10 +939,10 @@ export class BaseStorage implements Storage {
       from,
       opts,
       async (ctx) => {
-        if (from === to) {
-          if (!(await this.driver.stat(from, ctx))) throw this.notFound(from, "copy");
-          return;
-        }
+        // An expired source is missing, as to every read (a backend copy would carry it).
+        const source = this.driver.copy || from === to ? await this.driver.stat(from, ctx) : true;
+        if (!source || (source !== true && !this.isLive(source))) throw this.notFound(from, "copy");
+        if (from === to) return;
         const copied = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
         if (!copied) throw this.notFound(from, "copy");
       },
@@ -754,7 +953,7 @@ export class BaseStorage implements Storage {
   /** Copy fallback: read the entry and write it back with its type, content type and metadata. */
   private async copyByReading(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const entry = await this.driver.read(from, ctx);
-    if (!entry) return false;
+    if (!entry || !this.isLive(entry.info)) return false;
     await this.driver.write(
       to,
       {
@@ -763,6 +962,8 @@ export class BaseStorage implements Storage {
         valueType: entry.info.valueType ?? "bytes",
         contentType: entry.info.contentType,
         metadata: entry.info.metadata,
+        // A copy keeps the deadline, as a backend copy of the object and its metadata does.
+        expiresAt: entry.info.expiresAt?.getTime(),
         options: {},
       },
       ctx,
@@ -778,10 +979,9 @@ export class BaseStorage implements Storage {
       from,
       opts,
       async (ctx) => {
-        if (from === to) {
-          if (!(await this.driver.stat(from, ctx))) throw this.notFound(from, "move");
-          return;
-        }
+        const source = await this.driver.stat(from, ctx);
+        if (!source || !this.isLive(source)) throw this.notFound(from, "move");
+        if (from === to) return;
         let moved: boolean;
         if (this.driver.move) moved = await this.driver.move(from, to, ctx);
         else {
@@ -806,8 +1006,9 @@ export class BaseStorage implements Storage {
     } catch (error) {
       throw this.toStorageError(error, "withPrefix");
     }
-    // Each call to this storage keeps its own default timeout; the view adds none.
-    return new BaseStorage(driver, { timeout: 0 });
+    // Each call to this storage keeps its own default timeout and TTL; the view adds none,
+    // and checks deadlines with this storage's clock.
+    return new BaseStorage(driver, { timeout: 0, clock: this.now });
   }
 
   on(event: StorageEventName, listener: StorageListener): this {

@@ -107,7 +107,10 @@ export interface IterateOptions extends OperationOptions {
 export interface ListPageOptions extends OperationOptions {
   /** The `cursor` of the previous page (the last key it returned): the page starts after it. */
   cursor?: string | undefined;
-  /** At most this many entries (default 1000). */
+  /**
+   * At most this many entries (default 1000). A page may hold fewer, even none, while more
+   * follow (expired entries are left out): keep going while `cursor` is set.
+   */
   limit?: number | undefined;
   /**
    * Only the keys are wanted (what `list` asks for). A backend that gathers each entry's
@@ -255,6 +258,14 @@ export interface Storage {
   copy(from: string, to: string, opts?: OperationOptions): Promise<void>;
   /** Moves a value (copy, then delete the source; a rename where the backend has one). */
   move(from: string, to: string, opts?: OperationOptions): Promise<void>;
+  /**
+   * Deletes the keys under `prefix` whose expiry deadline (SPEC §11) has passed, and resolves
+   * to how many it deleted. Only what is expired when the call looks at it is deleted: a key
+   * rewritten meanwhile (a new value, a new deadline) is kept — atomically where the backend
+   * has a conditional delete, otherwise with a fresh check just before the delete (see
+   * docs/expiry.md). Expired keys are already absent to every read; purging reclaims space.
+   */
+  purgeExpired(prefix?: string, opts?: OperationOptions): Promise<number>;
 
   /**
    * A `Storage` that sees only the keys under `prefix` (a valid key followed by `/`, such as
@@ -346,6 +357,9 @@ export interface StorageDriver {
    * One page of at most `page.limit` entries whose keys start with `prefix`, in code-point
    * order (see `compareKeys`), starting strictly after the key `page.cursor`. The returned
    * `cursor` is the last key of the page, present only when more entries may follow.
+   * Every entry of a key stored with a deadline carries it as `expiresAt`, `keysOnly` pages
+   * included: the core leaves out expired entries by it (a driver whose native listing lacks
+   * the deadline fetches it, as S3 does with a HEAD per key when expiring values may exist).
    */
   list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage>;
   /**
@@ -359,6 +373,20 @@ export interface StorageDriver {
   copy?(from: string, to: string, ctx: DriverContext): Promise<boolean>;
   /** Backend-side move (a rename); `false` when the source is missing. Default: copy and delete. */
   move?(from: string, to: string, ctx: DriverContext): Promise<boolean>;
+  /**
+   * Set when the driver's `exists` already answers `false` for a key whose stored expiry
+   * deadline has passed (it was given the storage's clock, or it forwards to a `Storage`
+   * that does). Otherwise the core answers `exists` from `stat`, which carries the deadline.
+   */
+  readonly existsHonorsExpiry?: boolean | undefined;
+  /**
+   * Deletes the keys under `prefix` whose stored deadline is at or before `now` (epoch ms)
+   * and returns how many. A driver implements it when it can do better than the core's
+   * default — a listing, then per expired key a fresh `stat` and a `delete` — for example
+   * one conditional statement, or a delete conditioned on the etag the check saw, so that a
+   * key rewritten between the check and the delete is kept.
+   */
+  purgeExpired?(prefix: string, now: number, ctx: DriverContext): Promise<number>;
   /** Native batch delete. Default: `delete` per key, bounded concurrency. */
   deleteMany?(keys: readonly string[], ctx: DriverContext): Promise<void>;
   /** Releases resources. */

@@ -40,6 +40,8 @@ interface Record_ {
   contentType: string;
   metadata: Record<string, string>;
   valueType: ObjectInfo["valueType"];
+  /** Expiry deadline (SPEC §11); named as in `ObjectInfo`, since a record stands in for its info on `get`. */
+  expiresAt: Date | undefined;
 }
 
 function infoOf(key: string, r: Record_): ObjectInfo {
@@ -52,6 +54,7 @@ function infoOf(key: string, r: Record_): ObjectInfo {
     // A copy, so a caller changing it cannot change what is stored.
     metadata: { ...r.metadata },
     valueType: r.valueType,
+    expiresAt: r.expiresAt && new Date(r.expiresAt.getTime()),
   };
 }
 
@@ -76,9 +79,50 @@ export class MemoryDriver implements StorageDriver {
   private sorted: string[] | undefined = [];
   private bytes = 0;
   private readonly capacity: number;
+  /** The storage's expiry clock (epoch ms). */
+  private readonly now: () => number;
+  /** `exists` checks deadlines with the storage's clock. */
+  readonly existsHonorsExpiry = true;
 
-  constructor(capacity = Number.POSITIVE_INFINITY) {
+  constructor(capacity = Number.POSITIVE_INFINITY, now: () => number = Date.now) {
     this.capacity = capacity;
+    this.now = now;
+  }
+
+  /**
+   * The live record of a key. An expired one is removed on the way (no timer per key:
+   * expired values are dropped when touched, by `purgeExpired`, or when space is needed).
+   */
+  private live(key: string): Record_ | undefined {
+    const r = this.records.get(key);
+    if (r?.expiresAt !== undefined && r.expiresAt.getTime() <= this.now()) {
+      this.remove(key, r);
+      return undefined;
+    }
+    return r;
+  }
+
+  private remove(key: string, r: Record_): void {
+    this.records.delete(key);
+    this.bytes -= r.size;
+    this.sorted = undefined;
+  }
+
+  /** Drops every expired record under `prefix` whose deadline is at or before `now`; returns how many. */
+  private sweep(prefix: string, now: number): number {
+    let n = 0;
+    for (const [key, r] of this.records) {
+      if (r.expiresAt !== undefined && r.expiresAt.getTime() <= now && key.startsWith(prefix)) {
+        this.remove(key, r);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Synchronous and atomic: no write can slip between the check and the delete. */
+  async purgeExpired(prefix: string, now: number): Promise<number> {
+    return this.sweep(prefix, now);
   }
 
   /** Bytes held. */
@@ -89,7 +133,7 @@ export class MemoryDriver implements StorageDriver {
   // read, stat, delete and byte writes answer synchronously: nothing here can hang, so the
   // core arms no timeout for them (see StorageDriver).
   read(key: string, ctx?: DriverContext): StoredEntry | undefined {
-    const r = this.records.get(key);
+    const r = this.live(key);
     if (!r) return undefined;
     // A fresh copy of the bytes: callers may change what they get without changing what is stored.
     const data = copyBytes(r.data);
@@ -99,12 +143,12 @@ export class MemoryDriver implements StorageDriver {
   }
 
   stat(key: string): ObjectInfo | undefined {
-    const r = this.records.get(key);
+    const r = this.live(key);
     return r && infoOf(key, r);
   }
 
   exists(key: string): boolean {
-    return this.records.has(key);
+    return this.live(key) !== undefined;
   }
 
   write(key: string, req: WriteRequest, ctx: DriverContext): ObjectInfo | Promise<ObjectInfo> {
@@ -124,7 +168,7 @@ export class MemoryDriver implements StorageDriver {
       ctx.signal.throwIfAborted();
       chunks.push(chunk);
       total += chunk.byteLength;
-      if (this.bytes + total > this.capacity) throw this.full(total);
+      if (this.bytes + total > this.capacity && (this.sweep("", this.now()) === 0 || this.bytes + total > this.capacity)) throw this.full(total);
     }
     // Checked after the body is complete: an aborted or failed stream stores nothing.
     ctx.signal.throwIfAborted();
@@ -133,13 +177,15 @@ export class MemoryDriver implements StorageDriver {
 
   /** Stores a complete value, checking conditions and capacity first. */
   private commit(key: string, data: Buffer, req: WriteRequest): ObjectInfo {
-    const previous = this.records.get(key);
+    // An expired value is absent here too, so a create-only write may take its place.
+    const previous = this.live(key);
     if (req.ifNoneMatch === "*" && previous) throw new StorageConflictError("Key already exists (ifNoneMatch)");
     if (req.ifMatch !== undefined && previous?.etag !== req.ifMatch) {
       throw new StorageConflictError(previous ? "Etag does not match (ifMatch)" : "Key does not exist (ifMatch)");
     }
     const delta = data.byteLength - (previous?.size ?? 0);
-    if (this.bytes + delta > this.capacity) throw this.full(data.byteLength);
+    // Space held by expired values is reclaimed before a write is refused.
+    if (this.bytes + delta > this.capacity && (this.sweep("", this.now()) === 0 || this.bytes + delta > this.capacity)) throw this.full(data.byteLength);
     const record: Record_ = {
       data,
       size: data.byteLength,
@@ -149,6 +195,7 @@ export class MemoryDriver implements StorageDriver {
       // The core built this object for this call; nobody else holds it.
       metadata: req.metadata,
       valueType: req.valueType,
+      expiresAt: req.expiresAt === undefined ? undefined : new Date(req.expiresAt),
     };
     this.records.set(key, record);
     this.bytes += delta;
@@ -173,7 +220,7 @@ export class MemoryDriver implements StorageDriver {
   }
 
   async copy(from: string, to: string): Promise<boolean> {
-    const r = this.records.get(from);
+    const r = this.live(from);
     if (!r) return false;
     const previous = this.records.get(to);
     const delta = r.size - (previous?.size ?? 0);
@@ -207,8 +254,9 @@ export class MemoryDriver implements StorageDriver {
       const r = this.records.get(key);
       if (!r) continue;
       // `list()` wants keys only: no Date per entry.
-      if (page.keysOnly) items.push({ key, size: r.size, lastModified: NO_DATE });
-      else items.push({ key, size: r.size, lastModified: new Date(r.modified), etag: r.etag });
+      // The deadline goes with every entry (keys-only too): the core leaves out expired ones.
+      if (page.keysOnly) items.push(r.expiresAt ? { key, size: r.size, lastModified: NO_DATE, expiresAt: new Date(r.expiresAt.getTime()) } : { key, size: r.size, lastModified: NO_DATE });
+      else items.push({ key, size: r.size, lastModified: new Date(r.modified), etag: r.etag, expiresAt: r.expiresAt && new Date(r.expiresAt.getTime()) });
     }
     const more = i < keys.length && keys[i]!.startsWith(prefix);
     return more && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
@@ -238,7 +286,7 @@ export class MemoryStorage extends BaseStorage {
     if (typeof capacity !== "number" || Number.isNaN(capacity) || capacity < 0) {
       throw new StorageValidationError("Invalid option capacity: expected a non-negative number of bytes", { backend: "memory" });
     }
-    super(new MemoryDriver(capacity), options);
+    super(new MemoryDriver(capacity, options.clock), options);
   }
 
   /** Bytes of values held. */

@@ -1,4 +1,4 @@
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 
-describeStorageConformance("memory", () => new MemoryStorage());
+describeStorageConformance("memory", ({ clock }) => new MemoryStorage({ clock: clock.now }));

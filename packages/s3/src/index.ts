@@ -6,6 +6,7 @@
 export {
   DEFAULT_PART_SIZE,
   DELETE_BATCH_SIZE,
+  EXPIRY_MARKER,
   MIN_PART_SIZE,
   type S3Credentials,
   type S3DeleteFailure,
@@ -16,7 +17,7 @@ export {
   type SignedUrlOptions,
 } from "./s3-storage.js";
 export { mapS3Error, type S3ErrorContext } from "./errors.js";
-export { VALUE_TYPE_METADATA_KEY, decodeMetadataValue, encodeMetadataValue } from "./metadata.js";
+export { EXPIRES_METADATA_KEY, VALUE_TYPE_METADATA_KEY, decodeMetadataValue, encodeMetadataValue } from "./metadata.js";
 
 import { StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
 import { S3Storage, type S3StorageOptions } from "./s3-storage.js";
@@ -46,6 +47,7 @@ export const storagePlugin: StoragePlugin = {
     requestTimeout: "duration",
     conditionalWrites: "boolean",
     checksums: { enum: ["when_supported", "when_required"] },
+    listExpiry: { enum: ["auto", "always", "never"] },
   },
   required: ["bucket"],
   create(config) {
@@ -81,6 +83,7 @@ export const storagePlugin: StoragePlugin = {
       maxAttempts: retryLayer ? 1 : (config.maxAttempts as number | undefined),
       requestTimeout: config.requestTimeout as number | undefined,
       conditionalWrites: config.conditionalWrites as boolean | undefined,
+      listExpiry: config.listExpiry as S3StorageOptions["listExpiry"],
       timeout: config.timeout,
       maxSize: config.maxSize,
       clientConfig:

@@ -87,7 +87,27 @@ export interface S3StorageOptions extends BaseStorageOptions {
   conditionalWrites?: boolean | undefined;
   /** Extra S3Client settings (for example `requestChecksumCalculation: "WHEN_REQUIRED"` for older S3-compatible servers). */
   clientConfig?: Partial<S3ClientConfig> | undefined;
+  /**
+   * How listings learn expiry deadlines, which ListObjectsV2 does not return (they live in
+   * object metadata, see README "Expiry"):
+   * - `"auto"` (default): the first write with a deadline creates a marker object
+   *   (`<prefix>.pepperpy-expiry`); a listing page HEADs the marker until it has been
+   *   seen (one request), and once it exists HEADs every listed key (16 at a time) so that
+   *   expired keys are left out. Storages that never used expiry list as cheaply as before.
+   * - `"always"`: HEAD every listed key, marker or not (objects given a deadline by another
+   *   tool, or through another `prefix` of the bucket).
+   * - `"never"`: no HEADs: listings stay one request per 1000 keys, but expired keys show in
+   *   `list` / `iterate` until `purgeExpired` or a lifecycle rule removes them (reads,
+   *   `stat` and `exists` still hide them).
+   */
+  listExpiry?: "auto" | "always" | "never" | undefined;
 }
+
+/** Name of the marker object, under the storage's prefix, that says values with deadlines may exist. */
+export const EXPIRY_MARKER = ".pepperpy-expiry";
+
+/** HEAD requests in flight at once while a listing fetches deadlines. */
+const HEAD_CONCURRENCY = 16;
 
 /** Options of {@link S3Storage.getSignedUrl}. */
 export interface SignedUrlOptions {
@@ -158,6 +178,10 @@ export class S3Driver implements StorageDriver {
   private readonly ownsClient: boolean;
   /** Set once HeadBucket succeeded: a 404 of HeadObject then means "no such key". */
   private bucketVerified = false;
+  /** See {@link S3StorageOptions.listExpiry}. */
+  readonly listExpiry: "auto" | "always" | "never";
+  /** Set once the expiry marker is known to exist (it is never removed by this library). */
+  private markerSeen = false;
 
   constructor(options: S3StorageOptions) {
     if (typeof options !== "object" || options === null) throw new StorageConfigError("S3Storage needs a bucket name or options", { backend: "s3" });
@@ -172,6 +196,11 @@ export class S3Driver implements StorageDriver {
     this.prefix = normalizePrefix(options.prefix);
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     this.queueSize = options.queueSize ?? 4;
+    const listExpiry = options.listExpiry ?? "auto";
+    if (listExpiry !== "auto" && listExpiry !== "always" && listExpiry !== "never") {
+      throw new StorageConfigError('Invalid option listExpiry: expected "auto", "always" or "never"', { backend: "s3" });
+    }
+    this.listExpiry = listExpiry;
     this.capabilities = {
       rangeRead: true,
       conditionalWrite: options.conditionalWrites ?? true,
@@ -230,7 +259,7 @@ export class S3Driver implements StorageDriver {
   }
 
   private info(key: string, out: GetObjectCommandOutput | HeadObjectCommandOutput, size: number): ObjectInfo {
-    const { valueType, metadata } = fromS3Metadata(out.Metadata);
+    const { valueType, expiresAt, metadata } = fromS3Metadata(out.Metadata);
     return {
       key,
       size,
@@ -239,6 +268,7 @@ export class S3Driver implements StorageDriver {
       contentType: out.ContentType ?? contentTypeFromKey(key),
       metadata,
       valueType,
+      expiresAt,
     };
   }
 
@@ -391,11 +421,14 @@ export class S3Driver implements StorageDriver {
   }
 
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    // The marker goes first: a value with a deadline is never visible before listings know
+    // to look for deadlines.
+    if (req.expiresAt !== undefined) await this.ensureMarker(ctx);
     const params = {
       Bucket: this.bucket,
       Key: this.fullKey(key),
       ContentType: req.contentType,
-      Metadata: toS3Metadata(req.metadata, req.valueType),
+      Metadata: toS3Metadata(req.metadata, req.valueType, req.expiresAt),
       IfNoneMatch: req.ifNoneMatch,
       IfMatch: req.ifMatch,
     };
@@ -407,6 +440,7 @@ export class S3Driver implements StorageDriver {
       contentType: req.contentType,
       metadata: { ...req.metadata },
       valueType: req.valueType,
+      expiresAt: req.expiresAt === undefined ? undefined : new Date(req.expiresAt),
     });
     if (req.body instanceof Uint8Array && req.body.byteLength <= this.partSize) {
       const body = req.body;
@@ -499,7 +533,91 @@ export class S3Driver implements StorageDriver {
     );
   }
 
+  /** Creates the expiry marker unless it is known to exist (one HEAD, at most one PUT, per instance). */
+  private async ensureMarker(ctx: DriverContext): Promise<void> {
+    if (this.markerSeen) return;
+    if (await this.markerExists(ctx)) return;
+    const body = "Values under this prefix carry expiry deadlines (x-amz-meta-pepperpy-expires): @pepperpy/storage-s3 lists them with a HEAD per key.\n";
+    await this.call(EXPIRY_MARKER, ctx, (abortSignal) =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER), Body: body, ContentType: "text/plain" }), {
+        abortSignal,
+      }),
+    );
+    this.markerSeen = true;
+  }
+
+  private async markerExists(ctx: DriverContext): Promise<boolean> {
+    if (this.markerSeen) return true;
+    const out = await this.callOrMissing(EXPIRY_MARKER, ctx, (abortSignal) =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER) }), { abortSignal }),
+    );
+    if (out) this.markerSeen = true;
+    return this.markerSeen;
+  }
+
+  /**
+   * Whether a listing must fetch deadlines: ListObjectsV2 returns no metadata. See
+   * {@link S3StorageOptions.listExpiry}. `purge`: `purgeExpired` asks, and looks even with `"never"`.
+   */
+  private async deadlinesMayExist(ctx: DriverContext, purge: boolean): Promise<boolean> {
+    if (this.listExpiry === "always") return true;
+    if (this.listExpiry === "never" && !purge) return false;
+    if (this.listExpiry === "never") return true;
+    return this.markerExists(ctx);
+  }
+
+  /** Gives every entry its deadline with a HEAD; entries deleted meanwhile are dropped. */
+  private async withDeadlines(items: ListEntry[], ctx: DriverContext): Promise<ListEntry[]> {
+    const infos = await mapLimit(items, HEAD_CONCURRENCY, (item) => this.stat(item.key, ctx));
+    const out: ListEntry[] = [];
+    items.forEach((item, i) => {
+      const info = infos[i];
+      if (!info) return;
+      out.push(info.expiresAt === undefined ? item : { ...item, expiresAt: info.expiresAt, etag: info.etag ?? item.etag });
+    });
+    return out;
+  }
+
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
+    const listed = await this.listRaw(prefix, page, ctx);
+    if (listed.items.length === 0 || !(await this.deadlinesMayExist(ctx, false))) return listed;
+    const items = await this.withDeadlines(listed.items, ctx);
+    return listed.cursor === undefined ? { items } : { items, cursor: listed.cursor };
+  }
+
+  /**
+   * HEADs every key under the prefix, and deletes those whose deadline is at or before
+   * `now` with `If-Match` on the etag that HEAD saw: a key rewritten between the two
+   * requests is kept (AWS S3 honours If-Match on DeleteObject; servers that ignore it,
+   * such as s3rver, leave that short window open).
+   */
+  async purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    if (!(await this.deadlinesMayExist(ctx, true))) return 0;
+    let deleted = 0;
+    let cursor: string | undefined;
+    do {
+      const listed = await this.listRaw(prefix, { cursor, limit: LIST_PAGE_SIZE }, ctx);
+      await mapLimit(listed.items, HEAD_CONCURRENCY, async (item) => {
+        const info = await this.stat(item.key, ctx);
+        if (info?.expiresAt === undefined || info.expiresAt.getTime() > now) return;
+        try {
+          await this.call(item.key, ctx, (abortSignal) =>
+            this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(item.key), IfMatch: info.etag }), { abortSignal }),
+          );
+          deleted++;
+        } catch (error) {
+          // 412: rewritten since the HEAD (kept); 404: deleted by someone else.
+          if (error instanceof StorageNotFoundError || (error as StorageError).code === "CONFLICT") return;
+          throw error;
+        }
+      });
+      cursor = listed.cursor;
+    } while (cursor !== undefined);
+    return deleted;
+  }
+
+  /** One page of ListObjectsV2 entries, without the expiry marker. */
+  private async listRaw(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const items: ListEntry[] = [];
     let startAfter = page.cursor !== undefined ? this.fullKey(page.cursor) : undefined;
     let more = false;
@@ -520,6 +638,7 @@ export class S3Driver implements StorageDriver {
       const contents = out.Contents ?? [];
       for (const o of contents) {
         if (o.Key === undefined || !o.Key.startsWith(this.prefix)) continue;
+        if (o.Key.length === this.prefix.length + EXPIRY_MARKER.length && o.Key.endsWith(EXPIRY_MARKER)) continue;
         items.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0), etag: o.ETag });
       }
       more = out.IsTruncated === true;
@@ -558,7 +677,7 @@ export class S3Driver implements StorageDriver {
         Bucket: this.bucket,
         Key: this.fullKey(to),
         ContentType: source.info.contentType,
-        Metadata: toS3Metadata(source.info.metadata, source.info.valueType),
+        Metadata: toS3Metadata(source.info.metadata, source.info.valueType, source.info.expiresAt?.getTime()),
       },
       source.stream,
       ctx,

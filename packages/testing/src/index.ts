@@ -25,6 +25,8 @@ export {
 export {
   type CaseContext,
   type ConformanceCase,
+  type ConformanceClock,
+  type ConformanceEnv,
   ConformanceFailure,
   type ConformanceOptions,
   ILLEGAL_KEYS,
@@ -33,8 +35,10 @@ export {
   describeStorageConformance,
   expectBytes,
   expectRejects,
+  manualClock,
   randomPrefix,
   readAll,
+  realClock,
 } from "./conformance/index.js";
 // A real S3-compatible server for tests (added by @pepperpy/storage-s3's helper):
 export { type S3Server, type S3ServerOptions, startS3Server } from "./s3-server.js";

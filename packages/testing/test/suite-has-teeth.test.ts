@@ -8,7 +8,15 @@ import {
   type WriteRequest,
 } from "@pepperpy/storage-core";
 import { describe, expect, it } from "vitest";
-import { type ConformanceCase, conformanceCaseNames, conformanceCases, describeStorageConformance, randomPrefix } from "../src/index.js";
+import {
+  type ConformanceCase,
+  type ConformanceClock,
+  conformanceCaseNames,
+  conformanceCases,
+  describeStorageConformance,
+  manualClock,
+  randomPrefix,
+} from "../src/index.js";
 
 /** Bugs a backend might have; each must make at least one conformance case fail. */
 interface Bugs {
@@ -19,6 +27,10 @@ interface Bugs {
   storesPartialStreams?: boolean;
   ignoresRangeEnd?: boolean;
   cursorIncludesLastKey?: boolean;
+  /** Does not store `req.expiresAt` (values never expire). */
+  dropsDeadline?: boolean;
+  /** Stores the deadline but leaves it out of list entries. */
+  listOmitsDeadline?: boolean;
 }
 
 /** A deliberately simple backend with switchable bugs. */
@@ -64,6 +76,7 @@ class ToyDriver implements StorageDriver {
       contentType: req.contentType,
       metadata: this.bugs.dropsMetadata ? {} : { ...req.metadata },
       valueType: req.valueType,
+      expiresAt: this.bugs.dropsDeadline || req.expiresAt === undefined ? undefined : new Date(req.expiresAt),
     };
     this.data.set(key, { info, data: this.bugs.sharesBuffers ? (req.body as Buffer) : data });
     return info;
@@ -77,7 +90,10 @@ class ToyDriver implements StorageDriver {
     const after = page.cursor;
     let from = after === undefined ? keys : keys.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0);
     if (this.bugs.cursorIncludesLastKey && after !== undefined) from = [after, ...from].filter((k) => this.data.has(k));
-    const items = from.slice(0, page.limit).map((k) => ({ key: k, size: this.data.get(k)!.info.size, lastModified: this.data.get(k)!.info.lastModified }));
+    const items = from.slice(0, page.limit).map((k) => {
+      const info = this.data.get(k)!.info;
+      return { key: k, size: info.size, lastModified: info.lastModified, expiresAt: this.bugs.listOmitsDeadline ? undefined : info.expiresAt };
+    });
     const more = !this.bugs.listStopsAt1000 && from.length > page.limit;
     return more ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
@@ -90,8 +106,8 @@ class ToyDriver implements StorageDriver {
   }
 }
 
-function toy(bugs: Bugs = {}): BaseStorage {
-  return new BaseStorage(new ToyDriver(bugs));
+function toy(bugs: Bugs = {}, clock?: ConformanceClock): BaseStorage {
+  return new BaseStorage(new ToyDriver(bugs), { clock: clock?.now });
 }
 
 function find(name: string): ConformanceCase {
@@ -101,9 +117,10 @@ function find(name: string): ConformanceCase {
 }
 
 async function runCase(name: string, bugs: Bugs): Promise<void> {
-  const storage = toy(bugs);
+  const clock = manualClock();
+  const storage = toy(bugs, clock);
   const prefix = randomPrefix();
-  await find(name).run({ storage, prefix, key: (n) => prefix + n });
+  await find(name).run({ storage, prefix, key: (n) => prefix + n, clock, ttl: 60_000 });
 }
 
 const catches: [keyof Bugs, string][] = [
@@ -117,6 +134,12 @@ const catches: [keyof Bugs, string][] = [
   ["storesPartialStreams", "abort: aborting a streamed put midway rejects with StorageAbortedError and stores nothing"],
   ["ignoresRangeEnd", "streams: ranges with start, inclusive end, and both"],
   ["cursorIncludesLastKey", "pagination: listPage with limit 7 over 20 keys"],
+  ["dropsDeadline", "expiry: a value put with ttl is readable until its deadline and absent to every read from it on"],
+  ["dropsDeadline", "expiry: expiresAt sets the deadline; put and stat show expiresAt"],
+  ["dropsDeadline", "expiry: copy and move keep the deadline; an expired source is missing to them"],
+  ["dropsDeadline", "expiry: purgeExpired deletes expired keys under the prefix only and returns the count"],
+  ["listOmitsDeadline", "expiry: expired keys are left out of list, listPage and iterate"],
+  ["listOmitsDeadline", "expiry: purgeExpired deletes expired keys under the prefix only and returns the count"],
 ];
 
 describe("the conformance suite catches backend bugs", () => {
@@ -151,4 +174,4 @@ describe("the conformance suite's own contract", () => {
 });
 
 // A backend that lacks capabilities gets them skipped by name, and passes the rest.
-describeStorageConformance("toy backend", () => toy());
+describeStorageConformance("toy backend", ({ clock }) => toy({}, clock));

@@ -2,6 +2,30 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Storage, StorageCapabilities, StorageError } from "@pepperpy/storage-core";
 
+/**
+ * The clock of one conformance case, for expiry (SPEC §11). With the injected clock it
+ * follows real time plus whatever `advance` added, and `advance` returns at once; with the
+ * real clock (`expiryClock: "real"`) it is `Date.now` and `advance` sleeps.
+ */
+export interface ConformanceClock {
+  /** Epoch milliseconds: the function to pass as `clock` to every storage the factory builds. */
+  readonly now: () => number;
+  /** Moves time `ms` forward (or sleeps that long with the real clock). */
+  advance(ms: number): Promise<void>;
+  /** `"injected"` or `"real"`. */
+  readonly kind: "injected" | "real";
+}
+
+/** What `describeStorageConformance` passes to the factory of each case. */
+export interface ConformanceEnv {
+  /**
+   * The case's clock: pass `clock.now` as the `clock` option of every storage of the stack
+   * (backend and layers, see `BaseStorageOptions.clock`), so the expiry cases can move time
+   * without sleeping. Factories of storages that ignore it declare `expiryClock: "real"`.
+   */
+  clock: ConformanceClock;
+}
+
 /** What every conformance case gets. */
 export interface CaseContext {
   /** The storage under test, fresh from `create()`. */
@@ -10,6 +34,27 @@ export interface CaseContext {
   prefix: string;
   /** `prefix + name`. */
   key(name: string): string;
+  /** The clock the storage was given (see {@link ConformanceEnv}). */
+  clock: ConformanceClock;
+  /** The TTL expiry cases use, in ms: a minute with the injected clock, short with the real one. */
+  ttl: number;
+}
+
+/** A clock that follows real time plus an offset moved by hand. */
+export function manualClock(): ConformanceClock {
+  let offset = 0;
+  return {
+    kind: "injected",
+    now: () => Date.now() + offset,
+    advance: async (ms: number) => {
+      offset += ms;
+    },
+  };
+}
+
+/** The real clock: `advance` sleeps. */
+export function realClock(): ConformanceClock {
+  return { kind: "real", now: Date.now, advance: (ms: number) => sleep(ms) };
 }
 
 /** One named behaviour of the suite. */

@@ -1,7 +1,8 @@
 import type { Storage } from "@pepperpy/storage-core";
 import { describe, it } from "vitest";
 import { behaviourCases } from "./behaviour.js";
-import { type CaseContext, type ConformanceCase, randomPrefix } from "./helpers.js";
+import { expiryCases } from "./expiry.js";
+import { type CaseContext, type ConformanceCase, type ConformanceEnv, manualClock, randomPrefix, realClock } from "./helpers.js";
 import { keyCases } from "./keys.js";
 import { listingCases } from "./listing.js";
 import { readCases } from "./reads.js";
@@ -16,6 +17,7 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...listingCases,
   ...writeCases,
   ...behaviourCases,
+  ...expiryCases,
 ];
 
 /** The stable name of every case: the keys a `skip` map may use. */
@@ -44,6 +46,16 @@ export interface ConformanceOptions {
   cleanup?: ((storage: Storage) => void | Promise<void>) | undefined;
   /** Timeout of each case in ms (default: vitest's, or the case's own when larger). */
   timeout?: number | undefined;
+  /**
+   * How the expiry cases move time. `"injected"` (default): the factory passes
+   * `env.clock.now` as the `clock` option of the storage (and of every layer), and the
+   * cases advance it by hand — nothing sleeps. `"real"`: for storages whose deadlines are
+   * checked by a clock the test cannot move (a server's native TTL); the cases use a short
+   * TTL (`expiryTtl`) and sleep.
+   */
+  expiryClock?: "injected" | "real" | undefined;
+  /** TTL of the expiry cases with the real clock, in ms (default 1500). */
+  expiryTtl?: number | undefined;
 }
 
 /** Deletes everything under the case's prefix; failures are ignored (the storage may be closed). */
@@ -60,7 +72,9 @@ async function removePrefix(storage: Storage, prefix: string): Promise<void> {
  * Registers the behaviour suite of SPEC §3 for one storage, with vitest's
  * `describe`/`it`: one test per case, named by its stable case name.
  *
- * `create` is called once per case and must return a fresh, open storage; the suite
+ * `create` is called once per case with the case's {@link ConformanceEnv} and must return
+ * a fresh, open storage built with `env.clock.now` as its `clock` option (the expiry
+ * cases move that clock; see `expiryClock` for storages that cannot take one); the suite
  * writes only under a random prefix per case, deletes what it wrote afterwards, calls
  * `cleanup`, then closes the storage. Cases that need a capability
  * (`conditionalWrite`, `keyIsAlsoPrefix`) say so in their test name and are skipped
@@ -68,13 +82,13 @@ async function removePrefix(storage: Storage, prefix: string): Promise<void> {
  * skipped by name through `options.skip`, with the reason.
  *
  * @example
- * describeStorageConformance("file", async () => new FileStorage(await mkdtemp(join(tmpdir(), "t-"))), {
+ * describeStorageConformance("file", async ({ clock }) => new FileStorage({ basePath: await mkdtemp(join(tmpdir(), "t-")), clock: clock.now }), {
  *   skip: { "keys: a single 300-byte segment": "file names are limited to 255 bytes" },
  * });
  */
 export function describeStorageConformance(
   name: string,
-  create: () => Storage | Promise<Storage>,
+  create: (env: ConformanceEnv) => Storage | Promise<Storage>,
   options: ConformanceOptions = {},
 ): void {
   const skip = options.skip ?? {};
@@ -96,17 +110,22 @@ export function describeStorageConformance(
       const needs = c.requires;
       const wanted = needs?.value ?? true;
       const title = needs ? `${c.name} [needs capabilities.${needs.capability} = ${wanted}]` : c.name;
-      const timeout = Math.max(options.timeout ?? 0, c.timeout ?? 0) || undefined;
+      const real = options.expiryClock === "real";
+      const ttl = real ? (options.expiryTtl ?? 1500) : 60_000;
+      // Expiry cases sleep a few TTLs with the real clock.
+      const caseTimeout = real && c.name.startsWith("expiry:") ? 5_000 + 6 * ttl : (c.timeout ?? 0);
+      const timeout = Math.max(options.timeout ?? 0, caseTimeout) || undefined;
       it(
         title,
         async (test) => {
-          const storage = await create();
+          const clock = real ? realClock() : manualClock();
+          const storage = await create({ clock });
           if (needs && storage.capabilities[needs.capability] !== wanted) {
             await storage.close();
             test.skip(`not supported: ${storage.name} has capabilities.${needs.capability} = ${!wanted}`);
           }
           const prefix = randomPrefix();
-          const ctx: CaseContext = { storage, prefix, key: (n) => prefix + n };
+          const ctx: CaseContext = { storage, prefix, key: (n) => prefix + n, clock, ttl };
           let failure: { error: unknown } | undefined;
           try {
             await c.run(ctx);
