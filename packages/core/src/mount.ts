@@ -3,7 +3,7 @@ import { compareKeys } from "./keys.js";
 import { innerOptions, orUndefined } from "./layer.js";
 import { checkNamespacePrefix, putOptionsOf } from "./prefixed.js";
 import type { ResolvedStorageConfig, StoragePlugin } from "./registry.js";
-import { BaseStorage, type BaseStorageOptions } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, forwardedExpiry } from "./storage.js";
 import type {
   BatchOptions,
   DriverContext,
@@ -105,6 +105,9 @@ export class MountDriver implements StorageDriver {
       persistent: all("persistent"),
     };
   }
+
+  /** `exists` asks a `Storage`, which leaves out expired keys itself. */
+  readonly existsHonorsExpiry = true;
 
   /** The mounts by point (`""` for the root). */
   get mounts(): ReadonlyMap<string, Storage> {
@@ -215,9 +218,10 @@ export class MountDriver implements StorageDriver {
       contentType: info.contentType,
       metadata: info.metadata,
       valueType: info.valueType ?? "bytes",
+      // A copy keeps the deadline, as a copy inside one backend does.
+      ...forwardedExpiry(info.expiresAt ?? null),
       ...opts,
     };
-    if (info.expiresAt) put.expiresAt = info.expiresAt;
     try {
       await b.mount.storage.put(b.key, stream, put);
     } catch (error) {
@@ -307,6 +311,14 @@ export class MountDriver implements StorageDriver {
     return { items, more: truncated || limitKey !== undefined, resumeAfter: limitKey };
   }
 
+  /** Every mount that can hold keys under `prefix` purges them, with its own clock; the counts add up. */
+  async purgeExpired(prefix: string, _now: number, ctx: DriverContext): Promise<number> {
+    const counts = await Promise.all(
+      this.participants(prefix).map(({ mount, prefix: inner }) => mount.storage.purgeExpired(inner, innerOptions(ctx)).catch(this.relabel(mount))),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   async close(): Promise<void> {
     const storages = [...new Set(this.byLength.map((m) => m.storage))];
     const results = await Promise.allSettled(storages.map((s) => s.close()));
@@ -331,7 +343,7 @@ export class MountStorage extends BaseStorage {
 
   constructor(mounts: MountTable, options: BaseStorageOptions = {}) {
     // Each mounted storage keeps its own default timeout; the mount adds none unless asked.
-    super(new MountDriver(mounts), { timeout: options.timeout ?? 0, maxSize: options.maxSize });
+    super(new MountDriver(mounts), { ...options, timeout: options.timeout ?? 0 });
   }
 
   /** The mounted storages by point (`""` is the root). */

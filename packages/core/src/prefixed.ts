@@ -3,7 +3,7 @@
 // before storage.ts has defined it. It uses storage.ts only inside functions.
 import { StorageNotFoundError, StorageValidationError, isStorageError } from "./errors.js";
 import { isValidKey } from "./keys.js";
-import { NEVER_ABORTED } from "./storage.js";
+import { NEVER_ABORTED, forwardedExpiry, requestExpiry } from "./storage.js";
 import type {
   DriverContext,
   ListEntry,
@@ -36,12 +36,11 @@ async function orMissing<T>(promise: Promise<T>): Promise<T | undefined> {
 
 /**
  * The put options that carry a {@link WriteRequest} to a storage underneath: the user's
- * layer options, the resolved type, content type, metadata and conditions, and the
- * expiry deadline as an absolute `expiresAt` when the core resolved one (so a `ttl` is
- * not counted twice from two different clocks).
+ * layer options, the resolved type, content type, metadata and conditions, and the expiry
+ * deadline the outer storage resolved (none: the storage underneath applies its default TTL).
  */
 export function putOptionsOf(req: WriteRequest, ctx: DriverContext): PutOptions {
-  const opts: PutOptions = {
+  return {
     ...req.options,
     contentType: req.contentType,
     metadata: req.metadata,
@@ -50,13 +49,9 @@ export function putOptionsOf(req: WriteRequest, ctx: DriverContext): PutOptions 
     ifMatch: req.ifMatch,
     // The outer storage already enforced its limit; the inner one applies its own.
     maxSize: undefined,
+    ...forwardedExpiry(requestExpiry(req)),
     ...signalOf(ctx),
   };
-  if (req.expiresAt !== undefined) {
-    opts.expiresAt = new Date(req.expiresAt);
-    opts.ttl = undefined;
-  }
-  return opts;
 }
 
 /**
@@ -100,6 +95,9 @@ export class PrefixDriver implements StorageDriver {
   get capabilities(): StorageCapabilities {
     return this.inner.capabilities;
   }
+
+  /** `exists` asks a `Storage`, which leaves out expired keys itself. */
+  readonly existsHonorsExpiry = true;
 
   private full(key: string): string {
     return this.prefix + key;
@@ -172,6 +170,11 @@ export class PrefixDriver implements StorageDriver {
 
   async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     return (await orMissing(this.inner.move(this.full(from), this.full(to), signalOf(ctx)).then(() => true)).catch(this.relabel)) ?? false;
+  }
+
+  /** The storage underneath purges the prefixed range with its own clock and conditional delete. */
+  purgeExpired(prefix: string, _now: number, ctx: DriverContext): Promise<number> {
+    return this.inner.purgeExpired(this.full(prefix), signalOf(ctx)).catch(this.relabel);
   }
 
   /** A view owns nothing: closing it leaves the storage underneath open. */

@@ -1014,8 +1014,9 @@ export class BaseStorage implements Storage {
     } catch (error) {
       throw this.toStorageError(error, "withPrefix");
     }
-    // Each call to this storage keeps its own default timeout; the view adds none.
-    return new BaseStorage(driver, { timeout: 0 });
+    // Each call to this storage keeps its own default timeout and TTL; the view adds none,
+    // and checks deadlines with this storage's clock.
+    return new BaseStorage(driver, { timeout: 0, clock: this.now });
   }
 
   on(event: StorageEventName, listener: StorageListener): this {

@@ -6,19 +6,25 @@ import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
+import { fileExpirySkip } from "./support/file-expiry.js";
 
 // The suite writes under a random "conformance-…/" prefix, which falls in the root mount;
 // the other mounts take part in every listing of the empty prefix and in close. Routing,
 // merging and hiding across mounts are tested in mount.test.ts.
 describeStorageConformance(
   "mount(/=memory, cache/=memory, tmp/=memory)",
-  () => new MountStorage({ "": new MemoryStorage(), "cache/": new MemoryStorage(), "tmp/": new MemoryStorage() }),
+  ({ clock }) =>
+    new MountStorage(
+      { "": new MemoryStorage({ clock: clock.now }), "cache/": new MemoryStorage({ clock: clock.now }), "tmp/": new MemoryStorage({ clock: clock.now }) },
+      { clock: clock.now },
+    ),
 );
 
 // The case's keys routed into a mount below the root: a prefixed view of the mount storage.
 describeStorageConformance(
   "mount(/=memory, cache/=memory).withPrefix(cache/)",
-  () => new MountStorage({ "": new MemoryStorage(), "cache/": new MemoryStorage() }).withPrefix("cache/"),
+  ({ clock }) =>
+    new MountStorage({ "": new MemoryStorage({ clock: clock.now }), "cache/": new MemoryStorage({ clock: clock.now }) }, { clock: clock.now }).withPrefix("cache/"),
   {
     skip: {
       "keys: accepts a key with exactly 1024 ASCII bytes (in segments of 100)":
@@ -36,13 +42,17 @@ afterAll(async () => {
 
 describeStorageConformance(
   "mount(/=file, cache/=memory)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-mount-"));
     dirs.push(dir);
-    return new MountStorage({ "": new FileStorage(dir, { fsync: false }), "cache/": new MemoryStorage() });
+    return new MountStorage(
+      { "": new FileStorage(dir, { fsync: false, clock: clock.now }), "cache/": new MemoryStorage({ clock: clock.now }) },
+      { clock: clock.now },
+    );
   },
   {
     skip: {
+      ...fileExpirySkip,
       "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes",
     },
   },

@@ -182,4 +182,18 @@ describe("MountStorage", () => {
     await expect(createStorage({ type: "mount", mounts: { x: { type: "nope" } } })).rejects.toThrow(/mounts\."x"\.type/);
     await expect(createStorage({ type: "mount", mounts: {} })).rejects.toBeInstanceOf(StorageConfigError);
   });
+
+  it("keeps the deadline across mounts, hides expired keys and purges every mount", async () => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const m = new MountStorage({ "": new MemoryStorage({ clock }), "tmp/": new MemoryStorage({ clock }) }, { clock });
+    const info = await m.put("tmp/a", "short-lived", { ttl: 1000 });
+    await m.copy("tmp/a", "kept/a");
+    expect((await m.stat("kept/a")).expiresAt?.getTime()).toBe(info.expiresAt?.getTime());
+    await m.put("kept/forever", "x");
+    now += 1000;
+    expect(await m.purgeExpired()).toBe(2);
+    expect(await m.list()).toStrictEqual(["kept/forever"]);
+    await expect(m.get("tmp/a")).rejects.toBeInstanceOf(StorageNotFoundError);
+  });
 });

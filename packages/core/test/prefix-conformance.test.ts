@@ -6,6 +6,7 @@ import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import type { Storage } from "@pepperpy/storage-core";
 import { afterAll } from "vitest";
+import { fileExpirySkip } from "./support/file-expiry.js";
 
 // The view's prefix counts toward the 1024-byte limit of the storage underneath.
 const skip = {
@@ -15,9 +16,9 @@ const skip = {
     "not supported by a prefixed view, because the storage underneath stores prefix + key and keys are at most 1024 bytes there",
 };
 
-describeStorageConformance("memory.withPrefix(tenant-a/)", () => new MemoryStorage().withPrefix("tenant-a/"), { skip });
+describeStorageConformance("memory.withPrefix(tenant-a/)", ({ clock }) => new MemoryStorage({ clock: clock.now }).withPrefix("tenant-a/"), { skip });
 
-describeStorageConformance("memory.withPrefix(a/).withPrefix(b/c/)", () => new MemoryStorage().withPrefix("a/").withPrefix("b/c/"), { skip });
+describeStorageConformance("memory.withPrefix(a/).withPrefix(b/c/)", ({ clock }) => new MemoryStorage({ clock: clock.now }).withPrefix("a/").withPrefix("b/c/"), { skip });
 
 const dirs: string[] = [];
 // Closing a view leaves the storage underneath open (by design), so the suite's close of
@@ -30,16 +31,17 @@ afterAll(async () => {
 
 describeStorageConformance(
   "file.withPrefix(tenant-a/)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-prefix-"));
     dirs.push(dir);
-    const file = new FileStorage(dir, { fsync: false });
+    const file = new FileStorage(dir, { fsync: false, clock: clock.now });
     opened.push(file);
     return file.withPrefix("tenant-a/");
   },
   {
     skip: {
       ...skip,
+      ...fileExpirySkip,
       "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes",
     },
   },

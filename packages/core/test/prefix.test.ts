@@ -114,4 +114,19 @@ describe("withPrefix", () => {
     await expect(b.get("secret")).rejects.toBeInstanceOf(StorageIntegrityError);
     expect(await a.get("secret")).toBe("a's data");
   });
+
+  it("expires with the clock of the storage underneath, and purges only its prefix", async () => {
+    let now = 5_000;
+    const root = new MemoryStorage({ clock: () => now });
+    const v = root.withPrefix("p/");
+    const info = await v.put("a", "x", { ttl: 100 });
+    expect(info.expiresAt?.getTime()).toBe(5_100);
+    await root.put("q/b", "y", { ttl: 1000 });
+    now = 5_100;
+    // Purged before any read (the memory backend may drop an expired key it reads).
+    expect(await v.purgeExpired()).toBe(1);
+    expect(await root.list()).toStrictEqual(["q/b"]);
+    await expect(v.get("a")).rejects.toBeInstanceOf(StorageNotFoundError);
+    expect(await v.list()).toStrictEqual([]);
+  });
 });
