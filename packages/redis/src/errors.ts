@@ -43,7 +43,9 @@ const CONNECTION_TEXTS = ["Connection is closed.", "Stream isn't writeable", "Co
  * so they cannot carry values or the password.
  */
 export function mapRedisError(error: unknown, ctx: RedisErrorContext): StorageError {
-  const base = { key: ctx.key, operation: ctx.operation, backend: "redis", cause: error };
+  // ioredis attaches the failed command with its arguments (values, an AUTH password) to
+  // its errors: the cause keeps only the name, code and message.
+  const base = { key: ctx.key, operation: ctx.operation, backend: "redis", cause: sanitize(error) };
   if (isStorageError(error)) return error.withContext({ key: ctx.key, operation: ctx.operation, backend: "redis" });
   if (ctx.signal?.aborted) return fromAbortSignal(ctx.signal, { key: ctx.key, operation: ctx.operation, backend: "redis" });
   const e = (typeof error === "object" && error !== null ? error : {}) as { name?: string; code?: string; message?: string };
@@ -69,10 +71,20 @@ export function mapRedisError(error: unknown, ctx: RedisErrorContext): StorageEr
     return new StorageTimeoutError(`Redis command timed out${unknownOutcome}`, { ...base, retryable: true });
   }
   if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) {
-    return fromNodeError(error, { key: ctx.key, operation: ctx.operation, backend: "redis", retryable: true });
+    return fromNodeError(sanitize(error), { key: ctx.key, operation: ctx.operation, backend: "redis", retryable: true });
   }
   if (CONNECTION_TEXTS.some((t) => message.startsWith(t))) {
     return new StorageUnavailableError(`Redis connection closed${unknownOutcome}`, { ...base, retryable: true });
   }
   return new StorageIOError(`Redis call failed (${e.name ?? "Error"})`, base);
+}
+
+/** A copy of a driver error without the attached command and its arguments. */
+function sanitize(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) Object.assign(copy, { code });
+  return copy;
 }
