@@ -258,6 +258,7 @@ describeRedis("RedisStorage secrets and config", () => {
         "  type: redis",
         `  host: ${redis.server.host}`,
         `  port: ${redis.server.port}`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML \${ENV} reference that loadConfig interpolates
         "  password: ${REDIS_PASSWORD}",
         "  key_prefix: from-yaml",
         "  options:",
