@@ -381,6 +381,27 @@ export class PostgresDriver implements StorageDriver {
     return items.length >= page.limit && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
 
+  /**
+   * Deletes the rows under `prefix` whose deadline is at or before `now` (the storage's
+   * clock) in one statement, and returns how many: a row rewritten with a later deadline no
+   * longer matches, so it is kept.
+   */
+  async purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    const values: unknown[] = [new Date(now)];
+    const where = ["expires_at IS NOT NULL", "expires_at <= $1"];
+    if (prefix !== "") {
+      values.push(prefix);
+      where.push(`key >= $${values.length}`);
+      const upper = prefixUpperBound(prefix);
+      if (upper !== undefined) {
+        values.push(upper);
+        where.push(`key < $${values.length}`);
+      }
+    }
+    const res = await this.#query(prefix || undefined, ctx, `DELETE FROM ${this.#sql} WHERE ${where.join(" AND ")}`, values, true);
+    return res.rowCount ?? 0;
+  }
+
   async close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
   }

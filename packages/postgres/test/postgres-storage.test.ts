@@ -124,6 +124,23 @@ describePostgres("PostgresStorage on a real PostgreSQL", () => {
     await storage.close();
   });
 
+  it("purgeExpired (the driver hook the core calls with its clock) deletes rows past the given time under the prefix only", async () => {
+    const storage = pgStorageFor(server.server, { table: "purge" });
+    const driver = new PostgresDriver({ host: server.server.host, port: server.server.port, user: "postgres", database: "postgres", table: "purge" });
+    const ctx = { signal: NEVER_ABORTED, operation: "purgeExpired" };
+    const deadline = Date.now() + 60_000;
+    for (const k of ["p/a", "p/b", "p/c", "q/a"]) await putExpiring(driver, k, k, deadline);
+    await putExpiring(driver, "p/later", "later", deadline + 60_000);
+    await storage.put("p/never", "never");
+    await storage.put("p/c", "rewritten without a deadline");
+    expect(await driver.purgeExpired("p/", deadline - 1, ctx)).toBe(0);
+    expect(await driver.purgeExpired("p/", deadline, ctx)).toBe(2);
+    expect(await driver.purgeExpired("p/", deadline, ctx)).toBe(0);
+    expect(await storage.list()).toEqual(["p/c", "p/later", "p/never", "q/a"]);
+    await driver.close();
+    await storage.close();
+  });
+
   it("ifMatch is a compare-and-swap: of 10 concurrent swaps from one etag exactly one wins", async () => {
     const storage = pgStorageFor(server.server, { table: "cas", poolSize: 10 });
     const { etag } = await storage.put("counter", "0");

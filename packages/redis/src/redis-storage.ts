@@ -87,7 +87,31 @@ end
 return n
 `;
 
+/**
+ * Lua: purge one page of index members (KEYS[2..] their hashes, ARGV[2..] the members):
+ * a hash whose stored deadline (ARGV[1], epoch ms) has passed is deleted, and an index entry
+ * whose hash Redis already expired is dropped; both count.
+ */
+const PURGE_SCRIPT = `
+local n = 0
+for i = 2, #KEYS do
+  local member = ARGV[i]
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    n = n + redis.call('ZREM', KEYS[1], member)
+  else
+    local x = redis.call('HGET', KEYS[i], 'x')
+    if x and tonumber(x) <= tonumber(ARGV[1]) then
+      redis.call('DEL', KEYS[i])
+      redis.call('ZREM', KEYS[1], member)
+      n = n + 1
+    end
+  end
+end
+return n
+`;
+
 interface ScriptedRedis extends Redis {
+  ppPurge(...args: (string | Buffer | number)[]): Promise<number>;
   ppWrite(...args: (string | Buffer | number)[]): Promise<number>;
   ppCopy(...args: (string | Buffer | number)[]): Promise<number>;
   ppPrune(...args: (string | Buffer | number)[]): Promise<number>;
@@ -182,6 +206,7 @@ export class RedisDriver implements StorageDriver {
     this.#client.defineCommand("ppWrite", { numberOfKeys: 2, lua: WRITE_SCRIPT });
     this.#client.defineCommand("ppCopy", { numberOfKeys: 3, lua: COPY_SCRIPT });
     this.#client.defineCommand("ppPrune", { lua: PRUNE_SCRIPT });
+    this.#client.defineCommand("ppPurge", { lua: PURGE_SCRIPT });
   }
 
   /** The ioredis client (for what this API does not cover). */
@@ -366,6 +391,30 @@ export class RedisDriver implements StorageDriver {
       if (members.length < want) return { items };
     }
     return items.length > 0 && items.length >= page.limit ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+
+  /**
+   * Deletes the values under `prefix` whose deadline is at or before `now` (the storage's
+   * clock) and drops index entries of values Redis already expired; returns how many. Each
+   * page is one script, so a key rewritten with a later deadline is never deleted.
+   */
+  async purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    let purged = 0;
+    let cursor: string | undefined;
+    const max: string | Buffer = prefix === "" ? "+" : Buffer.concat([Buffer.from(`(${prefix}`), PREFIX_END]);
+    while (true) {
+      const min = cursor !== undefined ? `(${cursor}` : prefix === "" ? "-" : `[${prefix}`;
+      const members = await this.#call(undefined, ctx, () => this.#client.zrangebylex(this.#index, min, max, "LIMIT", 0, 500));
+      if (members.length === 0) return purged;
+      purged += await this.#call(
+        undefined,
+        ctx,
+        () => this.#client.ppPurge(members.length + 1, this.#index, ...members.map((m) => this.valueKey(m)), String(now), ...members),
+        true,
+      );
+      cursor = members[members.length - 1];
+      if (members.length < 500) return purged;
+    }
   }
 
   async close(): Promise<void> {

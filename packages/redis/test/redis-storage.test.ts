@@ -88,6 +88,24 @@ describeRedis("RedisStorage on a real redis-server", () => {
     await storage.close();
   });
 
+  it("purgeExpired (the driver hook the core calls with its clock) deletes values past the given time under the prefix only", async () => {
+    const storage = redisStorageFor(redis.server, { keyPrefix: "purge" });
+    const driver = new RedisDriver({ host: redis.server.host, port: redis.server.port, keyPrefix: "purge" });
+    const ctx = { signal: NEVER_ABORTED, operation: "purgeExpired" };
+    const deadline = Date.now() + 60_000;
+    for (const k of ["p/a", "p/b", "p/c", "q/a"]) await putExpiring(driver, k, k, deadline);
+    await putExpiring(driver, "p/later", "later", deadline + 60_000);
+    await storage.put("p/never", "never");
+    await storage.put("p/c", "rewritten without a deadline");
+    expect(await driver.purgeExpired("p/", deadline - 1, ctx)).toBe(0);
+    expect(await driver.purgeExpired("p/", deadline, ctx)).toBe(2);
+    expect(await driver.purgeExpired("p/", deadline, ctx)).toBe(0);
+    expect(await storage.list()).toEqual(["p/c", "p/later", "p/never", "q/a"]);
+    expect(await raw.zrange("{purge}:index", 0, -1)).toEqual(["p/c", "p/later", "p/never", "q/a"]);
+    await driver.close();
+    await storage.close();
+  });
+
   it("lists in code-point order across pages while stale index entries are skipped", async () => {
     const storage = redisStorageFor(redis.server, { keyPrefix: "pages" });
     const keys = Array.from({ length: 25 }, (_, i) => `k/${String(i).padStart(2, "0")}`);
