@@ -84,6 +84,8 @@ export const BUILTIN_STORAGE_PACKAGES: Readonly<Record<string, string>> = {
   file: "@pepperpy/storage-fs",
   fs: "@pepperpy/storage-fs",
   s3: "@pepperpy/storage-s3",
+  redis: "@pepperpy/storage-redis",
+  postgres: "@pepperpy/storage-postgres",
 };
 
 /** Built-in layers and their packages. */

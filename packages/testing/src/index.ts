@@ -47,3 +47,6 @@ export {
 } from "./conformance/index.js";
 // A real S3-compatible server for tests (added by @pepperpy/storage-s3's helper):
 export { type S3Server, type S3ServerOptions, startS3Server } from "./s3-server.js";
+// Real Redis and PostgreSQL servers on 127.0.0.1 for tests (added by @pepperpy/storage-redis / -postgres):
+export { type RedisServer, type RedisServerOptions, findRedisServer, freePort, startRedisServer } from "./redis-server.js";
+export { type PostgresServer, type PostgresServerOptions, findPostgresBinDir, startPostgresServer } from "./postgres-server.js";

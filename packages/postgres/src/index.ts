@@ -1,0 +1,64 @@
+/**
+ * @packageDocumentation
+ * `PostgresStorage`: the PostgreSQL backend of @pepperpy/storage, on `pg`.
+ */
+export {
+  DEFAULT_TABLE,
+  MAX_VALUE_BYTES,
+  PostgresDriver,
+  PostgresStorage,
+  type PostgresStorageOptions,
+  createTableSql,
+  prefixUpperBound,
+  redactConnectionString,
+} from "./postgres-storage.js";
+export { mapPostgresError, type PostgresErrorContext } from "./errors.js";
+
+import type { StoragePlugin } from "@pepperpy/storage-core";
+import { PostgresStorage } from "./postgres-storage.js";
+
+/**
+ * Registry plugin for config `type: postgres`:
+ *
+ * ```yaml
+ * storage:
+ *   type: postgres
+ *   connection_string: ${DATABASE_URL}
+ *   table: app_storage
+ *   statement_timeout: 5s
+ * ```
+ */
+export const storagePlugin: StoragePlugin = {
+  type: "postgres",
+  aliases: ["postgresql"],
+  fields: {
+    connectionString: "secret",
+    host: "string",
+    port: "integer",
+    user: "string",
+    password: "secret",
+    database: "string",
+    table: "string",
+    createTable: "boolean",
+    poolSize: "integer",
+    connectionTimeout: "duration",
+    statementTimeout: "duration",
+  },
+  create(config) {
+    return new PostgresStorage({
+      connectionString: config.connectionString as string | undefined,
+      host: config.host as string | undefined,
+      port: config.port as number | undefined,
+      user: config.user as string | undefined,
+      password: config.password as string | undefined,
+      database: config.database as string | undefined,
+      table: config.table as string | undefined,
+      createTable: config.createTable as boolean | undefined,
+      poolSize: config.poolSize as number | undefined,
+      connectionTimeout: config.connectionTimeout as number | undefined,
+      statementTimeout: config.statementTimeout as number | undefined,
+      timeout: config.timeout,
+      maxSize: config.maxSize,
+    });
+  },
+};

@@ -1,0 +1,456 @@
+import { randomUUID } from "node:crypto";
+import { inspect } from "node:util";
+import {
+  BaseStorage,
+  type BaseStorageOptions,
+  type DriverContext,
+  type ListPage,
+  type ListPageRequest,
+  type ObjectInfo,
+  type StorageCapabilities,
+  StorageConfigError,
+  StorageConflictError,
+  type StorageDriver,
+  type StoredEntry,
+  type ValueType,
+  type WriteRequest,
+  collect,
+  compareKeys,
+} from "@pepperpy/storage-core";
+import pg from "pg";
+import { mapPostgresError } from "./errors.js";
+
+/**
+ * Largest value PostgresStorage stores: 256 MiB. A `bytea` field may hold up to 1 GiB, but
+ * a value travels as one protocol message and is held in memory (twice while `pg` decodes
+ * its hex text form), so larger values belong in an object store.
+ */
+export const MAX_VALUE_BYTES = 256 * 1024 * 1024;
+
+/** Default table name. */
+export const DEFAULT_TABLE = "pepperpy_storage";
+
+/** Options of {@link PostgresStorage}. */
+export interface PostgresStorageOptions extends BaseStorageOptions {
+  /** `postgres://user:password@host:port/database?sslmode=…`; the password is never printed. */
+  connectionString?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  user?: string | undefined;
+  /** Never printed. */
+  password?: string | undefined;
+  database?: string | undefined;
+  /** The table, optionally schema-qualified (`storage.values`); default `pepperpy_storage`. */
+  table?: string | undefined;
+  /** Create the table on first use (default `true`); set `false` when a migration created it. */
+  createTable?: boolean | undefined;
+  /** Connections in the pool (default 10). */
+  poolSize?: number | undefined;
+  /** Milliseconds to wait for a pooled connection (default 10 000) → `StorageTimeoutError`. */
+  connectionTimeout?: number | undefined;
+  /** Server-side `statement_timeout` in ms (default: none) → `StorageTimeoutError`. */
+  statementTimeout?: number | undefined;
+  /** Extra `pg.PoolConfig` fields (TLS, …); the settings above win. */
+  poolConfig?: pg.PoolConfig | undefined;
+  /** Your own pool: used as is and not ended by `close()`. */
+  pool?: pg.Pool | undefined;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** `"schema"."table"` from `schema.table` or `table`, refusing anything that is not a plain identifier. */
+function quoteTable(table: string): { sql: string; bare: string } {
+  const parts = table.split(".");
+  if (parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
+    throw new StorageConfigError("Invalid option table: expected an identifier or schema.identifier (letters, digits, _)", { backend: "postgres" });
+  }
+  return { sql: parts.map((p) => `"${p}"`).join("."), bare: parts[parts.length - 1]! };
+}
+
+/** The SQL that creates the table: what `createTable` runs, and the migration the README shows. */
+export function createTableSql(table = DEFAULT_TABLE): string {
+  const { sql, bare } = quoteTable(table);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${sql} (`,
+    `  key text COLLATE "C" PRIMARY KEY,`,
+    "  value bytea NOT NULL,",
+    "  value_type text,",
+    "  content_type text NOT NULL,",
+    "  metadata jsonb NOT NULL DEFAULT '{}',",
+    "  etag text NOT NULL,",
+    "  size bigint NOT NULL,",
+    "  modified timestamptz NOT NULL,",
+    "  expires_at timestamptz",
+    ");",
+    `CREATE INDEX IF NOT EXISTS "${bare}_expires_at" ON ${sql} (expires_at) WHERE expires_at IS NOT NULL;`,
+  ].join("\n");
+}
+
+/** `postgres://user:secret@host/db` with the password replaced. */
+export function redactConnectionString(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    for (const name of ["password", "sslpassword", "sslkey"]) if (u.searchParams.has(name)) u.searchParams.set(name, "***");
+    return u.toString();
+  } catch {
+    return "<invalid connection string>";
+  }
+}
+
+/**
+ * The smallest string above every string that starts with `prefix`, in code-point order
+ * (`undefined` when there is none): the last code point plus one.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const cps = [...prefix];
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return cps.join("") + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}
+
+const VALUE_TYPES = new Set<string>(["text", "bytes", "json"]);
+const COLUMNS = "value_type, content_type, metadata, etag, size, modified, expires_at";
+
+interface InfoRow {
+  value_type: string | null;
+  content_type: string;
+  metadata: Record<string, string> | null;
+  etag: string;
+  size: string | number;
+  modified: Date;
+  expires_at: Date | null;
+}
+
+/**
+ * The PostgreSQL driver: one row per key in one table (`key text COLLATE "C"`, so `ORDER BY
+ * key` is code-point order and pages are index range scans). Every operation is a single
+ * statement, so each is atomic on its own: conditional writes are `INSERT … ON CONFLICT …
+ * WHERE` and `UPDATE … WHERE etag = $`, decided by the row lock PostgreSQL takes.
+ */
+export class PostgresDriver implements StorageDriver {
+  readonly name = "postgres";
+  readonly capabilities: StorageCapabilities = {
+    rangeRead: false,
+    conditionalWrite: true,
+    serverSideCopy: true,
+    keyIsAlsoPrefix: true,
+    durable: true,
+    persistent: true,
+  };
+  /** The table, as given (`schema.table` or `table`). */
+  readonly table: string;
+  readonly #sql: string;
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #createTable: boolean;
+  readonly #where: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: PostgresStorageOptions = {}) {
+    if (typeof options !== "object" || options === null) throw new StorageConfigError("PostgresStorage needs options", { backend: "postgres" });
+    this.table = options.table ?? DEFAULT_TABLE;
+    this.#sql = quoteTable(this.table).sql;
+    this.#createTable = options.createTable ?? true;
+    for (const name of ["poolSize", "connectionTimeout", "statementTimeout", "port"] as const) {
+      const v = options[name];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new StorageConfigError(`Invalid option ${name}: expected a positive integer`, { backend: "postgres" });
+    }
+    if (options.pool) {
+      this.#pool = options.pool;
+      this.#ownsPool = false;
+      this.#where = "a caller's pool";
+    } else {
+      const config: pg.PoolConfig = {
+        application_name: "pepperpy-storage",
+        ...options.poolConfig,
+        max: options.poolSize ?? 10,
+        connectionTimeoutMillis: options.connectionTimeout ?? 10_000,
+      };
+      if (options.connectionString !== undefined) config.connectionString = options.connectionString;
+      if (options.host !== undefined) config.host = options.host;
+      if (options.port !== undefined) config.port = options.port;
+      if (options.user !== undefined) config.user = options.user;
+      if (options.password !== undefined) config.password = options.password;
+      if (options.database !== undefined) config.database = options.database;
+      if (options.statementTimeout !== undefined) config.statement_timeout = options.statementTimeout;
+      this.#pool = new pg.Pool(config);
+      this.#ownsPool = true;
+      this.#where =
+        options.connectionString !== undefined
+          ? redactConnectionString(options.connectionString)
+          : `postgres://${options.user ?? "(default user)"}@${options.host ?? "localhost"}:${options.port ?? 5432}/${options.database ?? ""}`;
+    }
+    // An idle connection the server closed (a restart) is reported here; without a listener
+    // it would crash the process. The next query gets a fresh connection.
+    this.#pool.on("error", () => undefined);
+  }
+
+  /** The pg pool (for what this API does not cover). */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
+  /** Creates the table once per driver; concurrent creators are serialized by an advisory lock. */
+  #ensureTable(): Promise<void> {
+    if (!this.#createTable) return Promise.resolve();
+    this.#ready ??= (async () => {
+      const client = await this.#pool.connect();
+      try {
+        await client.query("BEGIN");
+        // CREATE TABLE IF NOT EXISTS alone races: two sessions can both pass the check
+        // and one fails on the catalog's unique index. The lock orders them.
+        await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`pepperpy-storage:${this.table}`]);
+        await client.query(createTableSql(this.table));
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    })().catch((error: unknown) => {
+      this.#ready = undefined; // try again on the next call
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async #query<R extends pg.QueryResultRow>(key: string | undefined, ctx: DriverContext, text: string, values: unknown[], write = false): Promise<pg.QueryResult<R>> {
+    try {
+      await this.#ensureTable();
+      return await this.#pool.query<R>(text, values);
+    } catch (error) {
+      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write });
+    }
+  }
+
+  #info(key: string, row: InfoRow): ObjectInfo {
+    return {
+      key,
+      size: Number(row.size),
+      lastModified: row.modified,
+      etag: row.etag,
+      contentType: row.content_type,
+      metadata: row.metadata ?? {},
+      valueType: row.value_type !== null && VALUE_TYPES.has(row.value_type) ? (row.value_type as ValueType) : undefined,
+      expiresAt: row.expires_at ?? undefined,
+    };
+  }
+
+  async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    const res = await this.#query<InfoRow & { value: Buffer }>(
+      key,
+      ctx,
+      `SELECT value, ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [key, new Date()],
+    );
+    const row = res.rows[0];
+    return row && { info: this.#info(key, row), data: row.value };
+  }
+
+  async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+    const res = await this.#query<InfoRow>(key, ctx, `SELECT ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [
+      key,
+      new Date(),
+    ]);
+    const row = res.rows[0];
+    return row && this.#info(key, row);
+  }
+
+  async exists(key: string, ctx: DriverContext): Promise<boolean> {
+    const res = await this.#query(key, ctx, `SELECT 1 FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [key, new Date()]);
+    return res.rowCount === 1;
+  }
+
+  async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    const data = req.body instanceof Uint8Array ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : await collect(req.body);
+    ctx.signal.throwIfAborted();
+    const etag = `"${randomUUID()}"`;
+    const now = new Date();
+    const expiresAt = req.expiresAt !== undefined ? new Date(req.expiresAt) : null;
+    const values: unknown[] = [key, data, req.valueType, req.contentType, JSON.stringify(req.metadata), etag, data.byteLength, now, expiresAt];
+    const set =
+      "value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, metadata = EXCLUDED.metadata, " +
+      "etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at";
+    const insert = `INSERT INTO ${this.#sql} AS t (key, value, value_type, content_type, metadata, etag, size, modified, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+    let text: string;
+    if (req.ifMatch !== undefined) {
+      text =
+        `UPDATE ${this.#sql} SET value = $2, value_type = $3, content_type = $4, metadata = $5, etag = $6, size = $7, modified = $8, expires_at = $9 ` +
+        "WHERE key = $1 AND etag = $10 AND (expires_at IS NULL OR expires_at > $8)";
+      values.push(req.ifMatch);
+    } else if (req.ifNoneMatch === "*") {
+      // Only an expired row may be replaced: for every reader it is already gone.
+      text = `${insert} ON CONFLICT (key) DO UPDATE SET ${set} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $8`;
+    } else {
+      text = `${insert} ON CONFLICT (key) DO UPDATE SET ${set}`;
+    }
+    const res = await this.#query(key, ctx, text, values, true);
+    if (res.rowCount !== 1) {
+      throw new StorageConflictError(req.ifMatch !== undefined ? "Etag mismatch (ifMatch)" : "Key already exists (ifNoneMatch)", {
+        key,
+        operation: ctx.operation,
+        backend: "postgres",
+      });
+    }
+    return {
+      key,
+      size: data.byteLength,
+      lastModified: now,
+      etag,
+      contentType: req.contentType,
+      metadata: { ...req.metadata },
+      valueType: req.valueType,
+      expiresAt: expiresAt ?? undefined,
+    };
+  }
+
+  async delete(key: string, ctx: DriverContext): Promise<void> {
+    await this.#query(key, ctx, `DELETE FROM ${this.#sql} WHERE key = $1`, [key], true);
+  }
+
+  async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      await this.#query(chunk.length === 1 ? chunk[0] : undefined, ctx, `DELETE FROM ${this.#sql} WHERE key = ANY($1::text[])`, [chunk], true);
+    }
+  }
+
+  async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    if (from === to) return this.exists(from, ctx);
+    const res = await this.#query(
+      to,
+      ctx,
+      `INSERT INTO ${this.#sql} (key, value, value_type, content_type, metadata, etag, size, modified, expires_at) ` +
+        `SELECT $2, value, value_type, content_type, metadata, $3, size, $4, expires_at FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $4) ` +
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, " +
+        "metadata = EXCLUDED.metadata, etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at",
+      [from, to, `"${randomUUID()}"`, new Date()],
+      true,
+    );
+    return res.rowCount === 1;
+  }
+
+  async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    if (from === to) return this.exists(from, ctx);
+    // One statement: the source row is deleted and the target written together, or neither.
+    const res = await this.#query(
+      to,
+      ctx,
+      `WITH src AS (DELETE FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $4) RETURNING *) ` +
+        `INSERT INTO ${this.#sql} (key, value, value_type, content_type, metadata, etag, size, modified, expires_at) ` +
+        "SELECT $2, value, value_type, content_type, metadata, $3, size, $4, expires_at FROM src " +
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, " +
+        "metadata = EXCLUDED.metadata, etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at",
+      [from, to, `"${randomUUID()}"`, new Date()],
+      true,
+    );
+    return res.rowCount === 1;
+  }
+
+  async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
+    const where = ["(expires_at IS NULL OR expires_at > $1)"];
+    const values: unknown[] = [new Date()];
+    if (prefix !== "") {
+      values.push(prefix);
+      where.push(`key >= $${values.length}`);
+      const upper = prefixUpperBound(prefix);
+      if (upper !== undefined) {
+        values.push(upper);
+        where.push(`key < $${values.length}`);
+      }
+    }
+    if (page.cursor !== undefined && compareKeys(page.cursor, prefix) >= 0) {
+      values.push(page.cursor);
+      where.push(`key > $${values.length}`);
+    }
+    values.push(page.limit);
+    const res = await this.#query<{ key: string; size: string; modified: Date; etag: string; expires_at: Date | null }>(
+      undefined,
+      ctx,
+      `SELECT key, size, modified, etag, expires_at FROM ${this.#sql} WHERE ${where.join(" AND ")} ORDER BY key LIMIT $${values.length}`,
+      values,
+    );
+    const items = res.rows.map((r) => ({ key: r.key, size: Number(r.size), lastModified: r.modified, etag: r.etag, expiresAt: r.expires_at ?? undefined }));
+    return items.length >= page.limit && items.length > 0 ? { items, cursor: items[items.length - 1]!.key } : { items };
+  }
+
+  /**
+   * Deletes the rows under `prefix` whose deadline is at or before `now` (the storage's
+   * clock) in one statement, and returns how many: a row rewritten with a later deadline no
+   * longer matches, so it is kept.
+   */
+  async purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    const values: unknown[] = [new Date(now)];
+    const where = ["expires_at IS NOT NULL", "expires_at <= $1"];
+    if (prefix !== "") {
+      values.push(prefix);
+      where.push(`key >= $${values.length}`);
+      const upper = prefixUpperBound(prefix);
+      if (upper !== undefined) {
+        values.push(upper);
+        where.push(`key < $${values.length}`);
+      }
+    }
+    const res = await this.#query(prefix || undefined, ctx, `DELETE FROM ${this.#sql} WHERE ${where.join(" AND ")}`, values, true);
+    return res.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+  }
+
+  /** What `util.inspect` shows: the server (password redacted) and the table, never the pool's settings. */
+  [inspect.custom](): string {
+    return `PostgresDriver { server: ${this.#where}, table: ${JSON.stringify(this.table)} }`;
+  }
+
+  toJSON(): Record<string, string> {
+    return { backend: "postgres", server: this.#where, table: this.table };
+  }
+}
+
+/**
+ * A storage in one PostgreSQL table: values with their type, content type, metadata, etag
+ * and expiry in one row per key, code-point key order (`COLLATE "C"`), conditional writes
+ * decided by single statements, values up to {@link MAX_VALUE_BYTES}.
+ *
+ * @example
+ * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL });
+ * await storage.put("users/1", { name: "Ana" });
+ */
+export class PostgresStorage extends BaseStorage {
+  protected declare readonly driver: PostgresDriver;
+
+  constructor(options: PostgresStorageOptions | string = {}) {
+    const opts: PostgresStorageOptions = typeof options === "string" ? { connectionString: options } : options;
+    if (opts.maxSize !== undefined && opts.maxSize > MAX_VALUE_BYTES) {
+      throw new StorageConfigError(`Invalid option maxSize: PostgresStorage stores values up to ${MAX_VALUE_BYTES} bytes (256 MiB)`, { backend: "postgres" });
+    }
+    super(new PostgresDriver(opts), { ...opts, maxSize: opts.maxSize ?? MAX_VALUE_BYTES });
+  }
+
+  /** The pg pool. */
+  get pool(): pg.Pool {
+    return this.driver.pool;
+  }
+
+  /** The table. */
+  get table(): string {
+    return this.driver.table;
+  }
+
+  [inspect.custom](): string {
+    return `PostgresStorage ${inspect(this.driver)}`;
+  }
+
+  toJSON(): Record<string, string> {
+    return this.driver.toJSON();
+  }
+}

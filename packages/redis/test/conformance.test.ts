@@ -1,0 +1,24 @@
+import { CachedStorage } from "@pepperpy/storage-cache";
+import { CompressedStorage } from "@pepperpy/storage-compress";
+import { EncryptedStorage } from "@pepperpy/storage-crypto";
+import { RetryStorage } from "@pepperpy/storage-retry";
+import { describeStorageConformance } from "@pepperpy/storage-testing";
+import { describeRedis, redisStorageFor, useRedisServer } from "./helpers.js";
+
+// The layers report stored (compressed / encrypted) sizes in listings, as over every backend.
+const sizeSkip = {
+  "iterate: entries carry key, size and lastModified in key order":
+    "not supported by design, because list and iterate report the stored (transformed) size: bytes used in the backend, without reading every header",
+};
+
+describeRedis("redis conformance", () => {
+  const redis = useRedisServer();
+  describeStorageConformance("redis (redis-server)", () => redisStorageFor(redis.server));
+  // The layer stacks every backend runs the suite with.
+  describeStorageConformance("cache(redis)", () => new CachedStorage({ backend: redisStorageFor(redis.server) }));
+  describeStorageConformance("compress(redis)", () => new CompressedStorage({ backend: redisStorageFor(redis.server), threshold: 0 }), { skip: sizeSkip });
+  describeStorageConformance("crypto(redis)", () => new EncryptedStorage({ backend: redisStorageFor(redis.server), key: new Uint8Array(32).fill(7) }), {
+    skip: sizeSkip,
+  });
+  describeStorageConformance("retry(redis)", () => new RetryStorage({ backend: redisStorageFor(redis.server), delay: 1 }));
+});
