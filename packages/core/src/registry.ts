@@ -82,6 +82,8 @@ export const BUILTIN_STORAGE_PACKAGES: Readonly<Record<string, string>> = {
   file: "@pepperpy/storage-fs",
   fs: "@pepperpy/storage-fs",
   s3: "@pepperpy/storage-s3",
+  sqlite: "@pepperpy/storage-sqlite",
+  "azure-blob": "@pepperpy/storage-azure-blob",
 };
 
 /** Built-in layers and their packages. */
