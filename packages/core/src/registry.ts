@@ -86,6 +86,8 @@ export const BUILTIN_STORAGE_PACKAGES: Readonly<Record<string, string>> = {
   s3: "@pepperpy/storage-s3",
   redis: "@pepperpy/storage-redis",
   postgres: "@pepperpy/storage-postgres",
+  sqlite: "@pepperpy/storage-sqlite",
+  "azure-blob": "@pepperpy/storage-azure-blob",
 };
 
 /** Built-in layers and their packages. */
