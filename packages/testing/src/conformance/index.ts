@@ -9,3 +9,4 @@ export {
   readAll,
 } from "./helpers.js";
 export { ILLEGAL_KEYS } from "./keys.js";
+export { type OutcomeCase, describeOutcomeConformance, outcomeCases } from "./outcomes.js";
