@@ -5,6 +5,7 @@ import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue
 import {
   StorageConflictError,
   type StorageError,
+  StorageIntegrityError,
   StorageNotFoundError,
   StorageUnavailableError,
   StorageUnsupportedError,
@@ -15,7 +16,7 @@ import {
 } from "./errors.js";
 import { type Deadline, addDeadline, cancelDeadline } from "./deadlines.js";
 import { StorageEvents } from "./events.js";
-import { validateKey, validateMetadata, validatePrefix } from "./keys.js";
+import { compareKeys, validateKey, validateMetadata, validatePrefix } from "./keys.js";
 import { PrefixDriver } from "./prefixed.js";
 import type {
   BatchOptions,
@@ -208,6 +209,27 @@ function promiseOf<T>(f: () => MaybePromise<T>): Promise<T> {
 /** Applies `f` to a value now or later, without a promise when it is there now. */
 function then<T, R>(value: MaybePromise<T>, f: (v: T) => R): MaybePromise<R> {
   return isPromiseLike(value) ? value.then(f) : f(value);
+}
+
+/**
+ * Checks a driver's page before anyone trusts it: every key under `prefix`, strictly
+ * increasing, and after `cursor`. Paging resumes after the last key of a page, so a server
+ * that misorders a page would otherwise make `iterate` yield keys twice and drop others,
+ * silently. One comparison per entry.
+ */
+function checkPage(page: ListPage, prefix: string, cursor: string | undefined, backend: string): ListPage {
+  let previous = cursor;
+  for (const { key } of page.items) {
+    if (typeof key !== "string" || !key.startsWith(prefix) || (previous !== undefined && compareKeys(previous, key) >= 0)) {
+      const where = typeof key !== "string" || !key.startsWith(prefix) ? `outside the prefix ${JSON.stringify(prefix)}` : `after ${JSON.stringify(previous)}`;
+      throw new StorageIntegrityError(
+        `Listing out of order: the backend returned ${JSON.stringify(key)} ${where}; keys must strictly increase past the cursor, so the listing cannot be trusted`,
+        { operation: "listPage", backend },
+      );
+    }
+    previous = key;
+  }
+  return page;
 }
 
 /** What a successful call emits (module constants: no allocation per call). */
@@ -782,11 +804,12 @@ export class BaseStorage implements Storage {
     const limit = Math.floor(opts?.limit ?? DEFAULT_PAGE_SIZE);
     const request: ListPageRequest = { cursor: opts?.cursor, limit, keysOnly: opts?.keysOnly === true };
     return this.run("listPage", prefix || undefined, opts, async (ctx) => {
-      let page = this.withoutExpired(await this.driver.list(prefix, request, ctx));
+      let page = this.withoutExpired(checkPage(await this.driver.list(prefix, request, ctx), prefix, request.cursor, this.driver.name));
       // A page is empty only at the end of the listing, as callers expect: a page whose
       // entries all expired is followed by the next one.
       while (page.items.length === 0 && page.cursor !== undefined) {
-        page = this.withoutExpired(await this.driver.list(prefix, { ...request, cursor: page.cursor }, ctx));
+        const cursor = page.cursor;
+        page = this.withoutExpired(checkPage(await this.driver.list(prefix, { ...request, cursor }, ctx), prefix, cursor, this.driver.name));
       }
       return page;
     });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeStorageConformance, withFaults } from "@pepperpy/storage-testing";
+import { describeOutcomeConformance, describeStorageConformance, withFaults } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
 import { RetryStorage } from "../src/index.js";
 
@@ -40,3 +40,6 @@ describeStorageConformance(
   },
   { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );
+
+// After a lost response (the backend did the work), the true outcome or "outcome unknown", never NotFound / Conflict.
+describeOutcomeConformance("retry(memory)", (backend) => new RetryStorage({ backend, maxRetries: 3, delay: 1 }));

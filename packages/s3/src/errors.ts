@@ -4,6 +4,7 @@ import {
   type StorageError,
   StorageIOError,
   StorageNotFoundError,
+  StorageOutcomeUnknownError,
   StoragePermissionError,
   StorageQuotaError,
   StorageTimeoutError,
@@ -34,7 +35,7 @@ interface SdkErrorShape {
   message?: string;
   $fault?: "client" | "server";
   $retryable?: { throttling?: boolean };
-  $metadata?: { httpStatusCode?: number; requestId?: string };
+  $metadata?: { httpStatusCode?: number; requestId?: string; attempts?: number };
 }
 
 const PERMISSION_CODES = new Set([
@@ -65,6 +66,8 @@ const THROTTLING_CODES = new Set([
   "ProvisionedThroughputExceededException",
 ]);
 const TRANSIENT_CODES = new Set(["InternalError", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"]);
+/** Connections that were never made: the request was not sent, nothing was applied. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
 
 /**
@@ -75,10 +78,14 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT
  * - 404 / `NoSuchKey` → {@link StorageNotFoundError}
  * - `NoSuchBucket` → {@link StorageConfigError} naming the bucket (not retryable: the config is wrong)
  * - 403 / `AccessDenied` / `InvalidAccessKeyId` / `SignatureDoesNotMatch` → {@link StoragePermissionError} (not retryable)
- * - 412 / `PreconditionFailed`, 409 `ConditionalRequestConflict` → {@link StorageConflictError}
+ * - 412 / `PreconditionFailed`, 409 `ConditionalRequestConflict` → {@link StorageConflictError};
+ *   on an SDK retry (attempt > 1) → {@link StorageOutcomeUnknownError}, since the earlier
+ *   attempt may have been applied and caused the failed condition
  * - 429, 503 `SlowDown`, 500 / 502 / 504, other 5xx → {@link StorageUnavailableError}, retryable
  * - socket timeouts, `RequestTimeout` → {@link StorageTimeoutError}, retryable
- * - `ECONNREFUSED`, `ECONNRESET`, `EPIPE`, … → {@link StorageUnavailableError}, retryable
+ * - `ECONNREFUSED`, `ECONNRESET` / `socket hang up` (even when the SDK names it
+ *   `TimeoutError`), `EPIPE`, … → {@link StorageUnavailableError}, retryable; a connection
+ *   that was never made is marked `applied: false`
  * - an abort of `signal` → `StorageAbortedError` / `StorageTimeoutError` as the signal says
  *
  * Messages are built from the S3 error code and HTTP status, never from request data, so
@@ -109,6 +116,14 @@ export function mapS3Error(error: unknown, ctx: S3ErrorContext): StorageError {
     return new StoragePermissionError(`S3 denied access to bucket "${ctx.bucket}" (${label}${requestId})${hint}`, { ...base, retryable: false });
   }
   if ((code !== undefined && CONFLICT_CODES.has(code)) || status === 412) {
+    if ((e.$metadata?.attempts ?? 1) > 1) {
+      // The SDK retried the conditional request: if an earlier attempt was applied and only
+      // its answer was lost, that attempt is what made the condition fail.
+      return new StorageOutcomeUnknownError(
+        `Write condition failed on attempt ${e.$metadata!.attempts} after an earlier attempt failed; the earlier attempt may have been applied, so the outcome is unknown (${label || "HTTP 412"})`,
+        { ...base, retryable: false },
+      );
+    }
     return new StorageConflictError(`Write condition failed (${label || "HTTP 412"})`, { ...base, retryable: false });
   }
   if (code === "EntityTooLarge" || code === "EntityTooSmall" || code === "KeyTooLongError" || code === "MetadataTooLarge" || code === "InvalidArgument") {
@@ -116,6 +131,14 @@ export function mapS3Error(error: unknown, ctx: S3ErrorContext): StorageError {
   }
   if (code === "QuotaExceeded" || code === "XMinioStorageFull" || code === "StorageFull") {
     return new StorageQuotaError(`S3 storage is full (${label}${requestId})`, base);
+  }
+  // The SDK's HTTP handler names a reset socket "TimeoutError" (code ECONNRESET, "socket
+  // hang up"): the connection broke, it did not time out. The errno code decides.
+  if (typeof e.code === "string" && e.code !== "ETIMEDOUT" && NETWORK_CODES.has(e.code)) {
+    return new StorageUnavailableError(`S3 connection failed (${e.code})`, { ...base, retryable: true, applied: NEVER_SENT.has(e.code) ? false : undefined });
+  }
+  if (status === undefined && e.name === "TimeoutError" && /socket hang up|econnreset|connection reset/i.test(e.message ?? "")) {
+    return new StorageUnavailableError("S3 connection failed (socket hang up)", { ...base, retryable: true });
   }
   if (code === "TimeoutError" || code === "RequestTimeout" || code === "RequestTimeoutException" || code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT") {
     return new StorageTimeoutError(`S3 request timed out (${label})`, { ...base, retryable: true });

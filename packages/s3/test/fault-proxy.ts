@@ -9,8 +9,10 @@ import type { Socket } from "node:net";
  * - `reset-mid-body`: forwards, sends the headers and half the body, then destroys the connection
  * - `truncate`: forwards, sends the headers and half the body, then ends the connection cleanly (FIN)
  * - `hang`: forwards nothing and never answers
+ * - `lost-response`: forwards (the server does the work), then destroys the connection
+ *   before sending a byte of the answer: a lost response
  */
-export type FaultMode = "500" | "503" | "reset" | "reset-mid-body" | "truncate" | "hang";
+export type FaultMode = "500" | "503" | "reset" | "reset-mid-body" | "truncate" | "hang" | "lost-response";
 
 export const ALL_FAULTS: readonly FaultMode[] = ["500", "503", "reset", "reset-mid-body", "truncate", "hang"];
 
@@ -25,6 +27,8 @@ export interface FaultProxyOptions {
   seed?: number;
   /** Only requests for which this returns true can get a fault. */
   filter?: (req: IncomingMessage) => boolean;
+  /** Rewrites an upstream answer's body before it is sent on (a misbehaving server); `undefined` keeps it. */
+  rewrite?: (req: IncomingMessage, body: Buffer) => Buffer | undefined;
 }
 
 /** A loopback HTTP proxy that injects faults between an S3 client and s3rver, and counts requests per key. */
@@ -34,10 +38,11 @@ export class FaultProxy {
   faultRate: number;
   modes: readonly FaultMode[];
   filter: ((req: IncomingMessage) => boolean) | undefined;
+  rewrite: ((req: IncomingMessage, body: Buffer) => Buffer | undefined) | undefined;
   /** Requests seen, in total. */
   requests = 0;
   /** Faults injected, by mode. */
-  readonly faults: Record<FaultMode, number> = { "500": 0, "503": 0, reset: 0, "reset-mid-body": 0, truncate: 0, hang: 0 };
+  readonly faults: Record<FaultMode, number> = { "500": 0, "503": 0, reset: 0, "reset-mid-body": 0, truncate: 0, hang: 0, "lost-response": 0 };
   /** Requests seen per object key (the URL path after the bucket); "" for bucket-level requests. */
   readonly perKey = new Map<string, number>();
   /** Method and URL of every request, in order (for assertions on what was sent). */
@@ -51,6 +56,7 @@ export class FaultProxy {
     this.faultRate = options.faultRate ?? 0;
     this.modes = options.modes ?? ALL_FAULTS;
     this.filter = options.filter;
+    this.rewrite = options.rewrite;
     let s = options.seed ?? 42;
     // mulberry32: a small seeded generator, so a failing run can be replayed.
     this.rng = () => {
@@ -134,6 +140,15 @@ export class FaultProxy {
     if (!upstream) {
       req.socket.destroy();
       return;
+    }
+    if (fault === "lost-response") {
+      req.socket.destroy();
+      return;
+    }
+    const rewritten = this.rewrite?.(req, upstream.body);
+    if (rewritten !== undefined) {
+      upstream.body = rewritten;
+      upstream.headers["content-length"] = String(rewritten.byteLength);
     }
     if (fault === "reset-mid-body" || fault === "truncate") {
       // The upstream request already ran: a write has happened, the client cannot know.

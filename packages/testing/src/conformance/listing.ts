@@ -177,6 +177,26 @@ export const listingCases: ConformanceCase[] = [
     },
   },
   {
+    // The core refuses a page that breaks this (StorageIntegrityError): paging resumes after
+    // a page's last key, so a misordered page would repeat some keys and drop others.
+    name: "pagination: every page's keys strictly increase past the cursor",
+    async run({ storage, prefix }) {
+      const keys = ["a", "a0", "b/c", "b/d/e", "bz", "c", "c0/x", "d"].map((k) => prefix + k);
+      await putAll(storage, keys);
+      for (const limit of [1, 2, 3, 5]) {
+        const { pages } = await walkPages(storage, prefix, limit);
+        let previous: string | undefined;
+        for (const page of pages) {
+          for (const { key } of page.items) {
+            if (previous !== undefined) expect(byCodePoint(previous, key), `listPage(limit ${limit}): ${JSON.stringify(key)} after ${JSON.stringify(previous)}`).toBeLessThan(0);
+            previous = key;
+          }
+        }
+        expect(previous, `listPage(limit ${limit}) ends at the last key`).toBe(keys[keys.length - 1]);
+      }
+    },
+  },
+  {
     name: "pagination: more than 1000 keys are all listed",
     timeout: 120_000,
     async run({ storage, prefix }) {
