@@ -650,15 +650,17 @@ export class BaseStorage implements Storage {
    * taking over an expired key — a lock with a TTL — one wins.
    */
   private async writeConditional(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    // The look at the current value is a refinement: when it fails, the write's own answer stands.
+    const current = (): Promise<ObjectInfo | undefined> => Promise.resolve(this.driver.stat(key, ctx)).catch(() => undefined);
     if (req.ifMatch !== undefined) {
-      const current = await this.driver.stat(key, ctx);
-      if (current && !this.isLive(current)) throw new StorageConflictError("Key does not exist (ifMatch): its value expired");
+      const info = await current();
+      if (info && !this.isLive(info)) throw new StorageConflictError("Key does not exist (ifMatch): its value expired");
       return this.driver.write(key, req, ctx);
     }
     const takeOver = async (): Promise<ObjectInfo | undefined> => {
-      const current = await this.driver.stat(key, ctx);
-      if (!current || this.isLive(current) || current.etag === undefined) return undefined;
-      return this.driver.write(key, { ...req, ifNoneMatch: undefined, ifMatch: current.etag }, ctx);
+      const info = await current();
+      if (!info || this.isLive(info) || info.etag === undefined) return undefined;
+      return this.driver.write(key, { ...req, ifNoneMatch: undefined, ifMatch: info.etag }, ctx);
     };
     // A stream can be sent once: look first. Bytes: write first, look only on a conflict.
     if (!(req.body instanceof Uint8Array)) return (await takeOver()) ?? this.driver.write(key, req, ctx);
