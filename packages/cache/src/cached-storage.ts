@@ -377,9 +377,12 @@ export class CacheDriver extends ForwardingDriver {
 
   /** Purged keys leave the cache too (they were expired, so never served, but they hold memory). */
   override purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    const expired: string[] = [];
     for (const [key, value] of this.lru.entries()) {
-      if (key.startsWith(prefix) && value !== MISSING && value.info.expiresAt !== undefined && value.info.expiresAt.getTime() <= now) this.lru.delete(key);
+      if (key.startsWith(prefix) && value !== MISSING && value.info.expiresAt !== undefined && value.info.expiresAt.getTime() <= now) expired.push(key);
     }
+    // Deleted after the walk, not during it.
+    for (const key of expired) this.lru.delete(key);
     return super.purgeExpired(prefix, now, ctx);
   }
 

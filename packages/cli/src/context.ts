@@ -59,6 +59,7 @@ export function infoJSON(info: ObjectInfo): Record<string, unknown> {
     contentType: info.contentType,
     valueType: info.valueType ?? null,
     metadata: info.metadata,
+    expiresAt: info.expiresAt?.toISOString() ?? null,
     ...(info.expiresAt ? { expiresAt: info.expiresAt.toISOString() } : {}),
   };
 }

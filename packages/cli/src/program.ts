@@ -41,6 +41,7 @@ Examples:
   $ pepperpy-storage sync --from local.yaml --to s3.yaml backups/ --delete
   $ pepperpy-storage du --depth 2
   $ pepperpy-storage prune --older-than 30d logs/ --dry-run
+  $ pepperpy-storage prune --expired sessions/
 
 ${describeExitCodes()}`,
     );

@@ -676,15 +676,17 @@ export class BaseStorage implements Storage {
    * taking over an expired key — a lock with a TTL — one wins.
    */
   private async writeConditional(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+    // The look at the current value is a refinement: when it fails, the write's own answer stands.
+    const current = (): Promise<ObjectInfo | undefined> => Promise.resolve(this.driver.stat(key, ctx)).catch(() => undefined);
     if (req.ifMatch !== undefined) {
-      const current = await this.driver.stat(key, ctx);
-      if (current && !this.isLive(current)) throw new StorageConflictError("Key does not exist (ifMatch): its value expired");
+      const info = await current();
+      if (info && !this.isLive(info)) throw new StorageConflictError("Key does not exist (ifMatch): its value expired");
       return this.driver.write(key, req, ctx);
     }
     const takeOver = async (): Promise<ObjectInfo | undefined> => {
-      const current = await this.driver.stat(key, ctx);
-      if (!current || this.isLive(current) || current.etag === undefined) return undefined;
-      return this.driver.write(key, { ...req, ifNoneMatch: undefined, ifMatch: current.etag }, ctx);
+      const info = await current();
+      if (!info || this.isLive(info) || info.etag === undefined) return undefined;
+      return this.driver.write(key, { ...req, ifNoneMatch: undefined, ifMatch: info.etag }, ctx);
     };
     // A stream can be sent once: look first. Bytes: write first, look only on a conflict.
     if (!(req.body instanceof Uint8Array)) return (await takeOver()) ?? this.driver.write(key, req, ctx);
@@ -783,7 +785,7 @@ export class BaseStorage implements Storage {
       this.checkKey(key, "exists");
       const driver = this.driver;
       // A driver's own `exists` is used only when it knows about deadlines; `stat` carries them.
-      if (driver.exists && driver.existsHonorsExpiry) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
+      if (driver.exists && driver.honorsExpiry) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
       return this.call("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined && this.isLive(info)), undefined);
     });
   }
@@ -971,7 +973,8 @@ export class BaseStorage implements Storage {
       opts,
       async (ctx) => {
         // An expired source is missing, as to every read (a backend copy would carry it).
-        const source = this.driver.copy || from === to ? await this.driver.stat(from, ctx) : true;
+        const check = from === to || (this.driver.copy !== undefined && !this.driver.honorsExpiry);
+        const source = check ? await this.driver.stat(from, ctx) : true;
         if (!source || (source !== true && !this.isLive(source))) throw this.notFound(from, "copy");
         if (from === to) return;
         const copied = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
@@ -1010,8 +1013,9 @@ export class BaseStorage implements Storage {
       from,
       opts,
       async (ctx) => {
-        const source = await this.driver.stat(from, ctx);
-        if (!source || !this.isLive(source)) throw this.notFound(from, "move");
+        const check = from === to || !this.driver.honorsExpiry;
+        const source = check ? await this.driver.stat(from, ctx) : true;
+        if (!source || (source !== true && !this.isLive(source))) throw this.notFound(from, "move");
         if (from === to) return;
         let moved: boolean;
         if (this.driver.move) moved = await this.driver.move(from, to, ctx);

@@ -36,6 +36,7 @@ export {
   describeStorageConformance,
   type OutcomeCase,
   outcomeCases,
+  expiryCaseNames,
   expectBytes,
   FAIRNESS_MIN_TICKS_PER_SECOND,
   fairestOf,

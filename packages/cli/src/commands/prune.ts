@@ -40,18 +40,29 @@ export async function deleteEntries(storage: Storage, entries: readonly ListEntr
   }
 }
 
-/** `prune --older-than AGE [PREFIX]`: deletes old objects (clean old data). */
+/** `prune --older-than AGE [PREFIX]` deletes old objects; `prune --expired [PREFIX]` expired ones (clean old data). */
 export function registerPrune(program: Command, ctx: CommandContext): void {
   program
     .command("prune")
-    .description("delete objects under PREFIX last modified before the given age (clean old data)")
+    .description("delete objects under PREFIX last modified before the given age, or whose expiry deadline has passed (clean old data)")
     .argument("[prefix]", "only keys starting with this", "")
-    .requiredOption("--older-than <age>", "age such as 30d, 12h, 90m, 2w (a unit is required)", ageOption)
+    .option("--older-than <age>", "age such as 30d, 12h, 90m, 2w (a unit is required)", ageOption)
+    .option("--expired", "delete the keys whose expiry deadline (put with ttl / default_ttl) has passed")
     .option("-n, --dry-run", "print what would be deleted, delete nothing")
     .option("-v, --verbose", "one line per object even on a terminal")
-    .action(async (prefix: string, opts: { olderThan: { text: string; ms: number }; dryRun?: boolean; verbose?: boolean }) => {
+    .action(async (prefix: string, opts: { olderThan?: { text: string; ms: number }; expired?: boolean; dryRun?: boolean; verbose?: boolean }, cmd: Command) => {
+      if (opts.expired) {
+        if (opts.olderThan) cmd.error("error: --expired and --older-than cannot be combined (run prune twice)");
+        if (opts.dryRun) cmd.error("error: --expired cannot be combined with --dry-run (expired keys are already absent to every read)");
+        const storage = await ctx.open(ctx.configFile());
+        const objects = await storage.purgeExpired(prefix, { signal: ctx.signal });
+        if (ctx.json()) return printJSON(ctx, { prefix, expired: true, objects });
+        return out(ctx, `purged ${plural(objects, "expired object")}${prefix ? ` under "${prefix}"` : ""}`);
+      }
+      if (!opts.olderThan) return cmd.error("error: required option '--older-than <age>' not specified (or --expired)");
+      const olderThan = opts.olderThan;
       const storage = await ctx.open(ctx.configFile());
-      const cutoff = new Date(Date.now() - opts.olderThan.ms);
+      const cutoff = new Date(Date.now() - olderThan.ms);
       const old = await selectPrunable(storage, prefix, { modifiedBefore: cutoff }, ctx.signal);
       const bytes = old.reduce((n, e) => n + e.size, 0);
       const lines = opts.dryRun ? !ctx.json() : wantsLines(ctx, opts.verbose);
@@ -65,7 +76,7 @@ export function registerPrune(program: Command, ctx: CommandContext): void {
       if (ctx.json()) {
         return printJSON(ctx, {
           prefix,
-          olderThan: opts.olderThan.text,
+          olderThan: olderThan.text,
           cutoff: cutoff.toISOString(),
           dryRun: opts.dryRun === true,
           objects: old.length,
@@ -76,7 +87,7 @@ export function registerPrune(program: Command, ctx: CommandContext): void {
       await out(
         ctx,
         `${opts.dryRun ? "dry run: would delete" : "pruned"} ${plural(old.length, "object")} (${formatBytes(bytes)}) ` +
-          `last modified before ${formatDate(cutoff)} (older than ${opts.olderThan.text})`,
+          `last modified before ${formatDate(cutoff)} (older than ${olderThan.text})`,
       );
     });
 }

@@ -25,7 +25,7 @@ export function registerStat(program: Command, ctx: CommandContext): void {
         ["content type", info.contentType],
         ["value type", info.valueType ?? "- (not written by this library)"],
         ["metadata", Object.keys(info.metadata).length ? Object.entries(info.metadata).map(([k, v]) => `${k}=${v}`).join(", ") : "-"],
-        ...(info.expiresAt ? [["expires", formatDate(info.expiresAt)] as [string, string]] : []),
+        ["expires", info.expiresAt ? formatDate(info.expiresAt) : "never"],
       ];
       for (const [name, value] of rows) await out(ctx, `${`${name}:`.padEnd(15)}${value}`);
     });
