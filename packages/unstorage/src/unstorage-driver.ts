@@ -86,13 +86,13 @@ export function storageDriver(options: StorageDriverOptions): StorageDriverInsta
   if (keyEncoding !== "plain" && keyEncoding !== "escape") {
     throw new StorageValidationError(`Invalid keyEncoding ${JSON.stringify(keyEncoding)}: expected "plain" or "escape"`, { backend: "unstorage" });
   }
-  const escape = keyEncoding === "escape";
+  const escaped = keyEncoding === "escape";
 
   const toKey = (key: string): string => {
     const slashed = key.replaceAll(":", "/");
-    return escape ? encodeKey(slashed) : slashed;
+    return escaped ? encodeKey(slashed) : slashed;
   };
-  const fromKey = (key: string): string => (escape ? decodeKey(key) : key).replaceAll("/", ":");
+  const fromKey = (key: string): string => (escaped ? decodeKey(key) : key).replaceAll("/", ":");
   /** unstorage bases end in `:` (`users:`) or are empty. */
   const toPrefix = (base: string): string => {
     if (!base) return "";
