@@ -52,6 +52,8 @@ class SharedMapDriver implements StorageDriver {
     const info: ObjectInfo = {
       key, size: data.byteLength, lastModified: new Date(), etag: `"${++this.version}"`,
       contentType: req.contentType, metadata: req.metadata, valueType: req.valueType,
+      // Expiry: keep the deadline the core resolved, and hand it back; the core hides what expired.
+      expiresAt: req.expiresAt === undefined ? undefined : new Date(req.expiresAt),
     };
     this.map.set(key, { info, data });
     return info;
@@ -66,8 +68,8 @@ class SharedMapDriver implements StorageDriver {
       .filter((k) => k.startsWith(prefix) && (page.cursor === undefined || compareKeys(k, page.cursor) > 0))
       .sort(compareKeys);
     const items = keys.slice(0, page.limit).map((k) => {
-      const { size, lastModified, etag } = this.map.get(k)!.info;
-      return { key: k, size, lastModified, etag };
+      const { size, lastModified, etag, expiresAt } = this.map.get(k)!.info;
+      return { key: k, size, lastModified, etag, expiresAt }; // the deadline goes with every entry
     });
     return keys.length > page.limit ? { items, cursor: items[items.length - 1]!.key } : { items };
   }

@@ -3,15 +3,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeStorageConformance } from "@pepperpy/storage-testing";
+import { describeStorageConformance, expiryCaseNames } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
 import { CachedStorage } from "../src/index.js";
 
-describeStorageConformance("cache(memory)", () => new CachedStorage({ backend: new MemoryStorage() }));
+describeStorageConformance("cache(memory)", ({ clock }) => new CachedStorage({ backend: new MemoryStorage({ clock: clock.now }), clock: clock.now }));
 // A tiny cache: evictions and byte bounds happen throughout the suite.
-describeStorageConformance("cache(memory), tiny cache", () => new CachedStorage({ backend: new MemoryStorage(), cacheSize: 3, maxBytes: 64 * 1024, negative: true }));
+describeStorageConformance("cache(memory), tiny cache", ({ clock }) =>
+  new CachedStorage({ backend: new MemoryStorage({ clock: clock.now }), cacheSize: 3, maxBytes: 64 * 1024, negative: true, clock: clock.now }),
+);
+// A cache ttl longer than the values' own: the values' deadlines still bound what is served.
+describeStorageConformance("cache(memory), cache ttl 10 min", ({ clock }) =>
+  new CachedStorage({ backend: new MemoryStorage({ clock: clock.now }), ttl: 600_000, clock: clock.now }),
+);
 
 const dirs: string[] = [];
+// The file backend stores expiry deadlines (in its sidecar) on branch fs-v2; until that
+// merges, stacks over files skip the expiry cases (their logic runs over memory above).
+const fileExpirySkip = Object.fromEntries(
+  expiryCaseNames.map((n) => [n, "not supported yet by the file backend: it stores expiry deadlines in its sidecar from branch fs-v2"]),
+);
+
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
@@ -23,5 +35,5 @@ describeStorageConformance(
     dirs.push(dir);
     return new CachedStorage({ backend: new FileStorage({ basePath: dir, fsync: false }) });
   },
-  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+  { skip: { ...fileExpirySkip, "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );

@@ -68,6 +68,7 @@ function infoJSON(info: ObjectInfo): Record<string, unknown> {
     contentType: info.contentType,
     valueType: info.valueType ?? null,
     metadata: info.metadata,
+    expiresAt: info.expiresAt?.toISOString() ?? null,
   };
 }
 
@@ -115,6 +116,7 @@ Examples:
   $ pepperpy-storage sync --from local.yaml --to s3.yaml backups/ --delete
   $ pepperpy-storage du --depth 2
   $ pepperpy-storage prune --older-than 30d logs/ --dry-run
+  $ pepperpy-storage prune --expired sessions/
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value,
 5 config, 6 permission, 7 conflict, 8 integrity, 9 unavailable, 10 timeout,
@@ -244,6 +246,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value
         ["content type", info.contentType],
         ["value type", info.valueType ?? "- (not written by this library)"],
         ["metadata", Object.keys(info.metadata).length ? Object.entries(info.metadata).map(([k, v]) => `${k}=${v}`).join(", ") : "-"],
+        ["expires", info.expiresAt ? formatDate(info.expiresAt) : "never"],
       ];
       for (const [name, value] of rows) await out(`${`${name}:`.padEnd(15)}${value}`);
     });
@@ -353,14 +356,25 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value
 
   program
     .command("prune")
-    .description("delete objects under PREFIX last modified before the given age (clean old data)")
+    .description("delete objects under PREFIX last modified before the given age, or whose expiry deadline has passed (clean old data)")
     .argument("[prefix]", "only keys starting with this", "")
-    .requiredOption("--older-than <age>", "age such as 30d, 12h, 90m, 2w (a unit is required)", ageOption)
+    .option("--older-than <age>", "age such as 30d, 12h, 90m, 2w (a unit is required)", ageOption)
+    .option("--expired", "delete the keys whose expiry deadline (put with ttl / default_ttl) has passed")
     .option("-n, --dry-run", "print what would be deleted, delete nothing")
     .option("-v, --verbose", "one line per object even on a terminal")
-    .action(async (prefix: string, opts: { olderThan: { text: string; ms: number }; dryRun?: boolean; verbose?: boolean }) => {
+    .action(async (prefix: string, opts: { olderThan?: { text: string; ms: number }; expired?: boolean; dryRun?: boolean; verbose?: boolean }, cmd: Command) => {
+      if (opts.expired) {
+        if (opts.olderThan) cmd.error("error: --expired and --older-than cannot be combined (run prune twice)");
+        if (opts.dryRun) cmd.error("error: --expired cannot be combined with --dry-run (expired keys are already absent to every read)");
+        const storage = await ctx.open(ctx.configFile());
+        const objects = await storage.purgeExpired(prefix, { signal: ctx.signal });
+        if (ctx.json()) return json({ prefix, expired: true, objects });
+        return out(`purged ${plural(objects, "expired object")}${prefix ? ` under "${prefix}"` : ""}`);
+      }
+      if (!opts.olderThan) return cmd.error("error: required option '--older-than <age>' not specified (or --expired)");
+      const olderThan = opts.olderThan;
       const storage = await ctx.open(ctx.configFile());
-      const cutoff = new Date(Date.now() - opts.olderThan.ms);
+      const cutoff = new Date(Date.now() - olderThan.ms);
       const old: { key: string; size: number; lastModified: Date }[] = [];
       for await (const entry of storage.iterate(prefix, { signal: ctx.signal })) {
         if (entry.lastModified.getTime() < cutoff.getTime()) old.push(entry);
@@ -382,7 +396,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value
       if (ctx.json()) {
         return json({
           prefix,
-          olderThan: opts.olderThan.text,
+          olderThan: olderThan.text,
           cutoff: cutoff.toISOString(),
           dryRun: opts.dryRun === true,
           objects: old.length,
@@ -392,7 +406,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 invalid key or value
       }
       await out(
         `${opts.dryRun ? "dry run: would delete" : "pruned"} ${plural(old.length, "object")} (${formatBytes(bytes)}) ` +
-          `last modified before ${formatDate(cutoff)} (older than ${opts.olderThan.text})`,
+          `last modified before ${formatDate(cutoff)} (older than ${olderThan.text})`,
       );
     });
 

@@ -106,6 +106,34 @@ describe.concurrent("pepperpy-storage on S3 (s3rver)", { timeout: 180_000 }, () 
     expect(du).toMatchObject({ objects: 11, bytes: 77_000, groups: [{ prefix: "set/", objects: 11, bytes: 77_000 }] });
   });
 
+  it("prune --expired on S3 deletes what expired (default_ttl from the config), across processes", async () => {
+    const long = join(cwd, "s3-ttl-long.yaml");
+    const short = join(cwd, "s3-ttl-short.yaml");
+    const plain = join(cwd, "s3-sessions.yaml");
+    await writeFile(long, s3Config(server.endpoint, "sessions/", ["  default_ttl: 1h"]));
+    await writeFile(short, s3Config(server.endpoint, "sessions/", ["  default_ttl: 1"]));
+    await writeFile(plain, s3Config(server.endpoint, "sessions/"));
+    // The put runs in a child process: the deadline travels in the object's metadata.
+    const put = await runCli(["-c", long, "put", "s/long", "-"], { cwd, env, input: "l" });
+    expect(put.code, put.err).toBe(0);
+    const statRun = await runInProcess(["-c", plain, "stat", "s/long", "--json"], { env });
+    expect(statRun.code, statRun.err).toBe(0);
+    expect(Date.parse(JSON.parse(statRun.out).expiresAt)).toBeGreaterThan(Date.now() + 3_000_000);
+    expect((await runInProcess(["-c", plain, "stat", "s/long"], { env })).out).toMatch(/\nexpires: +\S+Z\n$/);
+    expect((await runInProcess(["-c", short, "put", "s/short", "-"], { env, input: "s" })).code).toBe(0);
+    expect((await runInProcess(["-c", plain, "put", "s/keep", "-"], { env, input: "k" })).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await runInProcess(["-c", plain, "ls", "s/"], { env })).out, "an expired key is not listed").toBe("s/keep\ns/long\n");
+    const purged = await runInProcess(["-c", plain, "prune", "--expired", "s/", "--json"], { env });
+    expect(purged.code, purged.err).toBe(0);
+    expect(JSON.parse(purged.out)).toEqual({ prefix: "s/", expired: true, objects: 1 });
+    expect((await runInProcess(["-c", plain, "prune", "--expired", "s/"], { env })).out).toBe('purged 0 expired objects under "s/"\n');
+    expect((await runInProcess(["-c", plain, "ls", "s/"], { env })).out).toBe("s/keep\ns/long\n");
+    const both = await runInProcess(["-c", plain, "prune", "--expired", "--older-than", "1d"], { env });
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/cannot be combined/);
+  });
+
   it("prune on S3 keeps recent objects and deletes old ones", async () => {
     const c = join(cwd, "s3.yaml");
     await runInProcess(["-c", c, "put", "logs/a.log", "-"], { env, input: "a" });

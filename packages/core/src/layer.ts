@@ -53,8 +53,8 @@ export class ForwardingDriver implements StorageDriver {
     return this.inner.capabilities;
   }
 
-  /** `exists` forwards to a `Storage`, which leaves out expired keys itself. */
-  readonly existsHonorsExpiry: boolean = true;
+  /** `exists`, `copy` and `move` forward to a `Storage`, which treats expired keys as missing itself. */
+  readonly honorsExpiry: boolean = true;
 
   /** Declared as the driver contract allows (a value now or later), so a layer may answer synchronously (a cache hit). */
   read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {

@@ -753,7 +753,7 @@ export class BaseStorage implements Storage {
       this.checkKey(key, "exists");
       const driver = this.driver;
       // A driver's own `exists` is used only when it knows about deadlines; `stat` carries them.
-      if (driver.exists && driver.existsHonorsExpiry) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
+      if (driver.exists && driver.honorsExpiry) return this.call("exists", key, opts, (ctx) => driver.exists!(key, ctx), undefined);
       return this.call("exists", key, opts, (ctx) => then(driver.stat(key, ctx), (info) => info !== undefined && this.isLive(info)), undefined);
     });
   }
@@ -940,7 +940,8 @@ export class BaseStorage implements Storage {
       opts,
       async (ctx) => {
         // An expired source is missing, as to every read (a backend copy would carry it).
-        const source = this.driver.copy || from === to ? await this.driver.stat(from, ctx) : true;
+        const check = from === to || (this.driver.copy !== undefined && !this.driver.honorsExpiry);
+        const source = check ? await this.driver.stat(from, ctx) : true;
         if (!source || (source !== true && !this.isLive(source))) throw this.notFound(from, "copy");
         if (from === to) return;
         const copied = this.driver.copy ? await this.driver.copy(from, to, ctx) : await this.copyByReading(from, to, ctx);
@@ -979,8 +980,9 @@ export class BaseStorage implements Storage {
       from,
       opts,
       async (ctx) => {
-        const source = await this.driver.stat(from, ctx);
-        if (!source || !this.isLive(source)) throw this.notFound(from, "move");
+        const check = from === to || !this.driver.honorsExpiry;
+        const source = check ? await this.driver.stat(from, ctx) : true;
+        if (!source || (source !== true && !this.isLive(source))) throw this.notFound(from, "move");
         if (from === to) return;
         let moved: boolean;
         if (this.driver.move) moved = await this.driver.move(from, to, ctx);

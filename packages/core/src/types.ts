@@ -374,11 +374,12 @@ export interface StorageDriver {
   /** Backend-side move (a rename); `false` when the source is missing. Default: copy and delete. */
   move?(from: string, to: string, ctx: DriverContext): Promise<boolean>;
   /**
-   * Set when the driver's `exists` already answers `false` for a key whose stored expiry
-   * deadline has passed (it was given the storage's clock, or it forwards to a `Storage`
-   * that does). Otherwise the core answers `exists` from `stat`, which carries the deadline.
+   * Set when the driver's `exists`, `copy` and `move` already treat a key whose stored
+   * expiry deadline has passed as missing (it was given the storage's clock, or it forwards
+   * to a `Storage`, which does). Otherwise the core answers `exists` from `stat`, which
+   * carries the deadline, and checks the source of `copy` / `move` with a `stat` first.
    */
-  readonly existsHonorsExpiry?: boolean | undefined;
+  readonly honorsExpiry?: boolean | undefined;
   /**
    * Deletes the keys under `prefix` whose stored deadline is at or before `now` (epoch ms)
    * and returns how many. A driver implements it when it can do better than the core's

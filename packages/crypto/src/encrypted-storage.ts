@@ -5,6 +5,7 @@ import {
   sliceRange,
   type DriverContext,
   ForwardingDriver,
+  forwardedExpiry,
   type LayerOptions,
   LayerStorage,
   type ObjectInfo,
@@ -270,7 +271,9 @@ export class EncryptionDriver extends ForwardingDriver {
         valueType: source.info.valueType ?? "bytes",
         contentType: source.info.contentType,
         metadata: source.info.metadata,
-        options: {},
+        // The copy keeps the source's deadline, or none (not the inner default TTL).
+        expiresAt: source.info.expiresAt?.getTime(),
+        options: forwardedExpiry(null),
       },
       ctx,
     );
@@ -345,6 +348,8 @@ export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
           valueType: entry.info.valueType ?? "bytes",
           contentType: entry.info.contentType,
           metadata: entry.info.metadata,
+          // Re-encrypting keeps the value's deadline.
+          ...forwardedExpiry(entry.info.expiresAt ?? null),
           ifMatch: conditional ? entry.info.etag : undefined,
           signal: opts.signal,
         });

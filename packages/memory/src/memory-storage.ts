@@ -81,8 +81,8 @@ export class MemoryDriver implements StorageDriver {
   private readonly capacity: number;
   /** The storage's expiry clock (epoch ms). */
   private readonly now: () => number;
-  /** `exists` checks deadlines with the storage's clock. */
-  readonly existsHonorsExpiry = true;
+  /** `exists` and `copy` check deadlines with the storage's clock (`move` is copy + delete). */
+  readonly honorsExpiry = true;
 
   constructor(capacity = Number.POSITIVE_INFINITY, now: () => number = Date.now) {
     this.capacity = capacity;

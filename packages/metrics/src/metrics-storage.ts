@@ -348,7 +348,7 @@ export class MetricsStorage extends LayerStorage<MetricsDriver> {
   constructor(options: LayerOptions) {
     if (!options?.backend) throw new StorageValidationError("MetricsStorage needs { backend }", { backend: "metrics" });
     const recorder = new MetricsRecorder();
-    super(new MetricsDriver(options.backend, recorder), { timeout: options.timeout, maxSize: options.maxSize });
+    super(new MetricsDriver(options.backend, recorder), options);
     this.recorder = recorder;
     this.on("storage.error", (event: StorageEvent) => {
       recorder.failure(event.operation, event.durationMs, errorCode(event.error));

@@ -228,8 +228,8 @@ export class RetryDriver extends ForwardingDriver {
 export class RetryStorage extends LayerStorage<RetryDriver> {
   constructor(options: RetryStorageOptions) {
     if (!options?.backend) throw new StorageValidationError("RetryStorage needs { backend }", { backend: "retry" });
-    const { backend, timeout, maxSize, ...retryOptions } = options;
-    super(new RetryDriver(backend, retryOptions), { timeout, maxSize });
+    const { backend, timeout, maxSize, defaultTtl, clock, ...retryOptions } = options;
+    super(new RetryDriver(backend, retryOptions), { timeout, maxSize, defaultTtl, clock });
   }
 
   /** Retries left in the shared budget (`Infinity` when the budget is disabled). */

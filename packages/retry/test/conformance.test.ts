@@ -3,16 +3,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeStorageConformance, withFaults } from "@pepperpy/storage-testing";
+import { describeStorageConformance, expiryCaseNames, withFaults } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
 import { RetryStorage } from "../src/index.js";
 
-describeStorageConformance("retry(memory)", () => new RetryStorage({ backend: new MemoryStorage(), delay: 1 }));
+describeStorageConformance("retry(memory)", ({ clock }) => new RetryStorage({ backend: new MemoryStorage({ clock: clock.now }), delay: 1, clock: clock.now }));
 // One backend call in five fails (retryably): the suite must still pass, retries hide the faults.
 const streamReason = "not supported with injected write faults, because a stream body cannot be replayed: a failed streamed put is tried once, by design";
 describeStorageConformance(
   "retry(memory) with injected faults",
-  () => new RetryStorage({ backend: withFaults(new MemoryStorage(), { failureRate: 0.2, seed: 7 }), maxRetries: 8, delay: 0, budget: Number.POSITIVE_INFINITY }),
+  ({ clock }) =>
+    new RetryStorage({
+      backend: withFaults(new MemoryStorage({ clock: clock.now }), { failureRate: 0.2, seed: 7 }),
+      maxRetries: 8,
+      delay: 0,
+      budget: Number.POSITIVE_INFINITY,
+      clock: clock.now,
+    }),
   {
     skip: {
       "put streams: from a Node Readable": streamReason,
@@ -22,11 +29,18 @@ describeStorageConformance(
       "put streams: a streamed value of 3 MiB": streamReason,
       "isolation: changing streamed chunks after put settles does not change what is stored": streamReason,
       "timeout: a put slower than its timeout rejects with StorageTimeoutError and stores nothing": streamReason,
+      "expiry: strings, bytes, JSON and streamed values all expire": streamReason,
     },
   },
 );
 
 const dirs: string[] = [];
+// The file backend stores expiry deadlines (in its sidecar) on branch fs-v2; until that
+// merges, stacks over files skip the expiry cases (their logic runs over memory above).
+const fileExpirySkip = Object.fromEntries(
+  expiryCaseNames.map((n) => [n, "not supported yet by the file backend: it stores expiry deadlines in its sidecar from branch fs-v2"]),
+);
+
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
@@ -38,5 +52,5 @@ describeStorageConformance(
     dirs.push(dir);
     return new RetryStorage({ backend: new FileStorage({ basePath: dir, fsync: false }), delay: 1 });
   },
-  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+  { skip: { ...fileExpirySkip, "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );

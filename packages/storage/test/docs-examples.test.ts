@@ -7,7 +7,7 @@ import { SharedMapStorage } from "../../../docs/examples/shared-map-storage.js";
 import { UpperCaseStorage } from "../../../docs/examples/upper-case-storage.js";
 
 let n = 0;
-describeStorageConformance("docs: shared-map backend", () => new SharedMapStorage(`test-${n++}`));
+describeStorageConformance("docs: shared-map backend", ({ clock }) => new SharedMapStorage(`test-${n++}`, { clock: clock.now }));
 
 describe("docs examples", () => {
   it("the shared-map type is registered and shares values by space", async () => {

@@ -196,8 +196,8 @@ export interface FaultStorageOptions extends FaultOptions, BaseStorageOptions {
  */
 export class FaultStorage extends LayerStorage<FaultDriver> {
   constructor(options: FaultStorageOptions) {
-    const { backend, timeout, maxSize, ...faults } = options;
-    super(new FaultDriver(backend, faults), { timeout, maxSize });
+    const { backend, timeout, maxSize, defaultTtl, clock, ...faults } = options;
+    super(new FaultDriver(backend, faults), { timeout, maxSize, defaultTtl, clock });
   }
 
   /** Calls seen and faults injected so far. */
@@ -220,6 +220,6 @@ export class FaultStorage extends LayerStorage<FaultDriver> {
 }
 
 /** Wraps `storage` in a {@link FaultStorage}. */
-export function withFaults(storage: Storage, options: FaultOptions = {}): FaultStorage {
+export function withFaults(storage: Storage, options: Omit<FaultStorageOptions, "backend"> = {}): FaultStorage {
   return new FaultStorage({ ...options, backend: storage });
 }

@@ -33,6 +33,7 @@ export {
   conformanceCaseNames,
   conformanceCases,
   describeStorageConformance,
+  expiryCaseNames,
   expectBytes,
   expectRejects,
   manualClock,

@@ -82,8 +82,8 @@ class MockDriver implements StorageDriver {
   readonly name = "mock";
   private readonly memory: MemoryDriver;
 
-  constructor(capacity?: number) {
-    this.memory = new MemoryDriver(capacity);
+  constructor(capacity?: number, clock?: () => number) {
+    this.memory = new MemoryDriver(capacity, clock);
   }
   get capabilities(): StorageCapabilities {
     return this.memory.capabilities;
@@ -108,6 +108,9 @@ class MockDriver implements StorageDriver {
   }
   list(prefix: string, page: ListPageRequest): Promise<ListPage> {
     return this.memory.list(prefix, page);
+  }
+  purgeExpired(prefix: string, now: number): Promise<number> {
+    return this.memory.purgeExpired(prefix, now);
   }
   close(): Promise<void> {
     return this.memory.close();
@@ -144,7 +147,7 @@ export class MockStorage extends BaseStorage {
   private readonly nested = new AsyncLocalStorage<true>();
 
   constructor(options: MockStorageOptions = {}) {
-    super(new MockDriver(options.capacity), options);
+    super(new MockDriver(options.capacity, options.clock), options);
   }
 
   /** The recorded calls of one operation. */

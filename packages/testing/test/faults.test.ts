@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { FaultStorage, describeStorageConformance, withFaults } from "../src/index.js";
 
 // Without faults the layer is transparent: it passes the whole suite.
-describeStorageConformance("faults(memory) with no faults", () => withFaults(new MemoryStorage()));
+describeStorageConformance("faults(memory) with no faults", ({ clock }) => withFaults(new MemoryStorage({ clock: clock.now }), { clock: clock.now }));
 // With small random latency too (ordering and timeouts still hold).
-describeStorageConformance("faults(memory) with 0-2 ms latency", () => withFaults(new MemoryStorage(), { latency: [0, 2], seed: 9 }), {
+describeStorageConformance("faults(memory) with 0-2 ms latency", ({ clock }) => withFaults(new MemoryStorage({ clock: clock.now }), { latency: [0, 2], seed: 9, clock: clock.now }), {
   skip: {
     "pagination: more than 1000 keys are all listed": "because 2000+ delayed calls only make the run slow; the no-latency run covers it",
   },

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MockStorage, describeStorageConformance } from "../src/index.js";
 
 // MockStorage is a real storage: it passes the whole suite.
-describeStorageConformance("MockStorage", () => new MockStorage());
+describeStorageConformance("MockStorage", ({ clock }) => new MockStorage({ clock: clock.now }));
 
 describe("MockStorage", () => {
   it("records public calls with their operation, key and arguments", async () => {

@@ -1,4 +1,4 @@
-export { type ConformanceOptions, conformanceCaseNames, conformanceCases, describeStorageConformance } from "./suite.js";
+export { type ConformanceOptions, conformanceCaseNames, conformanceCases, describeStorageConformance, expiryCaseNames } from "./suite.js";
 export {
   type CaseContext,
   type ConformanceClock,

@@ -20,6 +20,9 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...expiryCases,
 ];
 
+/** The names of the expiry cases (SPEC §11), for a storage that skips them all with one reason. */
+export const expiryCaseNames: readonly string[] = expiryCases.map((c) => c.name);
+
 /** The stable name of every case: the keys a `skip` map may use. */
 export const conformanceCaseNames: readonly string[] = conformanceCases.map((c) => c.name);
 
