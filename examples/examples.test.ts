@@ -22,6 +22,10 @@ const EXPECTED: Record<string, { files?: RegExp[]; s3?: RegExp[] }> = {
   "Retry pattern": { files: [/succeeded after 2 injected failures/, /Failed after 4 attempts/] },
   "Storage with metrics": { files: [/operationsCount: 3/, /Prometheus: \d+ lines/] },
   "Composite storage": { files: [/memory repaired: true/], s3: [/s3=true/] },
+  "Mounts, namespaces and expiry": {
+    files: [/list -> \["cache\/session","reports\/2025\.json"\] \(memory holds \["session"\]\)/, /reports view: list -> \["2025\.json"\]/, /exists "cache\/session" -> false/],
+    s3: [/exists "cache\/session" -> false/],
+  },
   Events: { files: [/storage\.error get "events\/key"/] },
   "Error handling": { files: [/caught StorageNotFoundError: Key not found/, /caught StorageTimeoutError \(retryable: true\)/, /caught StorageValidationError/] },
   Configuration: { files: [/built cache\(compress\(retry\(file\)\)\)/], s3: [/built .*s3/] },

@@ -10,6 +10,7 @@ import { events } from "./events.js";
 import { fileStorage } from "./file-storage.js";
 import { memoryStorage } from "./memory-storage.js";
 import { metrics } from "./metrics.js";
+import { mountsAndExpiry } from "./mounts-and-expiry.js";
 import { retry } from "./retry.js";
 import { s3Storage } from "./s3-storage.js";
 import type { Example } from "./support.js";
@@ -26,6 +27,7 @@ export const EXAMPLES: readonly Example[] = [
   retry,
   metrics,
   composite,
+  mountsAndExpiry,
   events,
   errorHandling,
   config,

@@ -295,9 +295,9 @@ export class MountDriver implements StorageDriver {
         if (this.mountOf(key) !== mount) continue;
         items.push(this.withKey(mount, item));
       }
-      const last = p.items[p.items.length - 1];
-      if (p.cursor !== undefined && last) {
-        const lastKey = mount.point + last.key;
+      // The page's cursor (its last key, or where a page left empty stopped) bounds the round.
+      if (p.cursor !== undefined) {
+        const lastKey = mount.point + p.cursor;
         if (limitKey === undefined || compareKeys(lastKey, limitKey) < 0) limitKey = lastKey;
       }
     });

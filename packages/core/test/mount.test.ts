@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  ForwardingDriver,
+  LayerStorage,
   MountStorage,
   StorageConfigError,
   StorageNotFoundError,
@@ -195,5 +197,21 @@ describe("MountStorage", () => {
     expect(await m.purgeExpired()).toBe(2);
     expect(await m.list()).toStrictEqual(["kept/forever"]);
     await expect(m.get("tmp/a")).rejects.toBeInstanceOf(StorageNotFoundError);
+  });
+
+  it("lists past a mount whose first keys expired", async () => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const root = new MemoryStorage({ clock });
+    // The memory backend keeps its own (frozen) clock and lists every entry; the layer over
+    // it has the moving clock and leaves the expired ones out of its pages.
+    const lagging = new MemoryStorage({ clock: () => 1_000_000 });
+    const b = new LayerStorage(new ForwardingDriver(lagging, "layer"), { clock });
+    await root.putMany([["a", "1"], ["c", "3"]]);
+    for (let i = 1; i <= 5; i++) await b.put(`${i}`, "short", { ttl: 10 });
+    await b.put("9", "live");
+    now += 10;
+    const m = new MountStorage({ "": root, "b/": b }, { clock });
+    expect((await collect(m.iterate("", { pageSize: 2 }))).map((e) => e.key)).toStrictEqual(["a", "b/9", "c"]);
   });
 });

@@ -1,0 +1,13 @@
+/**
+ * @packageDocumentation
+ * `storageDriver`: any `@pepperpy/storage` Storage (file, S3, memory, with any layers) as an
+ * unstorage driver, with `:` ⇄ `/` keys, native TTL and meta from `stat`.
+ */
+export {
+  type KeyEncoding,
+  type StorageDriverInstance,
+  type StorageDriverOptions,
+  type StorageMeta,
+  type TransactionOptions,
+  storageDriver,
+} from "./unstorage-driver.js";

@@ -1,0 +1,3 @@
+import { packageConfig } from "../../tooling/tsup.preset.mjs";
+
+export default packageConfig();
