@@ -1,6 +1,7 @@
 import { CachedStorage } from "@pepperpy/storage-cache";
 import { CompressedStorage } from "@pepperpy/storage-compress";
 import { EncryptedStorage } from "@pepperpy/storage-crypto";
+import { MetricsStorage } from "@pepperpy/storage-metrics";
 import { RetryStorage } from "@pepperpy/storage-retry";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { describePostgres, pgStorageFor, usePostgresServer } from "./helpers.js";
@@ -21,4 +22,5 @@ describePostgres("postgres conformance", () => {
     skip: sizeSkip,
   });
   describeStorageConformance("retry(postgres)", () => new RetryStorage({ backend: pgStorageFor(pg.server), delay: 1 }));
+  describeStorageConformance("metrics(postgres)", () => new MetricsStorage({ backend: pgStorageFor(pg.server) }));
 });

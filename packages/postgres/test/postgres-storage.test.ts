@@ -211,6 +211,31 @@ describePostgres("PostgresStorage when the server goes away", () => {
     await storage.close();
   });
 
+  it("a write in flight when the server dies is a retryable error that says its outcome is unknown", async () => {
+    const server = await startPostgresServer({ binDir: pgBinDir });
+    const storage = pgStorageFor(server, { table: "inflight" });
+    const locker = new pg.Client({ host: server.host, port: server.port, user: "postgres", database: "postgres" });
+    try {
+      await storage.put("k", "v1");
+      await locker.connect();
+      locker.on("error", () => undefined);
+      // Another session holds the row: the put is sent and waits on the lock.
+      await locker.query("BEGIN");
+      await locker.query("SELECT * FROM inflight WHERE key = 'k' FOR UPDATE");
+      const pending = caught(storage.put("k", "v2"));
+      await new Promise((r) => setTimeout(r, 300));
+      await server.kill();
+      const error = await pending;
+      expect(error).toBeInstanceOf(StorageUnavailableError);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toMatch(/may or may not have been applied/);
+    } finally {
+      await locker.end().catch(() => undefined);
+      await storage.close();
+      await server.stop();
+    }
+  });
+
   it("a server stopped mid-test is retryable, and the pool recovers when it is back", async () => {
     const server = await startPostgresServer({ binDir: pgBinDir });
     const storage = pgStorageFor(server, { table: "restart" });

@@ -110,7 +110,15 @@ end
 return n
 `;
 
+/** Lua: delete one value and its index entry (one command instead of a MULTI/EXEC of three). */
+const DELETE_SCRIPT = `
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`;
+
 interface ScriptedRedis extends Redis {
+  ppDelete(...args: (string | Buffer | number)[]): Promise<number>;
   ppPurge(...args: (string | Buffer | number)[]): Promise<number>;
   ppWrite(...args: (string | Buffer | number)[]): Promise<number>;
   ppCopy(...args: (string | Buffer | number)[]): Promise<number>;
@@ -207,6 +215,7 @@ export class RedisDriver implements StorageDriver {
     this.#client.defineCommand("ppCopy", { numberOfKeys: 3, lua: COPY_SCRIPT });
     this.#client.defineCommand("ppPrune", { lua: PRUNE_SCRIPT });
     this.#client.defineCommand("ppPurge", { lua: PURGE_SCRIPT });
+    this.#client.defineCommand("ppDelete", { numberOfKeys: 2, lua: DELETE_SCRIPT });
   }
 
   /** The ioredis client (for what this API does not cover). */
@@ -321,7 +330,7 @@ export class RedisDriver implements StorageDriver {
   }
 
   async delete(key: string, ctx: DriverContext): Promise<void> {
-    await this.#call(key, ctx, () => this.#client.multi().del(this.valueKey(key)).zrem(this.#index, key).exec().then(checkExec), true);
+    await this.#call(key, ctx, () => this.#client.ppDelete(this.valueKey(key), this.#index, key), true);
   }
 
   async deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {

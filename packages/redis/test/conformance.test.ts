@@ -1,6 +1,7 @@
 import { CachedStorage } from "@pepperpy/storage-cache";
 import { CompressedStorage } from "@pepperpy/storage-compress";
 import { EncryptedStorage } from "@pepperpy/storage-crypto";
+import { MetricsStorage } from "@pepperpy/storage-metrics";
 import { RetryStorage } from "@pepperpy/storage-retry";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { describeRedis, redisStorageFor, useRedisServer } from "./helpers.js";
@@ -21,4 +22,5 @@ describeRedis("redis conformance", () => {
     skip: sizeSkip,
   });
   describeStorageConformance("retry(redis)", () => new RetryStorage({ backend: redisStorageFor(redis.server), delay: 1 }));
+  describeStorageConformance("metrics(redis)", () => new MetricsStorage({ backend: redisStorageFor(redis.server) }));
 });

@@ -199,6 +199,29 @@ describeRedis("RedisStorage when the server goes away", () => {
     }
   });
 
+  it("a write in flight when the server dies is a retryable error that says its outcome is unknown", async () => {
+    const server = await startRedisServer({ binary: redisBinary });
+    const storage = new RedisStorage({ host: server.host, port: server.port, keyPrefix: "inflight" });
+    const admin = new Redis({ host: server.host, port: server.port });
+    try {
+      await storage.put("k", "v1");
+      // The server holds write commands: the put is sent and waits for its reply.
+      await admin.call("CLIENT", "PAUSE", "10000", "WRITE");
+      const pending = caught(storage.put("k", "v2", { ifNoneMatch: "*" }));
+      await new Promise((r) => setTimeout(r, 200));
+      admin.disconnect();
+      await server.kill();
+      const error = await pending;
+      expect(error).toBeInstanceOf(StorageUnavailableError);
+      expect(error.retryable).toBe(true);
+      expect(error.message).toMatch(/may or may not have been applied/);
+    } finally {
+      admin.disconnect();
+      await storage.close();
+      await server.stop();
+    }
+  });
+
   it("with the retry layer, a put issued while the server is down succeeds once it is back", async () => {
     const server = await startRedisServer({ binary: redisBinary });
     const backend = new RedisStorage({ host: server.host, port: server.port, keyPrefix: "retry" });

@@ -50,6 +50,10 @@ export interface SystemEnv {
   dir: string;
   /** s3rver endpoint. */
   s3Endpoint: string | undefined;
+  /** redis-server URL (`redis://127.0.0.1:P`), when one runs. */
+  redisUrl?: string | undefined;
+  /** PostgreSQL URL (`postgres://postgres@127.0.0.1:P/postgres`), when a cluster runs. */
+  postgresUrl?: string | undefined;
   /** A fresh bucket name for this job. */
   bucket: string;
   /** Sizes of this run (the cache is sized from them). */

@@ -121,6 +121,10 @@ export interface Job {
   dir: string;
   /** s3rver endpoint, when one runs. */
   s3Endpoint: string | undefined;
+  /** redis-server URL, when one runs. */
+  redisUrl?: string | undefined;
+  /** PostgreSQL URL, when a cluster runs. */
+  postgresUrl?: string | undefined;
   /** Where the child writes its {@link JobResult}. */
   out: string;
 }

@@ -6,6 +6,9 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Job, type JobResult, type PhaseResult, RSS_WORKLOADS, type RunOptions, type WorkloadId, WORKLOADS, parseArgs } from "./config.js";
 import { type MachineInfo, type RunResults, chartSvg, computeTargets, consoleSummary, markdown } from "./report.js";
+// The server helpers straight from source: the testing package's index also loads vitest.
+import { type PostgresServer, startPostgresServer } from "../../../packages/testing/src/postgres-server.js";
+import { type RedisServer, startRedisServer } from "../../../packages/testing/src/redis-server.js";
 import { type S3Server, startS3rver } from "./s3-server.js";
 import { SYSTEMS, type SystemDef } from "./systems.js";
 import { median } from "./workloads.js";
@@ -139,6 +142,28 @@ async function main(): Promise<void> {
     }
   }
 
+  // Real redis-server and PostgreSQL on loopback for the redis and postgres rows.
+  const wants = (word: string) => systems.some((s) => s.id.includes(word) && jobsOf(s, selectedWorkloads).length > 0);
+  let redis: RedisServer | undefined;
+  let postgres: PostgresServer | undefined;
+  const serverErrors: Record<string, string> = {};
+  if (wants("redis")) {
+    try {
+      redis = await startRedisServer();
+      console.error(`redis-server listening on ${redis.url}`);
+    } catch (error) {
+      serverErrors.redis = (error as Error).message;
+    }
+  }
+  if (wants("postgres")) {
+    try {
+      postgres = await startPostgresServer();
+      console.error(`PostgreSQL listening on ${postgres.url}`);
+    } catch (error) {
+      serverErrors.postgres = (error as Error).message;
+    }
+  }
+
   const results: RunResults = {
     startedAt: started.toISOString(),
     finishedAt: "",
@@ -186,6 +211,8 @@ async function main(): Promise<void> {
         repeats: repeatsPerChild,
         dir: join(tmp, id),
         s3Endpoint: s3?.endpoint,
+        redisUrl: redis?.url,
+        postgresUrl: postgres?.url,
         out: join(tmp, `${id}.out.json`),
       };
       console.error(`▶ ${system.id}: ${workloads.join(", ")}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ""}`);
@@ -196,7 +223,13 @@ async function main(): Promise<void> {
       merged.durationMs += r.durationMs;
       if (r.status !== "ok") {
         merged.status = r.status;
-        merged.reason = r.status === "unavailable" && s3Error && system.id.includes("s3") ? `s3rver did not start: ${s3Error}` : r.reason;
+        const serverError = Object.entries(serverErrors).find(([word]) => system.id.includes(word));
+        merged.reason =
+          r.status === "unavailable" && s3Error && system.id.includes("s3")
+            ? `s3rver did not start: ${s3Error}`
+            : r.status === "unavailable" && serverError
+              ? `${serverError[0]} did not start: ${serverError[1]}`
+              : r.reason;
         console.error(`  ${system.id} ${r.status === "unavailable" ? "not available" : "FAILED"}: ${merged.reason}`);
         // A verification failure or a crash fails the run — except a peer that cannot run here.
         if (r.status === "failed" && (system.kind !== "peer" || /VERIFICATION/.test(r.reason ?? ""))) results.ok = false;
@@ -220,6 +253,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await s3?.stop();
+    await redis?.stop();
+    await postgres?.stop();
     await rm(tmp, { recursive: true, force: true });
   }
 

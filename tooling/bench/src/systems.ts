@@ -548,6 +548,94 @@ async function opendalAdapter(scheme: "fs" | "memory", root: string): Promise<Ad
 }
 
 // ---------------------------------------------------------------------------------------
+// Redis and PostgreSQL, ours and the raw clients, on servers run.ts starts on loopback
+
+function redisUrl(env: SystemEnv): string {
+  if (!env.redisUrl) throw new UnavailableError("no redis-server (not installed, or it did not start)");
+  return env.redisUrl;
+}
+
+function postgresUrl(env: SystemEnv): string {
+  if (!env.postgresUrl) throw new UnavailableError("no PostgreSQL (not installed, or it did not start)");
+  return env.postgresUrl;
+}
+
+/** A table name of its own per job. */
+function tableFor(env: SystemEnv): string {
+  return `bench_${env.bucket.replace(/[^a-z0-9]/g, "_")}`.slice(0, 63);
+}
+
+async function ourRedis(env: SystemEnv): Promise<Storage> {
+  const { RedisStorage } = await load<typeof import("@pepperpy/storage-redis")>("@pepperpy/storage-redis");
+  return new RedisStorage({ url: redisUrl(env), keyPrefix: env.bucket });
+}
+
+async function ourPostgres(env: SystemEnv): Promise<Storage> {
+  const { PostgresStorage } = await load<typeof import("@pepperpy/storage-postgres")>("@pepperpy/storage-postgres");
+  return new PostgresStorage({ connectionString: postgresUrl(env), table: tableFor(env), poolSize: 16 });
+}
+
+/** ioredis used directly: SET / GET / EXISTS / DEL on plain string keys, SCAN + sort to list. */
+async function rawRedis(env: SystemEnv): Promise<Adapter> {
+  const { Redis } = await load<typeof import("ioredis")>("ioredis");
+  const client = new Redis(redisUrl(env));
+  const ns = `${env.bucket}:`;
+  return {
+    async put(key, value) {
+      await client.set(ns + key, value);
+    },
+    async get(key) {
+      return (await client.getBuffer(ns + key)) ?? undefined;
+    },
+    exists: async (key) => (await client.exists(ns + key)) === 1,
+    async list(prefix) {
+      const keys: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, batch] = await client.scan(cursor, "MATCH", `${ns}${prefix}*`, "COUNT", 1000);
+        for (const k of batch) keys.push(k.slice(ns.length));
+        cursor = next;
+      } while (cursor !== "0");
+      return keys.sort(compareCodePoints);
+    },
+    async delete(key) {
+      await client.del(ns + key);
+    },
+    close: async () => {
+      client.disconnect();
+    },
+  };
+}
+
+/** pg used directly on a two-column table (key text COLLATE "C", value bytea). */
+async function rawPostgres(env: SystemEnv): Promise<Adapter> {
+  const pg = (await load<{ default: typeof import("pg") }>("pg")).default;
+  const pool = new pg.Pool({ connectionString: postgresUrl(env), max: 16 });
+  const table = `raw_${tableFor(env)}`.slice(0, 63);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (key text COLLATE "C" PRIMARY KEY, value bytea NOT NULL)`);
+  return {
+    async put(key, value) {
+      await pool.query(`INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [key, value]);
+    },
+    async get(key) {
+      const res = await pool.query<{ value: Buffer }>(`SELECT value FROM ${table} WHERE key = $1`, [key]);
+      return res.rows[0]?.value;
+    },
+    exists: async (key) => (await pool.query(`SELECT 1 FROM ${table} WHERE key = $1`, [key])).rowCount === 1,
+    async list(prefix) {
+      // The workloads list prefixes ending in "/": "0" is the next code point.
+      const upper = `${prefix.slice(0, -1)}0`;
+      const res = await pool.query<{ key: string }>(`SELECT key FROM ${table} WHERE key >= $1 AND key < $2 ORDER BY key`, [prefix, upper]);
+      return res.rows.map((r) => r.key);
+    },
+    async delete(key) {
+      await pool.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
+    },
+    close: () => pool.end(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // The table of systems
 
 const KV: WorkloadId[] = ["small", "medium", "large", "list"];
@@ -593,6 +681,24 @@ export const SYSTEMS: SystemDef[] = [
     workloads: [...KV, "upload"],
     baseline: "raw-s3",
     create: async (env) => ours(await ourS3(env)),
+  },
+  {
+    id: "redis",
+    kind: "ours",
+    label: "RedisStorage → redis-server 7 (loopback)",
+    durability: "server memory (no persistence configured)",
+    workloads: ["small"],
+    baseline: "raw-redis",
+    create: async (env) => ours(await ourRedis(env)),
+  },
+  {
+    id: "postgres",
+    kind: "ours",
+    label: "PostgresStorage → PostgreSQL 15 (loopback, fsync off)",
+    durability: "committed transaction (the bench cluster runs with fsync off)",
+    workloads: ["small"],
+    baseline: "raw-postgres",
+    create: async (env) => ours(await ourPostgres(env)),
   },
   {
     id: "cache-file",
@@ -752,6 +858,22 @@ export const SYSTEMS: SystemDef[] = [
     durability: "whatever the server acknowledges",
     workloads: [...KV, "upload"],
     create: (env) => rawS3(env),
+  },
+  {
+    id: "raw-redis",
+    kind: "raw",
+    label: "ioredis SET/GET → redis-server 7 (loopback)",
+    durability: "server memory (no persistence configured)",
+    workloads: ["small"],
+    create: (env) => rawRedis(env),
+  },
+  {
+    id: "raw-postgres",
+    kind: "raw",
+    label: "pg INSERT/SELECT on (key, value) → PostgreSQL 15 (loopback, fsync off)",
+    durability: "committed transaction (the bench cluster runs with fsync off)",
+    workloads: ["small"],
+    create: (env) => rawPostgres(env),
   },
   {
     id: "raw-stream",

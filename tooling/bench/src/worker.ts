@@ -39,7 +39,14 @@ async function main(): Promise<void> {
       await mkdir(dir, { recursive: true });
       // A bucket of its own per job (the pid): repeats run in separate jobs against one server.
       const bucket = `b-${process.pid}-${job.system}-${workload}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
-      const adapter = await system.create({ dir, s3Endpoint: job.s3Endpoint, bucket, smallCount: job.sizes.smallCount });
+      const adapter = await system.create({
+        dir,
+        s3Endpoint: job.s3Endpoint,
+        redisUrl: job.redisUrl,
+        postgresUrl: job.postgresUrl,
+        bucket,
+        smallCount: job.sizes.smallCount,
+      });
       const runner = RUNNERS[workload];
       if ((workload === "stream" && !adapter.putStream) || (workload === "overhead" && !adapter.paired) || !runner) {
         result.skipped[workload] = workload === "overhead" ? "the system is not a layer with a paired bare backend" : "the system has no streaming API in this harness";
