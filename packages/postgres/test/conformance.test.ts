@@ -14,13 +14,13 @@ const sizeSkip = {
 
 describePostgres("postgres conformance", () => {
   const pg = usePostgresServer();
-  describeStorageConformance("postgres (PostgreSQL 15)", () => pgStorageFor(pg.server));
+  describeStorageConformance("postgres (PostgreSQL 15)", ({ clock }) => pgStorageFor(pg.server, { clock: clock.now }));
   // The layer stacks every backend runs the suite with.
-  describeStorageConformance("cache(postgres)", () => new CachedStorage({ backend: pgStorageFor(pg.server) }));
-  describeStorageConformance("compress(postgres)", () => new CompressedStorage({ backend: pgStorageFor(pg.server), threshold: 0 }), { skip: sizeSkip });
-  describeStorageConformance("crypto(postgres)", () => new EncryptedStorage({ backend: pgStorageFor(pg.server), key: new Uint8Array(32).fill(7) }), {
+  describeStorageConformance("cache(postgres)", ({ clock }) => new CachedStorage({ clock: clock.now, backend: pgStorageFor(pg.server, { clock: clock.now }) }));
+  describeStorageConformance("compress(postgres)", ({ clock }) => new CompressedStorage({ clock: clock.now, backend: pgStorageFor(pg.server, { clock: clock.now }), threshold: 0 }), { skip: sizeSkip });
+  describeStorageConformance("crypto(postgres)", ({ clock }) => new EncryptedStorage({ clock: clock.now, backend: pgStorageFor(pg.server, { clock: clock.now }), key: new Uint8Array(32).fill(7) }), {
     skip: sizeSkip,
   });
-  describeStorageConformance("retry(postgres)", () => new RetryStorage({ backend: pgStorageFor(pg.server), delay: 1 }));
-  describeStorageConformance("metrics(postgres)", () => new MetricsStorage({ backend: pgStorageFor(pg.server) }));
+  describeStorageConformance("retry(postgres)", ({ clock }) => new RetryStorage({ clock: clock.now, backend: pgStorageFor(pg.server, { clock: clock.now }), delay: 1 }));
+  describeStorageConformance("metrics(postgres)", ({ clock }) => new MetricsStorage({ clock: clock.now, backend: pgStorageFor(pg.server, { clock: clock.now }) }));
 });

@@ -14,13 +14,13 @@ const sizeSkip = {
 
 describeRedis("redis conformance", () => {
   const redis = useRedisServer();
-  describeStorageConformance("redis (redis-server)", () => redisStorageFor(redis.server));
+  describeStorageConformance("redis (redis-server)", ({ clock }) => redisStorageFor(redis.server, { clock: clock.now }));
   // The layer stacks every backend runs the suite with.
-  describeStorageConformance("cache(redis)", () => new CachedStorage({ backend: redisStorageFor(redis.server) }));
-  describeStorageConformance("compress(redis)", () => new CompressedStorage({ backend: redisStorageFor(redis.server), threshold: 0 }), { skip: sizeSkip });
-  describeStorageConformance("crypto(redis)", () => new EncryptedStorage({ backend: redisStorageFor(redis.server), key: new Uint8Array(32).fill(7) }), {
+  describeStorageConformance("cache(redis)", ({ clock }) => new CachedStorage({ clock: clock.now, backend: redisStorageFor(redis.server, { clock: clock.now }) }));
+  describeStorageConformance("compress(redis)", ({ clock }) => new CompressedStorage({ clock: clock.now, backend: redisStorageFor(redis.server, { clock: clock.now }), threshold: 0 }), { skip: sizeSkip });
+  describeStorageConformance("crypto(redis)", ({ clock }) => new EncryptedStorage({ clock: clock.now, backend: redisStorageFor(redis.server, { clock: clock.now }), key: new Uint8Array(32).fill(7) }), {
     skip: sizeSkip,
   });
-  describeStorageConformance("retry(redis)", () => new RetryStorage({ backend: redisStorageFor(redis.server), delay: 1 }));
-  describeStorageConformance("metrics(redis)", () => new MetricsStorage({ backend: redisStorageFor(redis.server) }));
+  describeStorageConformance("retry(redis)", ({ clock }) => new RetryStorage({ clock: clock.now, backend: redisStorageFor(redis.server, { clock: clock.now }), delay: 1 }));
+  describeStorageConformance("metrics(redis)", ({ clock }) => new MetricsStorage({ clock: clock.now, backend: redisStorageFor(redis.server, { clock: clock.now }) }));
 });
