@@ -127,6 +127,32 @@ describe("metadata, content type, staged blocks", () => {
   });
 });
 
+describe("concurrent staged uploads of one key", () => {
+  it("unconditional: all succeed (last writer wins), the value is whole, no temporary blob is left or listed", async () => {
+    const storage = azureStorageFor(server, container, { prefix: "race", blockSize: 64 * 1024, concurrency: 2 });
+    const values = Array.from({ length: 6 }, (_, i) => Buffer.alloc(200 * 1024, i + 1));
+    await Promise.all(values.map((v) => storage.put("hot", Readable.from([v]))));
+    const got = Buffer.from(await storage.getBytes("hot"));
+    expect(values.some((v) => v.equals(got))).toBe(true);
+    expect(await storage.list("")).toEqual(["hot"]);
+    const names: string[] = [];
+    for await (const b of raw.getContainerClient(container).listBlobsFlat({ prefix: "race/" })) names.push(b.name);
+    expect(names).toEqual(["race/hot"]);
+    await storage.close();
+  });
+
+  it("conditional: of 5 concurrent staged creates with ifNoneMatch '*' exactly one wins, the rest are conflicts", async () => {
+    const storage = azureStorageFor(server, container, { prefix: "race-if", blockSize: 64 * 1024 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => storage.put("once", Readable.from([Buffer.alloc(150 * 1024, i + 1)]), { ifNoneMatch: "*" })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(StorageConflictError);
+    expect((await storage.getBytes("once")).byteLength).toBe(150 * 1024);
+    await storage.close();
+  });
+});
+
 describe("SAS URLs", () => {
   it("a GET URL downloads and a PUT URL uploads with plain HTTP; a tampered signature is refused", async () => {
     const storage = azureStorageFor(server, container, { prefix: "sas" });
