@@ -84,6 +84,8 @@ export const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 export const MAX_BLOCK_SIZE = 4000 * 1024 * 1024;
 /** Entries per List Blobs request (the Azure limit). */
 const LIST_PAGE_SIZE = 5000;
+/** Reserved name segment for temporary staging blobs (keys cannot have a segment starting with `.pepperpy`). */
+const TEMP_SEGMENT = ".pepperpy-tmp";
 /** Continuation tokens remembered for `list` cursors. */
 const CURSOR_CACHE = 1000;
 
@@ -415,10 +417,18 @@ export class AzureBlobDriver implements StorageDriver {
 
   /**
    * Large and streamed values: blocks of `blockSize` are staged (`Put Block`, at most
-   * `concurrency` at once) and committed with their metadata and conditions in one
-   * `Put Block List`; until that commit nothing of the new value is visible, and a failed
-   * upload leaves only uncommitted blocks, which Azure discards. A stream that ends within
-   * the first block goes up as one `Put Blob`.
+   * `concurrency` at once) and committed with their metadata in one `Put Block List`; until
+   * then nothing of the new value is visible. A stream that ends within the first block goes
+   * up as one `Put Blob`.
+   *
+   * Azure keeps one list of uncommitted blocks per blob name and discards it whenever any
+   * write to that name commits, so two staged uploads of one key at once would break each
+   * other (`InvalidBlockList`). An unconditional upload is therefore staged into a private
+   * temporary blob under the reserved `.pepperpy-tmp/` segment (never listed, never a valid
+   * key), then server-side copied onto the key (atomic) and the temporary blob deleted: last
+   * writer wins, as on every backend. A conditional upload stages onto the key itself and
+   * commits with its condition: a concurrent write there means the condition no longer
+   * holds, reported as `StorageConflictError`.
    */
   private async stageAndCommit(
     key: string,
@@ -429,6 +439,9 @@ export class AzureBlobDriver implements StorageDriver {
     done: (out: { etag?: string; lastModified?: Date }, size: number) => ObjectInfo,
   ): Promise<ObjectInfo> {
     const uploadId = randomBytes(8).toString("hex");
+    const conditional = Object.keys(params.conditions).length > 0;
+    const staging = conditional ? blob : this.#client.getBlockBlobClient(`${this.prefix}${TEMP_SEGMENT}/${uploadId}`);
+    let stagingCommitted = false;
     const blockIds: string[] = [];
     const inflight = new Set<Promise<void>>();
     let failure: unknown;
@@ -436,7 +449,7 @@ export class AzureBlobDriver implements StorageDriver {
     const stage = async (chunk: Uint8Array) => {
       const blockId = Buffer.from(`${uploadId}-${String(blockIds.length).padStart(6, "0")}`).toString("base64");
       blockIds.push(blockId);
-      const p: Promise<void> = blob
+      const p: Promise<void> = staging
         .stageBlock(blockId, chunk, chunk.byteLength, { abortSignal: ctx.signal })
         .then(
           () => undefined,
@@ -477,11 +490,35 @@ export class AzureBlobDriver implements StorageDriver {
       if (filled > 0) await stage(buf.subarray(0, filled));
       await Promise.all(inflight);
       if (failure !== undefined) throw failure;
-      const out = await blob.commitBlockList(blockIds, { ...params, abortSignal: ctx.signal });
-      return done(out, total);
+      if (conditional) {
+        const out = await blob.commitBlockList(blockIds, { ...params, abortSignal: ctx.signal });
+        return done(out, total);
+      }
+      await staging.commitBlockList(blockIds, { blobHTTPHeaders: params.blobHTTPHeaders, metadata: params.metadata, abortSignal: ctx.signal });
+      stagingCommitted = true;
+      const poller = await blob.beginCopyFromURL(staging.url, { abortSignal: ctx.signal });
+      const copied = await poller.pollUntilDone();
+      if (copied.copyStatus !== undefined && copied.copyStatus !== "success") {
+        throw Object.assign(new Error(`server-side copy of the staged value ended ${copied.copyStatus}`), { statusCode: 500 });
+      }
+      // A copy that completed asynchronously: read the final etag rather than guess it.
+      const settled = copied.etag !== undefined ? copied : await blob.getProperties({ abortSignal: ctx.signal });
+      return done(settled, total);
     } catch (error) {
       await Promise.allSettled(inflight);
+      if (conditional && (error as { code?: string }).code === "InvalidBlockList") {
+        throw mapAzureError(
+          Object.assign(new Error("a concurrent write to this key committed while the value was being staged"), { statusCode: 409, code: "InvalidBlockList" }),
+          this.errorContext(key, ctx),
+        );
+      }
       throw mapAzureError(error, this.errorContext(key, ctx));
+    } finally {
+      // Best effort: an uncommitted temporary blob is discarded by Azure anyway; a committed
+      // one left by a crash sits under .pepperpy-tmp/ (see README: lifecycle rule).
+      if (!conditional && (stagingCommitted || blockIds.length > 0)) {
+        await staging.deleteIfExists({ abortSignal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      }
     }
   }
 
@@ -515,6 +552,7 @@ export class AzureBlobDriver implements StorageDriver {
       for (let i = 0; i < blobs.length; i++) {
         const b = blobs[i]!;
         const rel = b.name.slice(this.prefix.length);
+        if (rel.startsWith(`${TEMP_SEGMENT}/`)) continue;
         if (skipUpTo !== undefined && rel <= skipUpTo) continue;
         const k = decodeName(rel);
         if (k === undefined) continue;

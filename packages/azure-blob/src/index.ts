@@ -27,7 +27,6 @@ import { AzureBlobStorage } from "./azure-blob-storage.js";
  */
 export const storagePlugin: StoragePlugin = {
   type: "azure-blob",
-  aliases: ["azure"],
   fields: {
     container: "string",
     prefix: "string",

@@ -61,6 +61,10 @@ export async function startAzurite(opts: { startTimeout?: number } = {}): Promis
       [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", location, "--silent", "--skipApiVersionCheck", "--loose"],
       { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
     );
+    // Never outlive the test process, even when a hook times out before stop() is reachable.
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    child.once("exit", () => process.off("exit", reap));
     let err = "";
     child.stderr!.on("data", (d) => {
       err += d;

@@ -195,6 +195,7 @@ export class SqliteDriver implements StorageDriver {
   private readonly ready: Promise<void>;
   private nextId = 1;
   private exited = false;
+  private closing = false;
   private exitError: StorageError | undefined;
   /** Why the database could not be opened, reported (as a fresh error) by every later call. */
   private openError: StorageError | undefined;
@@ -267,7 +268,7 @@ export class SqliteDriver implements StorageDriver {
   }
 
   private releaseRef(): void {
-    if (this.pending.size === 0 && !this.exited) this.worker.unref();
+    if (this.pending.size === 0 && !this.exited && !this.closing) this.worker.unref();
   }
 
   private onReply(msg: WorkerReply): void {
@@ -300,6 +301,7 @@ export class SqliteDriver implements StorageDriver {
       await this.ready;
     } catch {
       // A fresh error per call, each with its own key and operation.
+      if (this.exitError) throw this.stoppedError(key, ctx.operation);
       const cause = this.openError?.cause as { code?: string; message?: string } | undefined;
       if (!cause?.code) throw this.stoppedError(key, ctx.operation);
       throw mapSqliteError(cause.code, `opening ${this.path}: ${cause.message}`, { key, operation: ctx.operation });
@@ -456,6 +458,10 @@ export class SqliteDriver implements StorageDriver {
   async close(): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
+    // Referenced until it has exited: otherwise, with nothing else pending, the process
+    // would end inside `await close()` and the caller's next line would never run.
+    this.closing = true;
+    this.worker.ref();
     try {
       await this.ready;
       this.exitError = new StorageUnavailableError("The storage is closed", { backend: "sqlite", retryable: false });

@@ -127,3 +127,11 @@ it("a process that never calls close() still exits by itself (the idle worker ho
   expect(stdout).toBe("v\n");
   expect(code).toBe(0);
 }, 60_000);
+
+it("await close() resolves before the process may exit: code after it runs", async () => {
+  const db = join(root, "close.db");
+  const { stdout, stderr, code } = await runChild(script, ["close-then-print", db]);
+  expect(stderr).toBe("");
+  expect(stdout).toBe("closed\n");
+  expect(code).toBe(0);
+}, 60_000);

@@ -636,6 +636,48 @@ async function rawPostgres(env: SystemEnv): Promise<Adapter> {
 }
 
 // ---------------------------------------------------------------------------------------
+// SQLite: ours (worker thread) and better-sqlite3 driven directly on the main thread,
+// same file layout, WAL and synchronous=FULL.
+
+async function ourSqlite(dir: string): Promise<Storage> {
+  const mod = await load<{ SqliteStorage: new (opts: Record<string, unknown>) => Storage }>("@pepperpy/storage-sqlite");
+  return new mod.SqliteStorage({ path: join(dir, "bench.db") });
+}
+
+async function rawSqlite(dir: string): Promise<Adapter> {
+  const Database = (await load<{ default: typeof import("better-sqlite3") }>("better-sqlite3")).default;
+  const db = new Database(join(dir, "raw.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL)");
+  const put = db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  const get = db.prepare("SELECT value FROM kv WHERE key = ?").pluck();
+  const has = db.prepare("SELECT 1 FROM kv WHERE key = ?").pluck();
+  const del = db.prepare("DELETE FROM kv WHERE key = ?");
+  const list = db.prepare("SELECT key FROM kv WHERE substr(key, 1, length(?)) = ? ORDER BY key").pluck();
+  return {
+    async put(key, value) {
+      put.run(key, value);
+    },
+    async get(key) {
+      return get.get(key) as Buffer | undefined;
+    },
+    async exists(key) {
+      return has.get(key) !== undefined;
+    },
+    async list(prefix) {
+      return list.all(prefix, prefix) as string[];
+    },
+    async delete(key) {
+      del.run(key);
+    },
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // The table of systems
 
 const KV: WorkloadId[] = ["small", "medium", "large", "list"];
@@ -937,6 +979,23 @@ export const SYSTEMS: SystemDef[] = [
     workloads: KV,
     versus: "memory",
     create: (env) => opendalAdapter("memory", env.dir),
+  },
+  {
+    id: "sqlite",
+    kind: "ours",
+    label: "SqliteStorage (worker thread, WAL, synchronous=FULL)",
+    durability: "durable: WAL commit fsynced (synchronous=FULL)",
+    workloads: KV,
+    baseline: "raw-sqlite",
+    create: async (env) => ours(await ourSqlite(env.dir)),
+  },
+  {
+    id: "raw-sqlite",
+    kind: "raw",
+    label: "better-sqlite3 on the main thread (WAL, synchronous=FULL; blocks the event loop)",
+    durability: "durable: WAL commit fsynced (synchronous=FULL)",
+    workloads: KV,
+    create: (env) => rawSqlite(env.dir),
   },
 ];
 
