@@ -1,4 +1,5 @@
 import { type BigIntStats, constants as C, promises as fsp } from "node:fs";
+import type { Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import {
@@ -12,6 +13,7 @@ import {
   type ListPage,
   type ListPageRequest,
   type ObjectInfo,
+  isValidKey,
   RESERVED_SEGMENT_PREFIX,
   type StorageCapabilities,
   StorageConflictError,
@@ -28,10 +30,13 @@ import {
   CREATE_FLAGS,
   closeFd,
   closeQuietly,
+  contentHash,
   errorCode,
   fstatFd,
   fsyncFd,
   futimesFd,
+  hashFile,
+  hashInChunks,
   lstatOrUndefined,
   openFd,
   READ_FLAGS,
@@ -57,6 +62,8 @@ import {
 } from "./contained-dir.js";
 import {
   foreignEtag,
+  adoptRecord,
+  contentCandidates,
   makeRecord,
   matchRecord,
   newEtag,
@@ -189,8 +196,12 @@ function isPlainMarked(st: BigIntStats): boolean {
  * these options and a sidecar would: bytes, no metadata, and the content type the key's
  * extension gives, which decodes as bytes. Such a write needs no sidecar.
  */
-function readsAsPlain(key: string, req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string> }): boolean {
-  if (req.valueType !== "bytes" || req.contentType !== contentTypeFromKey(key)) return false;
+function readsAsPlain(
+  key: string,
+  req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string>; expiresAt?: number | undefined },
+): boolean {
+  // A value with an expiry always gets a sidecar: the deadline lives there.
+  if (req.valueType !== "bytes" || req.expiresAt !== undefined || req.contentType !== contentTypeFromKey(key)) return false;
   for (const _ in req.metadata) return false;
   return inferValueType({ contentType: req.contentType }) === "bytes";
 }
@@ -247,6 +258,14 @@ function keyError(error: unknown, key: string): unknown {
 interface OpenedEntry {
   handle: FileHandle;
   info: ObjectInfo;
+  /** Its record, when it has one (a copy reuses its content hash and expiry). */
+  record: SidecarRecord | undefined;
+}
+
+/** What a write stores in the record besides the value's type, content type and metadata. */
+interface WriteContent {
+  /** The SHA-256 (hex) of the bytes written, once they are (see sidecar.ts). */
+  sha?: string | undefined;
 }
 
 /** The sort name of a directory entry: a directory sorts as `name/`, which is where its keys sort. */
@@ -556,7 +575,7 @@ export class FileDriver implements StorageDriver {
    */
   private info(key: string, st: BigIntStats, record: SidecarRecord | undefined): ObjectInfo {
     if (record) {
-      return {
+      const info: ObjectInfo = {
         key,
         size: Number(st.size),
         lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
@@ -565,6 +584,8 @@ export class FileDriver implements StorageDriver {
         metadata: { ...record.meta },
         valueType: record.type,
       };
+      if (record.exp !== undefined) info.expiresAt = new Date(record.exp);
+      return info;
     }
     const contentType = contentTypeFromKey(key);
     return {
@@ -579,42 +600,82 @@ export class FileDriver implements StorageDriver {
   }
 
   /**
-   * Finds the record of the content file `st`. A file carrying the plain mark needs none
-   * (see {@link info}). For any other file without a matching record, a concurrent writer
-   * may have replaced the file and its sidecar between our two reads — a plain write
-   * removes the sidecar, a delete too — so the file must still be at its name: if not,
-   * `raced` tells the caller to read again. (A foreign file pays that `lstat` once per
-   * version: its empty records are then remembered.)
+   * The record among `records` (the sidecar of `name` in `dirPath`) that describes the
+   * content file `st`: by identity, else by content — a record of the same size whose
+   * SHA-256 is the file's, read and hashed now (a copy of the data folder: new inode, new
+   * times, same bytes; see sidecar.ts). `records` comes back with such a record
+   * re-identified as `st`, so remembering them serves the next read without hashing.
+   */
+  private async resolveRecord(
+    dirPath: string,
+    name: string,
+    st: BigIntStats,
+    records: SidecarRecord[],
+    signal?: AbortSignal,
+  ): Promise<{ record: SidecarRecord | undefined; records: SidecarRecord[] }> {
+    const record = matchRecord(records, st);
+    if (record) return { record, records };
+    const candidates = contentCandidates(records, st);
+    if (candidates.length === 0) return { record: undefined, records };
+    const sha = await hashFile(`${dirPath}/${name}`, st.size, signal);
+    const found = sha === undefined ? undefined : candidates.find((r) => r.sha === sha);
+    if (!found) return { record: undefined, records };
+    const adopted = adoptRecord(found, st);
+    return { record: adopted, records: [adopted, ...records.filter((r) => r !== found)] };
+  }
+
+  /**
+   * Finds the record of the content file `st` (see {@link resolveRecord}). A file carrying
+   * the plain mark needs none (see {@link info}). For any other file without a matching
+   * record, a concurrent writer may have replaced the file and its sidecar between our two
+   * reads — a plain write removes the sidecar, a delete too — so the file must still be at
+   * its name: if not, `raced` tells the caller to read again. (A foreign file pays that
+   * `lstat` once per version: its empty records are then remembered.)
    */
   private async recordFor(
     dir: DirRef,
     name: string,
     st: BigIntStats,
-    records: SidecarRecord[],
-  ): Promise<{ record?: SidecarRecord; raced: boolean }> {
-    const record = matchRecord(records, st);
-    if (record || isPlainMarked(st)) return { record, raced: false };
+    sidecar: SidecarRecord[],
+  ): Promise<{ record?: SidecarRecord; records: SidecarRecord[]; raced: boolean }> {
+    // Content first: a copied file's new mtime may carry the plain mark by chance (about 1 in 30).
+    const { record, records } = await this.resolveRecord(dir.path, name, st, sidecar);
+    if (record || isPlainMarked(st)) return { record, records, raced: false };
     try {
       const now = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
-      return { raced: now.ino !== st.ino || now.mtimeNs !== st.mtimeNs };
+      return { records, raced: now.ino !== st.ino || now.mtimeNs !== st.mtimeNs };
     } catch {
-      return { raced: true };
+      return { records, raced: true };
     }
   }
 
   /**
-   * The info of version `st` of `key`: from its remembered records, else from its sidecar
-   * (then remembered). `undefined` when a concurrent writer replaced the file between our
-   * reads (see {@link recordFor}) and this is not the `last` attempt: the caller reads again.
+   * The info and record of version `st` of `key`: from its remembered records, else from
+   * its sidecar (then remembered). `undefined` when a concurrent writer replaced the file
+   * between our reads (see {@link recordFor}) and this is not the `last` attempt: the
+   * caller reads again.
    */
-  private async versionInfo(dir: DirRef, key: string, name: string, st: BigIntStats, last: boolean): Promise<ObjectInfo | undefined> {
+  private async versionOf(
+    dir: DirRef,
+    key: string,
+    name: string,
+    st: BigIntStats,
+    last: boolean,
+  ): Promise<{ info: ObjectInfo; record: SidecarRecord | undefined } | undefined> {
     const known = this.cachedRecords(key, st);
-    if (known) return this.info(key, st, matchRecord(known, st));
-    const records = await readSidecar(dir.path, name);
-    const { record, raced } = await this.recordFor(dir, name, st, records);
+    if (known) {
+      const record = matchRecord(known, st);
+      return { info: this.info(key, st, record), record };
+    }
+    const { record, records, raced } = await this.recordFor(dir, name, st, await readSidecar(dir.path, name));
     if (raced && !last) return undefined;
     if (!raced) this.rememberRecords(key, st, records);
-    return this.info(key, st, record);
+    return { info: this.info(key, st, record), record };
+  }
+
+  /** The info of version `st` of `key` (see {@link versionOf}). */
+  private async versionInfo(dir: DirRef, key: string, name: string, st: BigIntStats, last: boolean): Promise<ObjectInfo | undefined> {
+    return (await this.versionOf(dir, key, name, st, last))?.info;
   }
 
   /** Opens a key's content file for reading, with its info; `undefined` when missing. */
@@ -641,8 +702,8 @@ export class FileDriver implements StorageDriver {
             await handle.close();
             return undefined;
           }
-          const info = await this.versionInfo(w.dir, key, name, st, attempt >= 3);
-          if (info) return { handle, info };
+          const version = await this.versionOf(w.dir, key, name, st, attempt >= 3);
+          if (version) return { handle, ...version };
           await handle.close();
         } catch (error) {
           await handle.close().catch(() => undefined);
@@ -799,11 +860,15 @@ export class FileDriver implements StorageDriver {
     return withLocks([this.lockId(base, key)], async () => {
       for (let attempt = 0; ; attempt++) {
         const w = await this.walkToWrite(base, key, parents);
+        // A value that needs a record gets the hash of its bytes in it (see sidecar.ts).
+        const hash = readsAsPlain(key, req) ? undefined : contentHash();
+        const content: WriteContent = {};
         try {
-          return await this.writeIn(w.dir, key, name, req, ctx, async (tmpPath) => {
+          return await this.writeIn(w.dir, key, name, req, ctx, content, async (tmpPath) => {
             const fd = await openFd(tmpPath, CREATE_FLAGS, 0o666);
             try {
-              await this.fill(fd, req.body, ctx);
+              await this.fill(fd, req.body, ctx, hash);
+              content.sha = hash?.digest("hex");
             } catch (error) {
               await closeQuietly(fd);
               throw error;
@@ -822,16 +887,19 @@ export class FileDriver implements StorageDriver {
     });
   }
 
-  /** Writes the body into the temp file. Streams flow through a 64 KiB buffer. */
-  private async fill(fd: number, body: WriteRequest["body"], ctx: DriverContext): Promise<void> {
+  /** Writes the body into the temp file, feeding `hash` on the way. Streams flow through a 64 KiB buffer. */
+  private async fill(fd: number, body: WriteRequest["body"], ctx: DriverContext, hash: Hash | undefined): Promise<void> {
     if (body instanceof Uint8Array) {
-      await writeFullyFd(fd, body);
+      // The hash of each chunk is computed while the previous chunk is being written.
+      if (!hash) return writeFullyFd(fd, body);
+      await settled(writeFullyFd(fd, body), hashInChunks(hash, body));
       return;
     }
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     for await (const chunk of body) {
       ctx.signal.throwIfAborted();
+      hash?.update(chunk);
       if (chunk.byteLength >= STREAM_WRITE_CHUNK && pendingBytes === 0) {
         await writeFullyFd(fd, chunk);
         continue;
@@ -856,8 +924,16 @@ export class FileDriver implements StorageDriver {
     dir: DirRef,
     key: string,
     name: string,
-    req: { valueType: ValueType | undefined; contentType: string; metadata: Record<string, string>; ifMatch?: string | undefined; ifNoneMatch?: "*" | undefined },
+    req: {
+      valueType: ValueType | undefined;
+      contentType: string;
+      metadata: Record<string, string>;
+      ifMatch?: string | undefined;
+      ifNoneMatch?: "*" | undefined;
+      expiresAt?: number | undefined;
+    },
     ctx: DriverContext,
+    content: WriteContent,
     create: (tmpPath: string) => Promise<number>,
     etag: string = newEtag(),
   ): Promise<ObjectInfo> {
@@ -928,7 +1004,7 @@ export class FileDriver implements StorageDriver {
         return id;
       };
       const recordOf = (id: BigIntStats): SidecarRecord | undefined =>
-        req.valueType === undefined || plain ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType });
+        req.valueType === undefined || plain ? undefined : makeRecord(id, etag, { ...req, valueType: req.valueType, sha: content.sha });
       const writeSidecarTemp = async (records: SidecarRecord[]): Promise<void> => {
         sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
         await writeNewFile(sideTmpPath, serializeSidecar(name, records, LOCK_HOLDER), this.fsync);
@@ -999,7 +1075,7 @@ export class FileDriver implements StorageDriver {
         if (current !== undefined) previous = this.cachedRecords(key, current) ?? (await readSidecar(dir.path, name));
       }
       if (req.ifMatch !== undefined) {
-        const etag = current?.isFile() ? (matchRecord(previous, current)?.etag ?? foreignEtag(current)) : undefined;
+        const etag = current?.isFile() ? ((await this.resolveRecord(dir.path, name, current, previous)).record?.etag ?? foreignEtag(current)) : undefined;
         if (etag === undefined) throw new StorageConflictError("Key does not exist (ifMatch)");
         if (etag !== req.ifMatch) throw new StorageConflictError("Etag does not match (ifMatch)");
       }
@@ -1237,8 +1313,12 @@ export class FileDriver implements StorageDriver {
                 valueType: source.info.valueType,
                 contentType: source.info.contentType,
                 metadata: source.info.metadata,
+                // A copy keeps the source's deadline, like its metadata.
+                expiresAt: source.record?.exp,
               },
               ctx,
+              // The same bytes: the same content hash (a source without one gets none).
+              { sha: source.record?.sha },
               (tmpPath) => this.copyInto(base, source.handle, tmpPath),
             );
             return true;
@@ -1314,7 +1394,7 @@ export class FileDriver implements StorageDriver {
             throw error;
           }
           if (!st.isFile()) return false;
-          let record = matchRecord(await readSidecar(sw.dir.path, src.name), st);
+          let record = (await this.resolveRecord(sw.dir.path, src.name, st, await readSidecar(sw.dir.path, src.name), ctx.signal)).record;
           if (!record) {
             // A plain value (see writeIn) reads as bytes with its key's content type; under a
             // key whose extension gives another type it needs a record to read the same.
@@ -1512,7 +1592,7 @@ export class FileDriver implements StorageDriver {
       }
       this.forgetListing(key);
     }
-    const read = await this.readDirSorted(dir);
+    const read = await this.readDirSorted(dir, key);
     const margin = st.ctimeNs % 1_000_000n === 0n ? LISTING_SETTLED_COARSE_NS : LISTING_SETTLED_NS;
     if (read.settled && st.ctimeNs < began - margin && read.entries.length <= LISTING_CACHE_NAMES >> 2) {
       this.listings.set(key, { dev: st.dev, ino: st.ino, ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs, entries: read.entries });
@@ -1534,23 +1614,33 @@ export class FileDriver implements StorageDriver {
   }
 
   /**
-   * A directory's entries that can be keys (regular files and real directories, never
-   * reserved `.pepperpy*` names or symlinks), sorted as their keys sort. Temp files and
-   * sidecars left by crashed writers and older than `orphanAge` are removed on the way.
-   * `settled`: nothing in it is for a later sweep (no temp file, lock or orphaned sidecar).
+   * A directory's entries that can be keys, sorted as their keys sort: regular files whose
+   * key (`dirKey` + name) is a valid key, and real directories whose key prefix is a valid
+   * key (every key below would contain an invalid segment otherwise). Never symlinks, never
+   * reserved `.pepperpy*` names, never a name that is not valid UTF-8 (it has no key: a
+   * lossy decoding would name another file), a backslash, a control character, a `.`/`..`
+   * segment, a drive letter at the start of a key or a key over 1024 bytes — the names
+   * `validateKey` rejects, so every listed key is one every other operation accepts. Temp
+   * files and sidecars left by crashed writers and older than `orphanAge` are removed on
+   * the way. `settled`: nothing in it is for a later sweep (no temp file, lock or orphaned
+   * sidecar).
    */
-  private async readDirSorted(dir: DirRef): Promise<{ entries: DirEntry[]; settled: boolean }> {
-    const dirents = await fsp.readdir(dir.path, { withFileTypes: true });
+  private async readDirSorted(dir: DirRef, dirKey: string): Promise<{ entries: DirEntry[]; settled: boolean }> {
+    const dirents = await fsp.readdir(dir.path, { withFileTypes: true, encoding: "buffer" });
     const out: DirEntry[] = [];
     const reserved: string[] = [];
     const names = new Set<string>();
     for (const d of dirents) {
-      const name = d.name;
+      const raw = d.name;
+      const name = raw.toString("utf8");
+      // Not UTF-8: the decoded name (with U+FFFD) names no file.
+      if (name.includes("\uFFFD") && !Buffer.from(name, "utf8").equals(raw)) continue;
       if (name.startsWith(RESERVED_SEGMENT_PREFIX)) {
         reserved.push(name);
         continue;
       }
       names.add(name);
+      if (!isValidKey(dirKey + name)) continue;
       let isDir = d.isDirectory();
       let isFile = d.isFile();
       if (!isDir && !isFile && !d.isSymbolicLink() && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
