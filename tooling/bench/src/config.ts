@@ -138,9 +138,10 @@ export interface PhaseResult {
   /**
    * The event loop while the phase's timed calls ran, over every repeat: how often a 10 ms
    * timer fired (ticks per second; 100 when nothing blocks) and the worst stall
-   * (`monitorEventLoopDelay` max, ms). A ratio won by blocking the loop shows here.
+   * (`monitorEventLoopDelay` max, ms). A ratio won by blocking the loop shows here. Ticks are
+   * not counted for a phase shorter than 100 ms.
    */
-  loop?: { ticksPerSecond: number; maxStallMs: number } | undefined;
+  loop?: { ticksPerSecond: number | undefined; maxStallMs: number } | undefined;
 }
 
 /** What a child process reports back. */

@@ -270,7 +270,7 @@ export function workloadTables(results: RunResults): string {
       for (const [id, s] of systems) {
         const cells = phases.map((p) => {
           const l = s.workloads[w]![p]?.loop;
-          return l ? `${l.ticksPerSecond.toFixed(0)} / ${l.maxStallMs.toFixed(l.maxStallMs < 10 ? 1 : 0)}` : "";
+          return l ? `${l.ticksPerSecond === undefined ? "—" : l.ticksPerSecond.toFixed(0)} / ${l.maxStallMs.toFixed(l.maxStallMs < 10 ? 1 : 0)}` : "";
         });
         out.push(`| ${s.kind === "ours" ? `**${id}**` : id} | ${cells.join(" | ")} |`);
       }

@@ -72,7 +72,8 @@ class Recorder {
   result(): Phases {
     const out: Phases = {};
     for (const [phase, s] of this.samples) {
-      const loop = s.ms > 0 ? { ticksPerSecond: (s.ticks * 1000) / s.ms, maxStallMs: s.maxStallNs / 1e6 } : undefined;
+      // A phase shorter than 100 ms (a --quick run) is too short to count 10 ms ticks.
+      const loop = s.ms > 0 ? { ticksPerSecond: s.ms >= 100 ? (s.ticks * 1000) / s.ms : undefined, maxStallMs: s.maxStallNs / 1e6 } : undefined;
       out[phase] = { value: median(s.values), unit: s.unit, samples: s.values, verified: s.verified, loop };
     }
     return out;
