@@ -213,34 +213,34 @@ export class FileDriver implements StorageDriver {
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     const base = await this.base();
     const { parents, name } = splitKey(key);
-    return withLocks([this.lockId(base, key)], async () => {
-      for (let attempt = 0; ; attempt++) {
-        const w = await this.walkToWrite(base, key, parents);
-        // A value that needs a record gets the hash of its bytes in it (see sidecar.ts).
-        const hash = readsAsPlain(key, req) ? undefined : contentHash();
-        const content: WriteContent = {};
-        try {
-          return await writeTransaction(this, w.dir, key, name, req, ctx, content, async (tmpPath) => {
-            const fd = await openFd(tmpPath, CREATE_FLAGS, 0o666);
-            try {
-              await fillTemp(fd, req.body, ctx, hash);
-              content.sha = hash?.digest("hex");
-            } catch (error) {
-              await closeQuietly(fd);
-              throw error;
-            }
-            return fd;
-          });
-        } catch (error) {
-          // A concurrent delete removed the (then empty) directory between our walk and the
-          // temp file's creation: walk again. The body has not been consumed yet.
-          if (error instanceof DirectoryVanished && attempt < 5) continue;
-          throw keyError(error instanceof DirectoryVanished ? error.cause : error, key);
-        } finally {
-          w.release();
-        }
+    // The key's in-process lock is taken by the transaction for its commit only: concurrent
+    // puts of one key write and flush their temp files side by side.
+    for (let attempt = 0; ; attempt++) {
+      const w = await this.walkToWrite(base, key, parents);
+      // A value that needs a record gets the hash of its bytes in it (see sidecar.ts).
+      const hash = readsAsPlain(key, req) ? undefined : contentHash();
+      const content: WriteContent = {};
+      try {
+        return await writeTransaction(this, w.dir, key, name, req, ctx, this.lockId(base, key), content, async (tmpPath) => {
+          const fd = await openFd(tmpPath, CREATE_FLAGS, 0o666);
+          try {
+            await fillTemp(fd, req.body, ctx, hash);
+            content.sha = hash?.digest("hex");
+          } catch (error) {
+            await closeQuietly(fd);
+            throw error;
+          }
+          return fd;
+        });
+      } catch (error) {
+        // A concurrent delete removed the (then empty) directory between our walk and the
+        // temp file's creation: walk again. The body has not been consumed yet.
+        if (error instanceof DirectoryVanished && attempt < 5) continue;
+        throw keyError(error instanceof DirectoryVanished ? error.cause : error, key);
+      } finally {
+        w.release();
       }
-    });
+    }
   }
 
   /**
@@ -362,6 +362,7 @@ export class FileDriver implements StorageDriver {
                 expiresAt: source.record?.exp,
               },
               ctx,
+              undefined, // copy holds both keys' in-process locks already
               // The same bytes: the same content hash (a source without one gets none).
               { sha: source.record?.sha },
               (tmpPath) => copyInto(base, source.handle, tmpPath),

@@ -17,7 +17,8 @@ import { LOCK_HOLDER } from "./key-lock.js";
 // directory's dev:ino, so two FileStorage instances on one directory share them.
 const locks = new Map<string, Promise<void>>();
 
-function acquire(id: string): Promise<() => void> {
+/** Takes the in-process lock `id` (waiting for the holders before it); resolves to its release. */
+export function acquire(id: string): Promise<() => void> {
   const previous = locks.get(id) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((resolve) => {

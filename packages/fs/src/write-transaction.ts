@@ -6,15 +6,16 @@ import { type BaseDir, type DirRef, isMissing } from "./contained-dir.js";
 import { DirectoryVanished, settled } from "./driver-support.js";
 import { closeFd, closeQuietly, CREATE_FLAGS, errorCode, fsyncFd, fstatFd, futimesFd, hashInChunks, lstatOrUndefined, openFd, unlinkQuietly, writeFullyFd, writeNewFile } from "./fd-io.js";
 import { acquireKeyLock, LOCK_HOLDER } from "./key-lock.js";
-import type { HolderPool, LockHolder } from "./locks.js";
+import { acquire, type HolderPool, type LockHolder } from "./locks.js";
 import { foreignEtag, makeRecord, newEtag, readSidecar, type SidecarRecord, serializeSidecar, sidecarName, sidecarRecords, tempName } from "./sidecar.js";
 import { infoOf, type RecordCache, readsAsPlain, resolveRecord, sameVersion, uniqueStampMicros } from "./versions.js";
 
 /**
  * The write transaction of FileStorage, shared by `put` and `copy`: stage (the value into a
  * unique temp file, hashed on the way, stamped, and its sidecar temp from the key's current
- * records, both flushed together, unlocked) → lock (the in-process lock is already held by
- * the caller; here the key's cross-process file lock) → check (the current version under
+ * records, both flushed together, unlocked) → lock (the key's in-process lock, unless the
+ * caller holds it already, then its cross-process file lock: concurrent writers of one key
+ * stage side by side and queue only for the commit) → check (the current version under
  * the lock: records redone if it changed, `ifMatch`) → commit (sidecar rename, then content
  * rename or `link` for `ifNoneMatch`, directory flush shared by concurrent writers) →
  * dispose (whatever is left of the temp files, the lock, the holder).
@@ -86,6 +87,8 @@ export async function writeTransaction(
     expiresAt?: number | undefined;
   },
   ctx: DriverContext,
+  /** The key's in-process lock to take before the file lock; `undefined` when the caller holds it (copy). */
+  localLock: string | undefined,
   content: WriteContent,
   create: (tmpPath: string) => Promise<number>,
   etag: string = newEtag(),
@@ -107,6 +110,7 @@ export async function writeTransaction(
   let tmpExists = false;
   let sideTmpExists = false;
   let unlock: (() => Promise<void>) | undefined;
+  let unlockLocal: (() => void) | undefined;
   // Set once our sidecar replaced a missing one and until the content lands: on failure
   // the sidecar would describe nothing, so it is removed again.
   let sidecarOnlyOurs = false;
@@ -196,6 +200,8 @@ export async function writeTransaction(
     const closing = Promise.all([closeFd(h), side === undefined ? undefined : closeFd(side)]);
     // Without a sidecar temp, the lock links the holder file shared with deletes.
     if (side === undefined) holder = await host.holders.take();
+    // In-process first, then the file lock: the order every caller takes them in.
+    if (localLock !== undefined) unlockLocal = await acquire(localLock);
     await settled(
       closing,
       acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath).then((release) => {
@@ -262,8 +268,12 @@ export async function writeTransaction(
     host.records.remember(key, st, records);
     const release = unlock as () => Promise<void>;
     unlock = undefined;
-    // The lock goes while the directory is flushed (releasing never fails).
-    await Promise.all([release(), host.fsync ? host.syncDirGrouped(dir) : undefined]);
+    // The locks go while the directory is flushed (releasing never fails).
+    const releasing = release().finally(() => {
+      unlockLocal?.();
+      unlockLocal = undefined;
+    });
+    await Promise.all([releasing, host.fsync ? host.syncDirGrouped(dir) : undefined]);
     return infoOf(key, st, record);
   } finally {
     if (handle !== undefined) await closeQuietly(handle);
@@ -273,6 +283,7 @@ export async function writeTransaction(
     if (sideTmpExists) await unlinkQuietly(sideTmpPath);
     if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
     if (unlock) await unlock();
+    unlockLocal?.();
     if (holder) host.holders.drop(holder);
   }
 }
