@@ -20,6 +20,8 @@ class SharedMapDriver implements StorageDriver {
   readonly capabilities = {
     rangeRead: false, conditionalWrite: true, serverSideCopy: false,
     keyIsAlsoPrefix: true, durable: false, persistent: false,
+    // In memory: calls resolve in microtasks (the fairness cases are skipped, by name).
+    yieldsToEventLoop: false,
   };
   private readonly map: Map<string, StoredEntry>;
   private version = 0;

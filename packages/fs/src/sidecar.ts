@@ -13,11 +13,20 @@ import type { ValueType } from "@pepperpy/storage-core";
  * ```json
  * { "v": 1, "name": "name", "records": [
  *   { "ino": "1234", "size": 5, "mtime": "1714000000123456789", "etag": "\"…\"",
- *     "type": "text", "ct": "text/plain; charset=utf-8", "meta": { "owner": "ana" } } ] }
+ *     "type": "text", "ct": "text/plain; charset=utf-8", "meta": { "owner": "ana" },
+ *     "sha": "<sha-256 hex of the content>", "exp": 1714000600000 } ] }
  * ```
  *
  * A record describes one version of the content file by its identity (inode, size and
- * modification time in nanoseconds, all preserved by `rename`). The sidecar is renamed
+ * modification time in nanoseconds, all preserved by `rename`) and by its content (`sha`,
+ * the SHA-256 of the bytes; `exp`, the expiry deadline in epoch ms, when it has one).
+ * A record matches a content file when the identity is exactly the file's (the fast
+ * path: no byte is read), or else when the size is the file's and the SHA-256 of the
+ * file's bytes is `sha`: a copy of the data folder (`cp -a`, `cp -r`, `tar`, `rsync -a`)
+ * gives every file a new inode and often new times, but the same bytes, so every value
+ * keeps its type, content type and metadata; a file another program changed has other
+ * bytes (or another size) and reads as a foreign file. Records written before `sha`
+ * existed match by identity only. The sidecar is renamed
  * into place BEFORE the content, and keeps the two previous records, so whatever a crash
  * leaves, the content on disk matches one record (its metadata) or none (a file written
  * by another tool, read as a foreign file). A record that matches nothing is stale and
@@ -38,6 +47,10 @@ export interface SidecarRecord {
   ct: string;
   /** User metadata. */
   meta: Record<string, string>;
+  /** SHA-256 (hex) of the content: matches the record to a copy of the file (new inode, new times). */
+  sha?: string | undefined;
+  /** Expiry deadline in epoch ms (SPEC §11); absent: never expires. */
+  exp?: number | undefined;
 }
 
 /** Prefix of every sidecar file name. */
@@ -85,7 +98,7 @@ export function foreignEtag(st: BigIntStats): string {
   return `"f${st.ino.toString(36)}.${st.size.toString(36)}.${st.mtimeNs.toString(36)}"`;
 }
 
-/** The record among `records` that describes the content file `st`, if any. */
+/** The record among `records` that describes the content file `st` by its identity, if any. */
 export function matchRecord(records: readonly SidecarRecord[], st: BigIntStats): SidecarRecord | undefined {
   const ino = st.ino.toString();
   const mtime = st.mtimeNs.toString();
@@ -94,13 +107,24 @@ export function matchRecord(records: readonly SidecarRecord[], st: BigIntStats):
   return records.find((r) => r.ino === ino && r.size === size && r.mtime === mtime);
 }
 
+/** Records among `records` that may describe `st` by content: same size, with a SHA-256 (newest first). */
+export function contentCandidates(records: readonly SidecarRecord[], st: BigIntStats): SidecarRecord[] {
+  const size = Number(st.size);
+  return records.filter((r) => r.size === size && r.sha !== undefined);
+}
+
+/** `record` re-identified as the content file `st` (same bytes, new inode or times: a copy). */
+export function adoptRecord(record: SidecarRecord, st: BigIntStats): SidecarRecord {
+  return { ...record, ino: st.ino.toString(), mtime: st.mtimeNs.toString() };
+}
+
 /** A record for the content file `st`. */
 export function makeRecord(
   st: BigIntStats,
   etag: string,
-  info: { valueType: ValueType; contentType: string; metadata: Record<string, string> },
+  info: { valueType: ValueType; contentType: string; metadata: Record<string, string>; sha?: string | undefined; expiresAt?: number | undefined },
 ): SidecarRecord {
-  return {
+  const record: SidecarRecord = {
     ino: st.ino.toString(),
     size: Number(st.size),
     mtime: st.mtimeNs.toString(),
@@ -109,6 +133,9 @@ export function makeRecord(
     ct: info.contentType,
     meta: info.metadata,
   };
+  if (info.sha !== undefined) record.sha = info.sha;
+  if (info.expiresAt !== undefined) record.exp = info.expiresAt;
+  return record;
 }
 
 function isRecord(r: unknown): r is SidecarRecord {
@@ -123,7 +150,9 @@ function isRecord(r: unknown): r is SidecarRecord {
     typeof o.ct === "string" &&
     typeof o.meta === "object" &&
     o.meta !== null &&
-    Object.values(o.meta).every((v) => typeof v === "string")
+    Object.values(o.meta).every((v) => typeof v === "string") &&
+    (o.sha === undefined || (typeof o.sha === "string" && /^[0-9a-f]{64}$/.test(o.sha))) &&
+    (o.exp === undefined || (typeof o.exp === "number" && Number.isFinite(o.exp)))
   );
 }
 

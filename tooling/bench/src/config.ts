@@ -139,6 +139,13 @@ export interface PhaseResult {
   samples: number[];
   /** Number of results that were checked (values compared, keys listed, absent keys confirmed). */
   verified: number;
+  /**
+   * The event loop while the phase's timed calls ran, over every repeat: how often a 10 ms
+   * timer fired (ticks per second; 100 when nothing blocks) and the worst stall
+   * (`monitorEventLoopDelay` max, ms). A ratio won by blocking the loop shows here. Ticks are
+   * not counted for a phase shorter than 100 ms.
+   */
+  loop?: { ticksPerSecond: number | undefined; maxStallMs: number } | undefined;
 }
 
 /** What a child process reports back. */

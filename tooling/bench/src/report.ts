@@ -262,6 +262,20 @@ export function workloadTables(results: RunResults): string {
       out.push(`| ${name} | ${cells.join(" | ")} | ${base ?? ""} | ${s.durability} |`);
     }
     out.push("");
+    // The event loop during the same phases: a ratio won by blocking the loop shows here.
+    if (systems.some(([, s]) => Object.values(s.workloads[w]!).some((v) => v.loop))) {
+      out.push("Event loop during each phase: timer ticks per second of a 10 ms interval (100 when nothing blocks) / worst stall (`monitorEventLoopDelay` max, ms).\n");
+      out.push(`| system | ${phases.join(" | ")} |`);
+      out.push(`|---|${phases.map(() => "--:").join("|")}|`);
+      for (const [id, s] of systems) {
+        const cells = phases.map((p) => {
+          const l = s.workloads[w]![p]?.loop;
+          return l ? `${l.ticksPerSecond === undefined ? "—" : l.ticksPerSecond.toFixed(0)} / ${l.maxStallMs.toFixed(l.maxStallMs < 10 ? 1 : 0)}` : "";
+        });
+        out.push(`| ${s.kind === "ours" ? `**${id}**` : id} | ${cells.join(" | ")} |`);
+      }
+      out.push("");
+    }
   }
   return out.join("\n");
 }

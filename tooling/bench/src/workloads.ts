@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Transform } from "node:stream";
 import { type Adapter, VerificationError } from "./adapter.js";
 import type { PhaseResult, Sizes, WorkloadId } from "./config.js";
@@ -22,23 +23,59 @@ export interface WorkloadContext {
 
 type Phases = Record<string, PhaseResult>;
 
+/** Event-loop figures gathered by {@link probed} since the last {@link Recorder.add}. */
+let pendingLoop = { ticks: 0, ms: 0, maxStallNs: 0 };
+
+/**
+ * Runs `fn` while a 10 ms interval counts its ticks and `monitorEventLoopDelay` records the
+ * loop's delays; the figures are added to those of the phase being measured.
+ */
+async function probed<T>(fn: () => Promise<T>): Promise<T> {
+  let ticks = 0;
+  const timer = setInterval(() => {
+    ticks++;
+  }, 10);
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const t = performance.now();
+  try {
+    return await fn();
+  } finally {
+    const ms = performance.now() - t;
+    histogram.disable();
+    clearInterval(timer);
+    pendingLoop.ticks += ticks;
+    pendingLoop.ms += ms;
+    // The histogram counts from its sampling timer's own period: a max above it is a stall.
+    if (histogram.count > 0) pendingLoop.maxStallNs = Math.max(pendingLoop.maxStallNs, histogram.max);
+  }
+}
+
 /** Collects samples per phase and reports medians. */
 class Recorder {
-  private readonly samples = new Map<string, { unit: PhaseResult["unit"]; values: number[]; verified: number }>();
+  private readonly samples = new Map<string, { unit: PhaseResult["unit"]; values: number[]; verified: number; ticks: number; ms: number; maxStallNs: number }>();
 
   add(phase: string, unit: PhaseResult["unit"], value: number, verified: number): void {
     let s = this.samples.get(phase);
     if (!s) {
-      s = { unit, values: [], verified: 0 };
+      s = { unit, values: [], verified: 0, ticks: 0, ms: 0, maxStallNs: 0 };
       this.samples.set(phase, s);
     }
     s.values.push(value);
     s.verified += verified;
+    s.ticks += pendingLoop.ticks;
+    s.ms += pendingLoop.ms;
+    s.maxStallNs = Math.max(s.maxStallNs, pendingLoop.maxStallNs);
+    pendingLoop = { ticks: 0, ms: 0, maxStallNs: 0 };
   }
 
   result(): Phases {
     const out: Phases = {};
-    for (const [phase, s] of this.samples) out[phase] = { value: median(s.values), unit: s.unit, samples: s.values, verified: s.verified };
+    for (const [phase, s] of this.samples) {
+      // A phase shorter than 100 ms (a --quick run) is too short to count 10 ms ticks.
+      const loop = s.ms > 0 ? { ticksPerSecond: s.ms >= 100 ? (s.ticks * 1000) / s.ms : undefined, maxStallMs: s.maxStallNs / 1e6 } : undefined;
+      out[phase] = { value: median(s.values), unit: s.unit, samples: s.values, verified: s.verified, loop };
+    }
     return out;
   }
 }
@@ -107,20 +144,24 @@ async function seq(count: number, fn: (i: number) => Promise<void>): Promise<voi
  * have passed: a phase of a fast system is otherwise shorter than one garbage collection.
  */
 async function rate(ops: number, minMs: number, pass: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  let done = 0;
-  do {
-    await pass();
-    done += ops;
-  } while (performance.now() - t < minMs);
-  return done / ((performance.now() - t) / 1000);
+  return probed(async () => {
+    const t = performance.now();
+    let done = 0;
+    do {
+      await pass();
+      done += ops;
+    } while (performance.now() - t < minMs);
+    return done / ((performance.now() - t) / 1000);
+  });
 }
 
 /** Seconds taken by `fn`. */
 async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
+  return probed(async () => {
+    const t = performance.now();
+    await fn();
+    return (performance.now() - t) / 1000;
+  });
 }
 
 // ---------------------------------------------------------------------------------------
