@@ -94,6 +94,7 @@ export {
   abortableSleep,
   mapLimit,
 } from "./storage.js";
+export { Secret } from "./secret.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export {

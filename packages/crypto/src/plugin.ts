@@ -1,9 +1,11 @@
 import type { LayerPlugin } from "@pepperpy/storage-core";
 import { EncryptedStorage } from "./encrypted-storage.js";
+import type { KeyMaterial } from "./keyring.js";
 
 /**
  * Config `options.encryption: { key: ${STORAGE_KEY} }` or `{ keys: { id: … }, activeKeyId }`.
- * Keys from config are passphrases (strings); pass a 32-byte `Uint8Array` in code for a raw key.
+ * Keys from config are passphrases (strings, delivered as `Secret`s so the resolved config
+ * never prints them); pass a 32-byte `Uint8Array` in code for a raw key.
  */
 export const layerPlugin: LayerPlugin = {
   name: "encryption",
@@ -12,8 +14,8 @@ export const layerPlugin: LayerPlugin = {
   create(backend, options) {
     return new EncryptedStorage({
       backend,
-      key: options.key as string | undefined,
-      keys: options.keys as Record<string, string> | undefined,
+      key: options.key as KeyMaterial | undefined,
+      keys: options.keys as Record<string, KeyMaterial> | undefined,
       activeKeyId: options.activeKeyId as string | undefined,
       allowPlaintext: options.allowPlaintext as boolean | undefined,
       timeout: options.timeout as number | undefined,

@@ -22,6 +22,7 @@ describeStorageConformance(
       "put streams: a streamed value of 3 MiB": streamReason,
       "isolation: changing streamed chunks after put settles does not change what is stored": streamReason,
       "timeout: a put slower than its timeout rejects with StorageTimeoutError and stores nothing": streamReason,
+      "values: rejects a text stream with a lone surrogate with StorageValidationError": streamReason,
     },
   },
 );
