@@ -214,7 +214,8 @@ export interface Storage {
    * Behaviour: the value is taken when `put` is called, before it awaits anything: strings
    * and JSON values are serialized, and a `Uint8Array` or `ArrayBuffer` is copied, so the
    * stored value is the caller's value as it was at the call, whatever the caller does to it
-   * while the write runs or after, on every backend and through every layer. A streamed
+   * while the write runs or after, on every backend and through every layer (a buffer
+   * passed through `handOver` skips the copy: the caller then must not change it). A streamed
    * value's chunks are not copied: a source must not reuse a chunk's buffer after yielding it
    * (Node's streams never do). `undefined`, functions, non-JSON objects, strings with a lone
    * UTF-16 surrogate and JSON nested deeper than 1000 levels reject with
