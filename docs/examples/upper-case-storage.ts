@@ -7,13 +7,15 @@ import {
   type ObjectInfo,
   type Storage,
   type WriteRequest,
+  handOver,
   registerLayer,
 } from "@pepperpy/storage";
 
 class UpperCaseDriver extends ForwardingDriver {
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
     if (req.valueType === "text" && req.body instanceof Uint8Array) {
-      const upper = Buffer.from(Buffer.from(req.body).toString("utf8").toUpperCase(), "utf8");
+      // handOver: these new bytes go to the inner storage's put without a second copy.
+      const upper = handOver(Buffer.from(Buffer.from(req.body).toString("utf8").toUpperCase(), "utf8"));
       return super.write(key, { ...req, body: upper, size: upper.byteLength }, ctx);
     }
     return super.write(key, req, ctx);

@@ -187,9 +187,11 @@ const handedOver = new WeakSet<Uint8Array>();
 
 /**
  * Marks bytes that nobody but the caller holds and that the caller will not touch again, so
- * the next `put` of exactly these bytes stores them without its defensive copy. For layers:
- * a compressed or encrypted body, or a `WriteRequest.body` passed on to the inner storage.
- * Returns `bytes`.
+ * the next `put` of exactly these bytes stores them without its defensive copy (the mark is
+ * used up by that `put`). For layers: a compressed or encrypted body they made. For callers:
+ * a large buffer built only to be stored (`put(key, handOver(buffer))`), where the copy
+ * would cost more than the write; changing such a buffer before the `put` settles breaks
+ * the guarantee that the stored value is the buffer as it was at the call. Returns `bytes`.
  */
 export function handOver<T extends Uint8Array>(bytes: T): T {
   handedOver.add(bytes);

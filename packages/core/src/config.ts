@@ -18,6 +18,7 @@ import {
 import { CompositeStorage } from "./composite.js";
 import { mountPlugin } from "./mount.js";
 import { BaseStorage, SET_DEFAULT_TTL } from "./storage.js";
+import { Secret } from "./secret.js";
 import type { Storage } from "./types.js";
 
 /** The input shape of a storage config, as written in YAML or code (before validation). */
@@ -148,7 +149,9 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
     case "string":
       return z.string().min(1).safeParse(value).success ? value : bad("a non-empty string");
     case "secret":
-      return z.string().min(1).safeParse(value).success ? value : bad("a non-empty string", true);
+      // Held in a Secret: the resolved config never prints it (inspect, JSON.stringify).
+      if (Secret.isSecret(value) && typeof value.reveal() === "string" && (value.reveal() as string).length > 0) return value;
+      return z.string().min(1).safeParse(value).success ? new Secret(value as string) : bad("a non-empty string", true);
     case "number": {
       const n = fromNumericString(value);
       return z.number().finite().safeParse(n).success ? n : bad("a number");
@@ -173,7 +176,9 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
     case "string-map":
       return stringMap.safeParse(value).success ? value : bad("a map of strings");
     case "secret-map":
-      return stringMap.safeParse(value).success ? value : bad("a map of strings", true);
+      return stringMap.safeParse(value).success
+        ? Object.fromEntries(Object.entries(value as Record<string, string>).map(([k, v]) => [k, new Secret(v)]))
+        : bad("a map of strings", true);
     case "storage-list":
       return Array.isArray(value) && value.length > 0 ? value : bad("a non-empty list of storage configs");
     case "storage-map":

@@ -99,6 +99,7 @@ export {
   mapLimit,
   requestExpiry,
 } from "./storage.js";
+export { Secret } from "./secret.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";

@@ -5,8 +5,8 @@ import type { Storage } from "./types.js";
  * The kind of a config field, which says how YAML text becomes a value:
  * - `size`: bytes, from a number or `"10MB"` / `"512KiB"`
  * - `duration`: milliseconds, from seconds in YAML (`30.0`, `"30s"`, `"500ms"`, `"5m"`) or milliseconds in code
- * - `secret`: a string never printed in errors
- * - `string-map`: an object of string values (`secret-map`: the same, never printed)
+ * - `secret`: a string (or a `Secret`) never printed in errors; the plugin gets it as a `Secret`
+ * - `string-map`: an object of string values (`secret-map`: the same, never printed, each value a `Secret`)
  * - `storage-list`: a list of nested storage configs (composite)
  * - `storage-map`: a map of names to nested storage configs (mount points of `type: mount`)
  */

@@ -222,15 +222,16 @@ export interface Storage {
   get<T = unknown>(key: string, opts?: OperationOptions): Promise<T>;
   /**
    * Stores a value, replacing any previous one.
-   * Behaviour: strings and JSON values are serialized before `put` returns, so later
-   * changes to an object do not change what is stored. A `Uint8Array` is read while `put`
-   * runs, as `fs.writeFile` and the AWS SDK read theirs: change it only after the promise
-   * settles; from then on nothing the caller does to it reaches what is stored (a backend
-   * that keeps values in memory keeps its own copy). A streamed value's chunks are lent the
-   * same way: a source must not reuse a chunk's buffer after yielding it (Node's streams never
-   * do). `undefined`, functions and non-JSON objects
-   * reject with `StorageValidationError`; a value over `maxSize` rejects and stores nothing;
-   * a failed condition rejects with `StorageConflictError`. Resolves to the stored object's info.
+   * Behaviour: the value is taken when `put` is called, before it awaits anything: strings
+   * and JSON values are serialized, and a `Uint8Array` or `ArrayBuffer` is copied, so the
+   * stored value is the caller's value as it was at the call, whatever the caller does to it
+   * while the write runs or after, on every backend and through every layer (a buffer
+   * passed through `handOver` skips the copy: the caller then must not change it). A streamed
+   * value's chunks are not copied: a source must not reuse a chunk's buffer after yielding it
+   * (Node's streams never do). `undefined`, functions, non-JSON objects, strings with a lone
+   * UTF-16 surrogate and JSON nested deeper than 1000 levels reject with
+   * `StorageValidationError`; a value over `maxSize` rejects and stores nothing; a failed
+   * condition rejects with `StorageConflictError`. Resolves to the stored object's info.
    */
   put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
   /** Removes a key. Behaviour: deleting a missing key succeeds. */
@@ -312,11 +313,14 @@ export interface DriverContext {
 export interface WriteRequest {
   /**
    * Bytes in memory, or a stream (already checked against `maxSize` as it flows).
-   * Bytes are the caller's own, borrowed for the call: a driver reads them before its
-   * write settles and, if it keeps them after (an in-memory store), keeps a copy. The
-   * chunks of a stream are lent the same way: a driver may hold chunks until its write
-   * settles (to batch them into larger writes) without copying each, because a source does
-   * not reuse a chunk's buffer once yielded, as Node's own streams assume.
+   * Bytes reaching a driver through `put` belong to the write: the core copied the caller's
+   * buffer (or encoded a string / JSON value into new bytes) before its first await, so
+   * nobody changes them and a driver may keep them after its write settles. Bytes from
+   * other paths (the `copy` fallback reads and writes) are the driver's own read. The chunks
+   * of a stream are lent: a driver may hold chunks until its write settles (to batch them
+   * into larger writes) without copying each, because a source does not reuse a chunk's
+   * buffer once yielded, as Node's own streams assume. A layer that passes bytes it made
+   * (or this body) to its inner storage marks them with `handOver` so they are not copied again.
    */
   body: Uint8Array | AsyncIterable<Uint8Array>;
   /** Size of `body` when known in advance. */

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  Secret,
   CompositeStorage,
   type ResolvedStorageConfig,
   StorageConfigError,
@@ -208,7 +209,9 @@ describe("field names and kinds", () => {
   it("accepts snake_case and camelCase", async () => {
     const snake = await parseConfig("storage:\n  type: kinds\n  secret_key: s1\n  max_size: 1MiB\n");
     const camel = await parseConfig("storage:\n  type: kinds\n  secretKey: s1\n  maxSize: 1MiB\n");
-    expect(snake.secretKey).toBe("s1");
+    // Secret fields arrive as a Secret (never printed), the value behind reveal().
+    expect(Secret.reveal(snake.secretKey)).toBe("s1");
+    expect(String(snake.secretKey)).toBe("[redacted]");
     expect(snake.maxSize).toBe(1024 * 1024);
     expect(camel).toStrictEqual(snake);
   });

@@ -1,4 +1,5 @@
 import {
+  Secret,
   ForwardingDriver,
   LayerStorage,
   type Storage,
@@ -40,7 +41,11 @@ describe("registry", () => {
     const storage = await createStorage({ type: "rish", url: "redis://127.0.0.1", password: "pw" });
     await storage.put("k", "v");
     expect(await storage.get("k")).toBe("v");
-    expect(made).toMatchObject([{ type: "rish", url: "redis://127.0.0.1", password: "pw" }]);
+    expect(made).toMatchObject([{ type: "rish", url: "redis://127.0.0.1" }]);
+    // A secret field reaches the plugin in a Secret: printing the config shows no password.
+    const password = (made[0] as { password: unknown }).password;
+    expect(Secret.isSecret(password) && password.reveal()).toBe("pw");
+    expect(JSON.stringify(made)).not.toContain("pw");
     await expect(createStorage({ type: "redisish" })).rejects.toThrow(/storage\.url: required for type "redisish"/);
   });
 

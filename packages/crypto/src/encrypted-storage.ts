@@ -15,6 +15,7 @@ import {
   StorageConfigError,
   type StorageError,
   StorageIntegrityError,
+  StorageUnsupportedError,
   type StoredEntry,
   type StoredStream,
   type WriteRequest,
@@ -29,6 +30,7 @@ import {
   FIXED_HEADER_LENGTH,
   type Header,
   MAGIC,
+  type ScryptParams,
   MAX_HEADER_LENGTH,
   TAG_LENGTH,
   decodeHeader,
@@ -49,6 +51,14 @@ export interface EncryptedStorageOptions extends LayerOptions {
   /** The id of `keys` new writes use (optional when `keys` has one entry). */
   activeKeyId?: string | undefined;
   /**
+   * scrypt parameter sets a read accepts besides the one this release writes (N = 2^17,
+   * r = 8, p = 1). A header naming any other set is refused with `StorageIntegrityError`
+   * before any key derivation, so a planted object cannot make each read spend up to 256 MiB
+   * and seconds of CPU. Only for data written by other tools with other parameters; each
+   * set must stay within logN 10..20, r 1..32, p 1..4 and 256 MiB.
+   */
+  acceptScrypt?: readonly ScryptParams[] | undefined;
+  /**
    * Return objects that are not encrypted (no header) as they are, instead of failing with
    * `StorageIntegrityError`. For migrating existing data; anyone who can write the backend
    * can then substitute values, so leave it off once `reencrypt()` has run.
@@ -66,6 +76,36 @@ export interface ReencryptResult {
   upToDate: number;
   /** Objects that could not be rewritten (unreadable, changed meanwhile, …), with the error. */
   failed: { key: string; error: StorageError }[];
+  /**
+   * Objects left alone on purpose, with the reason. Without conditional writes (only with
+   * `allowUnconditional`): objects that changed between the read and the write, as far as a
+   * second `stat` can tell.
+   */
+  skipped: { key: string; reason: string }[];
+  /**
+   * Whether every rewrite was a compare-and-swap (`ifMatch`), so that no concurrent write
+   * could be reverted. `false` only when the caller allowed unconditional rewrites.
+   */
+  conditional: boolean;
+}
+
+/** Options of {@link EncryptedStorage.reencrypt}. */
+export interface ReencryptOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * Rewrite even though the stack has no conditional writes (S3 with `conditionalWrites:
+   * false`, a composite). Each object is then checked again just before its rewrite, but a
+   * write by someone else in between can still be reverted to the old value: use it only
+   * while nothing else writes under the prefix. Without it, `reencrypt` refuses to start on
+   * such a stack.
+   */
+  allowUnconditional?: boolean | undefined;
+}
+
+/** Whether two infos of one key describe the same stored version (etag, else size and time). */
+function sameVersion(a: ObjectInfo, b: ObjectInfo): boolean {
+  if (a.etag !== undefined || b.etag !== undefined) return a.etag === b.etag;
+  return a.lastModified.getTime() === b.lastModified.getTime();
 }
 
 function authFailed(cause?: unknown): StorageIntegrityError {
@@ -328,13 +368,25 @@ export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
 
   /**
    * Rewrites every object under `prefix` that is not yet under the active key (and, with
-   * `allowPlaintext`, every plaintext object), one at a time. Where the backend has
-   * conditional writes, an object changed meanwhile is left alone and reported in `failed`.
+   * `allowPlaintext`, every plaintext object), one at a time, each with `ifMatch` on the etag
+   * it read: an object changed meanwhile is left alone and reported in `failed` (a
+   * `StorageConflictError`), so a concurrent user write is never reverted.
+   *
+   * On a stack without conditional writes that guarantee does not exist, and `reencrypt`
+   * rejects with `StorageUnsupportedError` before touching anything, unless
+   * `allowUnconditional` is set (see {@link ReencryptOptions}).
    */
-  async reencrypt(prefix = "", opts: { signal?: AbortSignal | undefined } = {}): Promise<ReencryptResult> {
-    const result: ReencryptResult = { scanned: 0, reencrypted: 0, upToDate: 0, failed: [] };
-    const ctx: DriverContext = { signal: opts.signal ?? new AbortController().signal, operation: "reencrypt" };
+  async reencrypt(prefix = "", opts: ReencryptOptions = {}): Promise<ReencryptResult> {
     const conditional = this.capabilities.conditionalWrite;
+    if (!conditional && opts.allowUnconditional !== true) {
+      throw new StorageUnsupportedError(
+        `reencrypt needs conditional writes, which ${this.backend.name} does not have: a rewrite could revert a concurrent write. ` +
+          "Nothing was rewritten. Pass { allowUnconditional: true } to run anyway while nothing else writes under the prefix.",
+        { operation: "reencrypt", key: prefix || undefined },
+      );
+    }
+    const result: ReencryptResult = { scanned: 0, reencrypted: 0, upToDate: 0, failed: [], skipped: [], conditional };
+    const ctx: DriverContext = { signal: opts.signal ?? new AbortController().signal, operation: "reencrypt" };
     for await (const { key } of this.backend.iterate(prefix, { signal: opts.signal })) {
       result.scanned++;
       try {
@@ -345,6 +397,14 @@ export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
           continue;
         }
         const entry = await this.getEntry(key, { signal: opts.signal });
+        if (!conditional) {
+          // The best check there is without ifMatch: the object as it is now, just before the write.
+          const now = await orUndefined(this.backend.stat(key, { signal: opts.signal }));
+          if (!now || !sameVersion(now, entry.info)) {
+            result.skipped.push({ key, reason: "changed while being re-encrypted" });
+            continue;
+          }
+        }
         await this.put(key, entry.data, {
           valueType: entry.info.valueType ?? "bytes",
           contentType: entry.info.contentType,

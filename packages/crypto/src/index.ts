@@ -8,8 +8,9 @@ export {
   EncryptedStorage,
   type EncryptedStorageOptions,
   EncryptionDriver,
+  type ReencryptOptions,
   type ReencryptResult,
 } from "./encrypted-storage.js";
-export { CHUNK_LOG2, FORMAT_VERSION, MAGIC, SCRYPT_WRITE } from "./format.js";
+export { CHUNK_LOG2, FORMAT_VERSION, MAGIC, SCRYPT_WRITE, type ScryptParams } from "./format.js";
 export { DEFAULT_KEY_ID, type KeyMaterial } from "./keyring.js";
 export { layerPlugin } from "./plugin.js";

@@ -1,17 +1,19 @@
-import { StorageConfigError, StorageIntegrityError } from "@pepperpy/storage-core";
+import { Secret, StorageConfigError, StorageIntegrityError } from "@pepperpy/storage-core";
 import { hkdfSync, randomBytes, scrypt } from "node:crypto";
-import { type Header, KDF_RAW, KDF_SCRYPT, SCRYPT_WRITE, type ScryptParams } from "./format.js";
+import { type Header, KDF_RAW, KDF_SCRYPT, SCRYPT_WRITE, type ScryptParams, scryptParamsAllowed } from "./format.js";
 
 /**
  * A key: a passphrase (stretched with scrypt), or exactly 32 random bytes used as is — a
- * `Uint8Array`, or a string `base64:…` / `hex:…` (how a config file holds a raw key).
+ * `Uint8Array`, or a string `base64:…` / `hex:…` (how a config file holds a raw key) —
+ * either plain or held in a `Secret` (as config delivers it).
  */
-export type KeyMaterial = string | Uint8Array;
+export type KeyMaterial = string | Uint8Array | Secret<string> | Secret<Uint8Array>;
 
 /** The id a single `key` gets. */
 export const DEFAULT_KEY_ID = "default";
 
-type Entry = { kind: "raw"; key: Buffer } | { kind: "passphrase"; secret: Buffer; writeSalt: Buffer };
+// Key bytes are held in Secrets: printing the storage, its driver or this ring shows none of them.
+type Entry = { kind: "raw"; key: Secret<Buffer> } | { kind: "passphrase"; secret: Secret<Buffer>; writeSalt: Buffer };
 
 /** Derived master keys kept per instance; each entry is one scrypt run. */
 const MASTER_CACHE_SIZE = 32;
@@ -45,17 +47,18 @@ export function parseRawKey(id: string, text: string): Buffer | undefined {
   return bytes;
 }
 
-function toEntry(id: string, material: unknown): Entry {
+function toEntry(id: string, given: unknown): Entry {
+  const material = Secret.reveal(given);
   if (typeof material === "string") {
     if (material.length === 0) throw new StorageConfigError(`Key "${id}" is an empty passphrase`);
     const raw = parseRawKey(id, material);
-    if (raw) return { kind: "raw", key: raw };
-    return { kind: "passphrase", secret: Buffer.from(material, "utf8"), writeSalt: randomBytes(16) };
+    if (raw) return { kind: "raw", key: new Secret(raw) };
+    return { kind: "passphrase", secret: new Secret(Buffer.from(material, "utf8")), writeSalt: randomBytes(16) };
   }
   if (material instanceof Uint8Array) {
     // The length is not secret; the bytes never appear in messages.
     if (material.byteLength !== 32) throw new StorageConfigError(`Key "${id}" must be exactly 32 bytes (got ${material.byteLength}); use a string for a passphrase`);
-    return { kind: "raw", key: Buffer.from(material) };
+    return { kind: "raw", key: new Secret(Buffer.from(material)) };
   }
   throw new StorageConfigError(`Key "${id}" must be a passphrase string or a 32-byte Uint8Array`);
 }
@@ -77,11 +80,17 @@ export interface WriteKey {
 export class KeyRing {
   readonly activeKeyId: string;
   private readonly entries = new Map<string, Entry>();
-  private readonly masters = new Map<string, Promise<Buffer>>();
+  /** Derived master keys, each in a Secret (a resolved promise shows its value when inspected). */
+  private readonly masters = new Map<string, Promise<Secret<Buffer>>>();
+  /** scrypt parameter sets a read accepts: the one this release writes, plus `acceptScrypt`. */
+  private readonly acceptedScrypt: ScryptParams[];
+  /** Derivations run one at a time: a planted header can cost one scrypt's memory, never several. */
+  private derivationQueue: Promise<unknown> = Promise.resolve();
   /** scrypt runs so far (for tests and diagnostics). */
   derivations = 0;
 
-  constructor(options: { key?: unknown; keys?: unknown; activeKeyId?: unknown }) {
+  constructor(options: { key?: unknown; keys?: unknown; activeKeyId?: unknown; acceptScrypt?: unknown }) {
+    this.acceptedScrypt = [{ ...SCRYPT_WRITE }, ...checkAcceptScrypt(options.acceptScrypt)];
     if (options.key !== undefined && options.keys !== undefined) throw new StorageConfigError("Give either key or keys, not both");
     if (options.key !== undefined) {
       this.entries.set(DEFAULT_KEY_ID, toEntry(DEFAULT_KEY_ID, options.key));
@@ -117,11 +126,11 @@ export class KeyRing {
   async writeKey(): Promise<WriteKey> {
     const entry = this.entries.get(this.activeKeyId)!;
     if (entry.kind === "raw") {
-      return { keyId: this.activeKeyId, kdf: KDF_RAW, scrypt: { logN: 0, r: 0, p: 0 }, kdfSalt: Buffer.alloc(16), master: entry.key };
+      return { keyId: this.activeKeyId, kdf: KDF_RAW, scrypt: { logN: 0, r: 0, p: 0 }, kdfSalt: Buffer.alloc(16), master: entry.key.reveal() };
     }
     const params = { ...SCRYPT_WRITE };
     const master = await this.stretch(this.activeKeyId, entry.secret, entry.writeSalt, params);
-    return { keyId: this.activeKeyId, kdf: KDF_SCRYPT, scrypt: params, kdfSalt: entry.writeSalt, master };
+    return { keyId: this.activeKeyId, kdf: KDF_SCRYPT, scrypt: params, kdfSalt: entry.writeSalt, master: master.reveal() };
   }
 
   /** The master key a header names. Unknown ids and KDF mismatches fail before any work. */
@@ -132,13 +141,21 @@ export class KeyRing {
     }
     if (entry.kind === "raw") {
       if (header.kdf !== KDF_RAW) throw new StorageIntegrityError(`Encrypted value was written with a passphrase, but key "${header.keyId}" is a raw key (wrong key)`);
-      return entry.key;
+      return entry.key.reveal();
     }
     if (header.kdf !== KDF_SCRYPT) throw new StorageIntegrityError(`Encrypted value was written with a raw key, but key "${header.keyId}" is a passphrase (wrong key)`);
-    return this.stretch(header.keyId, entry.secret, header.kdfSalt, header.scrypt);
+    const p = header.scrypt;
+    if (!this.acceptedScrypt.some((a) => a.logN === p.logN && a.r === p.r && a.p === p.p)) {
+      // Checked before any work: a planted header cannot make a read spend 256 MiB and seconds.
+      throw new StorageIntegrityError(
+        `Encrypted value asks for scrypt parameters N=2^${p.logN} r=${p.r} p=${p.p}, which this storage does not accept ` +
+          `(it writes N=2^${SCRYPT_WRITE.logN} r=${SCRYPT_WRITE.r} p=${SCRYPT_WRITE.p}; allow others with acceptScrypt)`,
+      );
+    }
+    return (await this.stretch(header.keyId, entry.secret, header.kdfSalt, p)).reveal();
   }
 
-  private stretch(id: string, secret: Buffer, salt: Buffer, p: ScryptParams): Promise<Buffer> {
+  private stretch(id: string, secret: Secret<Buffer>, salt: Buffer, p: ScryptParams): Promise<Secret<Buffer>> {
     const cacheKey = `${id}\u0000${salt.toString("hex")}\u0000${p.logN}/${p.r}/${p.p}`;
     let master = this.masters.get(cacheKey);
     if (master) {
@@ -149,16 +166,33 @@ export class KeyRing {
     }
     const N = 2 ** p.logN;
     this.derivations++;
-    master = new Promise<Buffer>((resolve, reject) =>
-      scrypt(secret, Buffer.from(salt), 32, { N, r: p.r, p: p.p, maxmem: 2 * 128 * N * p.r + 1024 * 1024 }, (error, key) =>
-        error ? reject(new StorageIntegrityError("Key derivation failed", { cause: error })) : resolve(key),
-      ),
-    );
+    const derive = () =>
+      new Promise<Secret<Buffer>>((resolve, reject) =>
+        scrypt(secret.reveal(), Buffer.from(salt), 32, { N, r: p.r, p: p.p, maxmem: 2 * 128 * N * p.r + 1024 * 1024 }, (error, key) =>
+          error ? reject(new StorageIntegrityError("Key derivation failed", { cause: error })) : resolve(new Secret(key)),
+        ),
+      );
+    master = this.derivationQueue.then(derive, derive);
+    this.derivationQueue = master.catch(() => undefined);
     master.catch(() => this.masters.delete(cacheKey));
     this.masters.set(cacheKey, master);
     if (this.masters.size > MASTER_CACHE_SIZE) this.masters.delete(this.masters.keys().next().value!);
     return master;
   }
+}
+
+/** Validates the `acceptScrypt` option: parameter sets within the hard limits of the format. */
+function checkAcceptScrypt(value: unknown): ScryptParams[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new StorageConfigError("acceptScrypt: expected a list of { logN, r, p }");
+  return value.map((v, i) => {
+    const p = v as Partial<ScryptParams> | null;
+    const params = { logN: Number(p?.logN), r: Number(p?.r), p: Number(p?.p) };
+    if (![params.logN, params.r, params.p].every(Number.isInteger) || !scryptParamsAllowed(params)) {
+      throw new StorageConfigError(`acceptScrypt[${i}]: expected { logN: 10..20, r: 1..32, p: 1..4 } needing at most 256 MiB (128·2^logN·r bytes)`);
+    }
+    return params;
+  });
 }
 
 /** The per-object key: HKDF-SHA256(master, object salt). A fresh salt per write makes every object key unique. */

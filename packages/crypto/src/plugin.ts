@@ -1,10 +1,12 @@
 import type { LayerPlugin } from "@pepperpy/storage-core";
 import { EncryptedStorage } from "./encrypted-storage.js";
+import type { KeyMaterial } from "./keyring.js";
 
 /**
  * Config `options.encryption: { key: ${STORAGE_KEY} }` or `{ keys: { id: … }, activeKeyId }`.
- * A key from config is a passphrase (stretched with scrypt), or a raw 32-byte key written
- * `base64:…` or `hex:…`, which skips scrypt.
+ * Keys from config are passphrases (stretched with scrypt), or raw 32-byte keys written
+ * `base64:…` or `hex:…`, which skip scrypt; both are delivered as `Secret`s so the resolved
+ * config never prints them.
  */
 export const layerPlugin: LayerPlugin = {
   name: "encryption",
@@ -13,8 +15,8 @@ export const layerPlugin: LayerPlugin = {
   create(backend, options) {
     return new EncryptedStorage({
       backend,
-      key: options.key as string | undefined,
-      keys: options.keys as Record<string, string> | undefined,
+      key: options.key as KeyMaterial | undefined,
+      keys: options.keys as Record<string, KeyMaterial> | undefined,
       activeKeyId: options.activeKeyId as string | undefined,
       allowPlaintext: options.allowPlaintext as boolean | undefined,
       timeout: options.timeout as number | undefined,

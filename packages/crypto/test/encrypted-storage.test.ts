@@ -1,4 +1,4 @@
-import { StorageConfigError, StorageIntegrityError, createStorage } from "@pepperpy/storage-core";
+import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -249,5 +249,105 @@ describe("keys and rotation", () => {
     expect(storage).toBeInstanceOf(EncryptedStorage);
     await storage.put("a", "b");
     expect(await storage.get("a")).toBe("b");
+  });
+});
+
+describe("reencrypt without conditional writes (issue 15)", () => {
+  /** A memory backend whose `stat` answers after a network-like delay. */
+  class SlowStatMemory extends MemoryStorage {
+    override async stat(key: string, opts?: Parameters<MemoryStorage["stat"]>[1]) {
+      await new Promise((r) => setTimeout(r, 30));
+      return super.stat(key, opts);
+    }
+  }
+
+  async function setupComposite() {
+    const backend = new CompositeStorage([new SlowStatMemory(), new MemoryStorage()]);
+    expect(backend.capabilities.conditionalWrite).toBe(false);
+    const v1 = new EncryptedStorage({ backend, keys: { v1: KEY } });
+    const keys = Array.from({ length: 27 }, (_, i) => `users/${String(i).padStart(2, "0")}`);
+    for (const k of keys) await v1.put(k, `old ${k}`);
+    const rotated = new EncryptedStorage({ backend, keys: { v1: KEY, v2: OTHER }, activeKeyId: "v2" });
+    const user = new EncryptedStorage({ backend, keys: { v1: KEY, v2: OTHER }, activeKeyId: "v2" });
+    return { backend, rotated, user, keys };
+  }
+
+  it("refuses to start on a stack without conditional writes, and rewrites nothing", async () => {
+    const { backend, rotated, keys } = await setupComposite();
+    const before = await Promise.all(keys.map((k) => backend.getBytes(k)));
+    const error = await rotated.reencrypt("users/").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StorageUnsupportedError);
+    expect((error as Error).message).toMatch(/conditional writes.*Nothing was rewritten.*allowUnconditional/s);
+    const after = await Promise.all(keys.map((k) => backend.getBytes(k)));
+    for (let i = 0; i < keys.length; i++) expect(Buffer.compare(Buffer.from(after[i]!), Buffer.from(before[i]!)), keys[i]).toBe(0);
+  });
+
+  it("with allowUnconditional, 27 concurrent user writes are not reverted: each is reported as skipped", async () => {
+    const { rotated, user, keys } = await setupComposite();
+    const writes: Promise<unknown>[] = [];
+    // A user writes each key right after reencrypt has read it, before reencrypt writes it back.
+    rotated.on("storage.get", (event) => {
+      if (event.key) writes.push(user.put(event.key, `user ${event.key}`));
+    });
+    const result = await rotated.reencrypt("users/", { allowUnconditional: true });
+    await Promise.all(writes);
+    expect(writes).toHaveLength(27);
+    expect(result.conditional).toBe(false);
+    expect(result.failed).toEqual([]);
+    expect(result.skipped.map((s) => s.key)).toEqual(keys);
+    expect(result.skipped[0]!.reason).toMatch(/changed/);
+    expect(result.reencrypted).toBe(0);
+    for (const k of keys) expect(await rotated.get(k), `${k} was reverted`).toBe(`user ${k}`);
+  });
+
+  it("with allowUnconditional and no concurrent writer, every object is re-encrypted", async () => {
+    const { rotated, keys } = await setupComposite();
+    const result = await rotated.reencrypt("users/", { allowUnconditional: true });
+    expect(result).toMatchObject({ scanned: 27, reencrypted: 27, upToDate: 0, failed: [], skipped: [], conditional: false });
+    const v2Only = new EncryptedStorage({ backend: rotated.backend, keys: { v2: OTHER } });
+    for (const k of keys) expect(await v2Only.get(k)).toBe(`old ${k}`);
+  });
+});
+
+describe("scrypt parameters of a planted header (issue 15)", () => {
+  const PASS = "correct horse battery staple";
+
+  it("a header asking for other scrypt parameters than the library writes is refused before any derivation", async () => {
+    const { inner, storage } = setup({ key: PASS });
+    await storage.put("k", "v");
+    const reader = new EncryptedStorage({ backend: inner, key: PASS });
+    const bytes = Buffer.from(await inner.getBytes("k"));
+    // N = 2^18, r = 8: 256 MiB, within the format's hard limit, never written by this library.
+    bytes[10] = 18;
+    await inner.put("planted", bytes);
+    const started = performance.now();
+    const error = await reader.get("planted").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StorageIntegrityError);
+    expect((error as Error).message).toMatch(/N=2\^18 r=8 p=1, which this storage does not accept.*acceptScrypt/);
+    expect(derivations(reader), "no scrypt ran").toBe(0);
+    expect(performance.now() - started).toBeLessThan(500);
+    await expect(reader.getStream("planted")).rejects.toBeInstanceOf(StorageIntegrityError);
+    expect(derivations(reader)).toBe(0);
+  });
+
+  it("other parameters are accepted when configured with acceptScrypt (and still authenticated)", async () => {
+    const { inner, storage } = setup({ key: PASS });
+    await storage.put("k", "v");
+    const bytes = Buffer.from(await inner.getBytes("k"));
+    bytes[10] = 16;
+    await inner.put("other-params", bytes);
+    const reader = new EncryptedStorage({ backend: inner, key: PASS, acceptScrypt: [{ logN: 16, r: 8, p: 1 }] });
+    // The parameters are accepted, so the key is derived; the header is authenticated, so the
+    // changed byte then fails authentication.
+    await expect(reader.get("other-params")).rejects.toThrow(/failed authentication/);
+    expect(derivations(reader)).toBe(1);
+    expect(await reader.get("k")).toBe("v");
+    expect(() => new EncryptedStorage({ backend: inner, key: PASS, acceptScrypt: [{ logN: 21, r: 8, p: 1 }] })).toThrow(StorageConfigError);
   });
 });

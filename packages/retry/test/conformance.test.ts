@@ -30,6 +30,7 @@ describeStorageConformance(
       "isolation: changing streamed chunks after put settles does not change what is stored": streamReason,
       "timeout: a put slower than its timeout rejects with StorageTimeoutError and stores nothing": streamReason,
       "expiry: strings, bytes, JSON and streamed values all expire": streamReason,
+      "values: rejects a text stream with a lone surrogate with StorageValidationError": streamReason,
     },
   },
 );

@@ -19,7 +19,7 @@ export {
 export { mapS3Error, type S3ErrorContext } from "./errors.js";
 export { EXPIRES_METADATA_KEY, VALUE_TYPE_METADATA_KEY, decodeMetadataValue, encodeMetadataValue } from "./metadata.js";
 
-import { StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
+import { type Secret, StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
 import { S3Storage, type S3StorageOptions } from "./s3-storage.js";
 
 /**
@@ -59,8 +59,10 @@ export const storagePlugin: StoragePlugin = {
         { operation: "createStorage", backend: "s3" },
       );
     }
-    const accessKeyId = str("accessKeyId");
-    const secretAccessKey = str("secretAccessKey");
+    // Secret fields arrive as `Secret`s and are passed on as they are (see S3Credentials).
+    const secret = (name: string) => config[name] as Secret<string> | string | undefined;
+    const accessKeyId = secret("accessKeyId");
+    const secretAccessKey = secret("secretAccessKey");
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
       throw new StorageConfigError("storage.access_key_id and storage.secret_access_key must be given together", {
         operation: "createStorage",
@@ -76,7 +78,7 @@ export const storagePlugin: StoragePlugin = {
       forcePathStyle: config.forcePathStyle as boolean | undefined,
       credentials:
         accessKeyId !== undefined && secretAccessKey !== undefined
-          ? { accessKeyId, secretAccessKey, sessionToken: str("sessionToken") }
+          ? { accessKeyId, secretAccessKey, sessionToken: secret("sessionToken") }
           : undefined,
       partSize: config.partSize as number | undefined,
       queueSize: config.queueSize as number | undefined,

@@ -26,6 +26,7 @@ import {
   type ListPage,
   type ListPageRequest,
   type ObjectInfo,
+  Secret,
   StorageConfigError,
   type StorageError,
   StorageIOError,
@@ -44,8 +45,33 @@ import {
 import { mapS3Error, truncatedBody } from "./errors.js";
 import { fromS3Metadata, toS3Metadata } from "./metadata.js";
 
-/** Static credentials, or a provider function as the AWS SDK accepts them. */
-export type S3Credentials = NonNullable<S3ClientConfig["credentials"]>;
+/**
+ * Static credentials (each field plain or in a `Secret`, as config delivers them), or a
+ * provider function as the AWS SDK accepts them.
+ */
+export type S3Credentials =
+  | NonNullable<S3ClientConfig["credentials"]>
+  | { accessKeyId: string | Secret<string>; secretAccessKey: string | Secret<string>; sessionToken?: string | Secret<string> | undefined };
+
+/**
+ * Static credentials become a provider that reads them from `Secret`s: the SDK client keeps
+ * the provider, not the strings, so printing the storage or its client shows no credential.
+ */
+function heldCredentials(credentials: S3Credentials): NonNullable<S3ClientConfig["credentials"]> {
+  if (typeof credentials === "function") return credentials;
+  const c = credentials as { accessKeyId: unknown; secretAccessKey: unknown; sessionToken?: unknown; expiration?: Date };
+  const accessKeyId = new Secret(String(Secret.reveal(c.accessKeyId)));
+  const secretAccessKey = new Secret(String(Secret.reveal(c.secretAccessKey)));
+  const token = Secret.reveal(c.sessionToken);
+  const sessionToken = token === undefined ? undefined : new Secret(String(token));
+  const expiration = c.expiration;
+  return async () => ({
+    accessKeyId: accessKeyId.reveal(),
+    secretAccessKey: secretAccessKey.reveal(),
+    ...(sessionToken ? { sessionToken: sessionToken.reveal() } : {}),
+    ...(expiration ? { expiration } : {}),
+  });
+}
 
 /** Options of {@link S3Storage}. */
 export interface S3StorageOptions extends BaseStorageOptions {
@@ -221,7 +247,7 @@ export class S3Driver implements StorageDriver {
       if (region !== undefined) config.region = region;
       if (options.endpoint !== undefined) config.endpoint = options.endpoint;
       if (options.forcePathStyle !== undefined) config.forcePathStyle = options.forcePathStyle;
-      if (options.credentials !== undefined) config.credentials = options.credentials;
+      if (options.credentials !== undefined) config.credentials = heldCredentials(options.credentials);
       if (options.requestTimeout !== undefined) {
         config.requestHandler = { connectionTimeout: options.requestTimeout, socketTimeout: options.requestTimeout };
       }

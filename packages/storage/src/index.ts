@@ -39,8 +39,16 @@ export {
   type CompressedStorageOptions,
   type CompressionAlgorithm,
   CompressionDriver,
+  DecompressionBudget,
 } from "@pepperpy/storage-compress";
-export { EncryptedStorage, type EncryptedStorageOptions, EncryptionDriver, type ReencryptResult } from "@pepperpy/storage-crypto";
+export {
+  EncryptedStorage,
+  type EncryptedStorageOptions,
+  EncryptionDriver,
+  type ReencryptOptions,
+  type ReencryptResult,
+  type ScryptParams,
+} from "@pepperpy/storage-crypto";
 export { RetryDriver, type RetryEvent, type RetryPolicy, RetryStorage, type RetryStorageOptions } from "@pepperpy/storage-retry";
 export {
   MetricsDriver,

@@ -264,6 +264,14 @@ export const valueCases: ConformanceCase[] = [
       expect(await storage.exists(k), "a rejected put stored something").toBe(false);
     },
   },
+  {
+    name: "values: a content type with a lone surrogate is rejected with StorageValidationError",
+    async run({ storage, key }) {
+      const k = key("value");
+      await expectRejects(storage.put(k, "v", { contentType: "text/plain; x=\uDC00" }), StorageValidationError, "put with a lone surrogate in contentType");
+      expect(await storage.exists(k), "a rejected put stored something").toBe(false);
+    },
+  },
   // Validation errors, not I/O errors, for JSON values that cannot be stored as they are.
   jsonCase(`nested ${MAX_JSON_DEPTH} levels (the limit)`, nestedArrays(MAX_JSON_DEPTH)),
   rejectCase(`JSON nested ${MAX_JSON_DEPTH + 1} levels`, () => nestedArrays(MAX_JSON_DEPTH + 1)),
