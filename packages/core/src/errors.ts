@@ -129,52 +129,76 @@ export class StorageError extends Error {
 /** The key does not exist. */
 export class StorageNotFoundError extends StorageError {
   static override readonly code: StorageErrorCode = "NOT_FOUND";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "NOT_FOUND";
 }
 /** A key, value, option or argument is invalid; nothing was done. */
 export class StorageValidationError extends StorageError {
   static override readonly code: StorageErrorCode = "VALIDATION";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "VALIDATION";
 }
 /** A configuration file or object is invalid, or names an unknown plugin. */
 export class StorageConfigError extends StorageError {
   static override readonly code: StorageErrorCode = "CONFIG";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "CONFIG";
 }
 /** The backend refused access (EACCES, HTTP 403, bad credentials). */
 export class StoragePermissionError extends StorageError {
   static override readonly code: StorageErrorCode = "PERMISSION";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "PERMISSION";
 }
 /** A condition failed (`ifMatch`, `ifNoneMatch`) or the key already exists or clashes. */
 export class StorageConflictError extends StorageError {
   static override readonly code: StorageErrorCode = "CONFLICT";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "CONFLICT";
 }
 /** Stored data is corrupt, truncated, tampered with or was written under another key. */
 export class StorageIntegrityError extends StorageError {
   static override readonly code: StorageErrorCode = "INTEGRITY";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "INTEGRITY";
 }
 /** The backend cannot be reached or is overloaded; retryable by default. */
 export class StorageUnavailableError extends StorageError {
   static override readonly code: StorageErrorCode = "UNAVAILABLE";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "UNAVAILABLE";
   static override readonly defaultRetryable: boolean = true;
 }
 /** The operation did not finish within its timeout; retryable by default. */
 export class StorageTimeoutError extends StorageError {
   static override readonly code: StorageErrorCode = "TIMEOUT";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "TIMEOUT";
   static override readonly defaultRetryable: boolean = true;
 }
 /** The caller aborted the operation through its `AbortSignal`. Never retried. */
 export class StorageAbortedError extends StorageError {
   static override readonly code: StorageErrorCode = "ABORTED";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "ABORTED";
 }
 /** Out of space: a full disk (ENOSPC, EDQUOT) or a storage's capacity. */
 export class StorageQuotaError extends StorageError {
   static override readonly code: StorageErrorCode = "QUOTA";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "QUOTA";
 }
 /** The backend (or this stack of layers) cannot do what was asked, such as a conditional write. */
 export class StorageUnsupportedError extends StorageError {
   static override readonly code: StorageErrorCode = "UNSUPPORTED";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "UNSUPPORTED";
 }
 /** An I/O failure that fits no other class; `cause` holds the native error. */
 export class StorageIOError extends StorageError {
   static override readonly code: StorageErrorCode = "IO";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "IO";
 }
 
 /** One backend's failure inside a {@link StoragePartialWriteError}. */
@@ -193,6 +217,8 @@ export interface BackendFailure {
  */
 export class StoragePartialWriteError extends StorageError {
   static override readonly code: StorageErrorCode = "PARTIAL_WRITE";
+  /** This class's code, as a literal type (narrows `switch (error.code)`). */
+  declare readonly code: "PARTIAL_WRITE";
   /** The backends that failed, with their errors. */
   readonly failures: BackendFailure[];
   /** Indexes of the backends that succeeded. */
@@ -284,7 +310,9 @@ export function fromAbortSignal(signal: AbortSignal, ctx: StorageErrorOptions = 
   const reason: unknown = signal.reason;
   if (isStorageError(reason)) return reason.withContext(ctx);
   if (reason instanceof Error && reason.name === "TimeoutError") {
-    return new StorageTimeoutError("Operation timed out", { ...ctx, cause: reason });
+    // The core's deadline names its limit ("Timed out after 30000 ms"); keep it in the message.
+    const detail = /^Timed out after \d+ ms$/.test(reason.message) ? reason.message : "Operation timed out";
+    return new StorageTimeoutError(detail, { ...ctx, cause: reason });
   }
   return new StorageAbortedError("Operation aborted", { ...ctx, cause: reason });
 }

@@ -26,6 +26,8 @@ export type {
   StorageEventName,
   StorageListener,
   StorageValue,
+  Jsonable,
+  PutValue,
   StoredEntry,
   StoredStream,
   ValueType,

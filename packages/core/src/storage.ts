@@ -26,6 +26,7 @@ import type {
   ObjectInfo,
   OperationOptions,
   PutOptions,
+  PutValue,
   RangeOptions,
   Storage,
   StorageCapabilities,
@@ -541,12 +542,12 @@ export class BaseStorage implements Storage {
     return stream.pipe(mapper);
   }
 
-  put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
+  put<T>(key: string, value: T & PutValue<T>, opts: PutOptions = {}): Promise<ObjectInfo> {
     return promiseOf(() => {
       this.checkKey(key, "put");
       let req: WriteRequest;
       try {
-        req = this.buildWriteRequest(key, value, opts);
+        req = this.buildWriteRequest(key, value as StorageValue, opts);
       } catch (error) {
         return this.fail("put", key, performance.now(), error);
       }
