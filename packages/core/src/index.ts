@@ -94,6 +94,7 @@ export {
   mapLimit,
 } from "./storage.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
+export { checkOptionNames, didYouMean, toSnakeCase } from "./options.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export {
   BUILTIN_LAYER_PACKAGES,

@@ -1,4 +1,5 @@
 import {
+  checkOptionNames,
   type DriverContext,
   ForwardingDriver,
   fromNodeError,
@@ -227,6 +228,7 @@ export class RetryDriver extends ForwardingDriver {
  */
 export class RetryStorage extends LayerStorage<RetryDriver> {
   constructor(options: RetryStorageOptions) {
+    checkOptionNames(options, ["backend", "maxRetries", "delay", "maxDelay", "budget", "budgetRefill", "onRetry", "random", "timeout", "maxSize"], "RetryStorage");
     if (!options?.backend) throw new StorageValidationError("RetryStorage needs { backend }", { backend: "retry" });
     const { backend, timeout, maxSize, ...retryOptions } = options;
     super(new RetryDriver(backend, retryOptions), { timeout, maxSize });
