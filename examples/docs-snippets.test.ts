@@ -40,7 +40,7 @@ interface Snippet {
 }
 
 /** The ```ts / ```typescript blocks of a markdown file, with their skip marks. */
-export function extractSnippets(file: string, text: string): Snippet[] {
+function extractSnippets(file: string, text: string): Snippet[] {
   const lines = text.split("\n");
   const snippets: Snippet[] = [];
   for (let i = 0; i < lines.length; i++) {
