@@ -95,6 +95,7 @@ export {
 } from "./storage.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
 export { checkOptionNames, didYouMean, toSnakeCase } from "./options.js";
+export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnostics.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export {
   BUILTIN_LAYER_PACKAGES,

@@ -12,6 +12,7 @@ import {
   isStorageError,
 } from "./errors.js";
 import { type Deadline, addDeadline, cancelDeadline } from "./deadlines.js";
+import { traceOperation, tracing } from "./diagnostics.js";
 import { StorageEvents } from "./events.js";
 import { validateKey, validateMetadata, validatePrefix } from "./keys.js";
 import type {
@@ -284,8 +285,8 @@ export class BaseStorage implements Storage {
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success: SuccessEvent<T> | undefined,
   ): MaybePromise<T> {
-    // Durations are measured only while someone listens to events.
-    const started = this.events.active ? performance.now() : 0;
+    // Durations are measured only while someone listens to events or traces operations.
+    const started = this.events.active || tracing() ? performance.now() : 0;
     if (this.closed) {
       return this.fail(operation, key, started, new StorageUnavailableError("Storage is closed", { retryable: false }));
     }
@@ -387,6 +388,9 @@ export class BaseStorage implements Storage {
 
   /** Emits the success event, if anyone listens, and returns the result. */
   private succeed<T>(operation: string, key: string | undefined, started: number, result: T, success: SuccessEvent<T> | undefined): T {
+    if (started !== 0 && tracing()) {
+      traceOperation({ storage: this.name, operation, key, bytes: success?.bytes?.(result), durationMs: elapsed(started), error: undefined });
+    }
     if (success && this.events.active && this.events.has(success.event)) {
       this.events.emit(success.event, {
         key,
@@ -401,6 +405,7 @@ export class BaseStorage implements Storage {
   /** Adds context to an error, emits `storage.error` and rethrows it. */
   private fail(operation: string, key: string | undefined, started: number, error: unknown): never {
     const mapped = this.toStorageError(error, operation, key);
+    if (tracing()) traceOperation({ storage: this.name, operation, key, bytes: undefined, durationMs: elapsed(started), error: mapped });
     if (this.events.has("storage.error")) {
       this.events.emit("storage.error", { key, operation, durationMs: elapsed(started), error: mapped });
     }

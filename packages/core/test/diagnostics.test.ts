@@ -1,0 +1,58 @@
+import { spawn } from "node:child_process";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { MemoryStorage } from "../../memory/src/index.js";
+import { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "../src/index.js";
+
+describe("diagnostics_channel: one message per operation", () => {
+  it("publishes storage, operation, key, bytes, duration and the error", async () => {
+    const seen: OperationMessage[] = [];
+    const listener = (m: unknown) => seen.push(m as OperationMessage);
+    subscribe(OPERATION_CHANNEL_NAME, listener);
+    try {
+      const storage = new MemoryStorage();
+      await storage.put("a", "hello");
+      await storage.get("a");
+      await storage.get("missing").catch(() => undefined);
+    } finally {
+      unsubscribe(OPERATION_CHANNEL_NAME, listener);
+    }
+    expect(seen.map((m) => [m.storage, m.operation, m.key, m.error?.code ?? "ok"])).toEqual([
+      ["memory", "put", "a", "ok"],
+      ["memory", "get", "a", "ok"],
+      ["memory", "get", "missing", "NOT_FOUND"],
+    ]);
+    expect(seen[0]!.bytes).toBe(5);
+    for (const m of seen) expect(m.durationMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("NODE_DEBUG=pepperpy", () => {
+  it("redact hides credentials in URLs and key=value secrets", () => {
+    expect(redact("connect https://AKIA123:s3cr3t@host:9000/bucket failed")).toBe("connect https://***:***@host:9000/bucket failed");
+    expect(redact("bad request: secretAccessKey=abc123 token: xyz")).toBe("bad request: secretAccessKey=*** token: ***");
+    expect(redact("X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA")).toBe("X-Amz-Signature=***&X-Amz-Credential=***");
+    expect(redact('Key not found [get "users/1" on file]')).toBe('Key not found [get "users/1" on file]');
+  });
+
+  it("logs one line per operation on stderr, and nothing without it", async () => {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const script = `import { MemoryStorage } from ${JSON.stringify(new URL("../../memory/src/index.ts", import.meta.url).pathname)};
+const s = new MemoryStorage(); await s.put("k", "value"); await s.get("nope").catch(() => {});`;
+    const run = (env: NodeJS.ProcessEnv) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ["--conditions=source", "--import", tsx, "--input-type=module", "-e", script], {
+          env: { ...process.env, NODE_OPTIONS: "", ...env },
+        });
+        let err = "";
+        child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+        child.on("close", () => resolve(err));
+      });
+    const on = await run({ NODE_DEBUG: "pepperpy" });
+    expect(on).toMatch(/PEPPERPY \d+: memory put "k" 5 B in \d+\.\d ms: ok/);
+    expect(on).toMatch(/PEPPERPY \d+: memory get "nope" in \d+\.\d ms: failed NOT_FOUND: Key not found \[get "nope" on memory\]/);
+    expect(await run({ NODE_DEBUG: "" })).not.toContain("PEPPERPY");
+  }, 120_000);
+});
