@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { StorageConfigError, isStorageError } from "./errors.js";
+import { didYouMean, toSnakeCase } from "./options.js";
 import {
   type FieldKind,
   type ResolvedStorageConfig,
@@ -168,8 +169,12 @@ function convertFields(
     if (skip.has(camel)) continue;
     const kind = kinds[camel];
     if (kind === undefined) {
-      const known = Object.keys(kinds).sort();
-      throw new StorageConfigError(`${path}.${name}: unknown field${known.length ? ` (known: ${known.join(", ")})` : ""}`, {
+      // Named as the docs and the YAML write them (snake_case); a code config in camelCase.
+      const known = Object.keys(kinds)
+        .map((k) => (unit === "seconds" ? toSnakeCase(k) : k))
+        .sort();
+      const hint = didYouMean(name, known);
+      throw new StorageConfigError(`${path}.${name}: unknown field${hint}${known.length ? ` (known: ${known.join(", ")})` : ""}`, {
         operation: "createStorage",
       });
     }
