@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import {
+  checkOptionNames,
   copyBytes,
   type DriverContext,
   ForwardingDriver,
@@ -407,6 +408,7 @@ export class CacheDriver extends ForwardingDriver {
  */
 export class CachedStorage extends LayerStorage<CacheDriver> {
   constructor(options: CachedStorageOptions) {
+    checkOptionNames(options, ["backend", "cacheSize", "maxBytes", "ttl", "negative", "clock", "timeout", "maxSize"], "CachedStorage");
     if (!options?.backend) throw new StorageValidationError("CachedStorage needs { backend }", { backend: "cache" });
     const { backend, timeout, maxSize, defaultTtl, ...cacheOptions } = options;
     const clock = typeof cacheOptions.clock === "function" ? cacheOptions.clock : undefined;

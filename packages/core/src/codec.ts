@@ -121,6 +121,8 @@ function jsonProblem(value: unknown, seen: Set<object>, path: string, depth: num
     }
     if (Object.getOwnPropertySymbols(obj).length > 0) return `${path} has symbol keys`;
     for (const [k, v] of Object.entries(obj)) {
+      // An undefined property is dropped, as JSON.stringify drops it (an optional field left unset).
+      if (v === undefined) continue;
       const p = jsonProblem(v, seen, `${path}.${k}`, depth + 1);
       if (p) return p;
     }

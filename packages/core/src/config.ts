@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { StorageConfigError, isStorageError } from "./errors.js";
+import { didYouMean, toSnakeCase } from "./options.js";
 import {
   type FieldKind,
   type ResolvedStorageConfig,
@@ -202,8 +203,12 @@ function convertFields(
     // Own properties only: `constructor`, `toString` or `__proto__` are unknown fields, not Object's members.
     const kind = Object.hasOwn(kinds, camel) ? kinds[camel] : undefined;
     if (kind === undefined) {
-      const known = Object.keys(kinds).sort();
-      throw new StorageConfigError(`${path}.${name}: unknown field${known.length ? ` (known: ${known.join(", ")})` : ""}`, {
+      // Named as the docs and the YAML write them (snake_case); a code config in camelCase.
+      const known = Object.keys(kinds)
+        .map((k) => (unit === "seconds" ? toSnakeCase(k) : k))
+        .sort();
+      const hint = didYouMean(name, known);
+      throw new StorageConfigError(`${path}.${name}: unknown field${hint}${known.length ? ` (known: ${known.join(", ")})` : ""}`, {
         operation: "createStorage",
       });
     }

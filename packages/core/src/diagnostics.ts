@@ -1,57 +1,56 @@
-/**
- * Observability hooks every storage reports to, at no cost while nobody listens:
- * a `diagnostics_channel` message per finished operation and `NODE_DEBUG=pepperpy` logs.
- */
 import { channel } from "node:diagnostics_channel";
 import { debuglog } from "node:util";
 import type { StorageError } from "./errors.js";
 
-/** Name of the channel a message per finished operation is published on. */
-export const OPERATION_CHANNEL = "pepperpy:storage:operation";
+/** What {@link OPERATION_CHANNEL} publishes once per storage operation, when it settles. */
+export interface OperationMessage {
+  /** The storage's name (`file`, `cache(s3)`, …): every layer of a stack publishes its own. */
+  storage: string;
+  /** The public operation (`get`, `put`, `listPage`, …). */
+  operation: string;
+  /** The key, when the operation had one. */
+  key: string | undefined;
+  /** Bytes read or written, when known. */
+  bytes: number | undefined;
+  /** Wall time in milliseconds. */
+  durationMs: number;
+  /** The error, when it failed. */
+  error: StorageError | undefined;
+}
 
 /**
- * What is published on {@link OPERATION_CHANNEL}, once per finished public call of every
- * storage (in a stack of layers, each layer publishes its own, named by `backend`).
+ * `node:diagnostics_channel` name of the per-operation messages, for tracers and APMs:
+ * `diagnostics_channel.subscribe("pepperpy:storage:operation", (m) => …)`. Nothing is
+ * measured or published while no one subscribes.
  */
-export interface OperationMessage {
-  /** The public operation (`get`, `put`, `list`, …). */
-  operation: string;
-  /** The key, when the call has one. */
-  key?: string | undefined;
-  /** Name of the storage that ran it (`file`, `cache(s3)`, …). */
-  backend: string;
-  /** Bytes read or written, when known. */
-  bytes?: number | undefined;
-  /** Wall time in ms. */
-  durationMs: number;
-  /** The error the call rejected with. Its message never holds a secret. */
-  error?: StorageError | undefined;
-}
+export const OPERATION_CHANNEL_NAME = "pepperpy:storage:operation";
+const operationChannel = channel(OPERATION_CHANNEL_NAME);
 
-/** The channel; subscribe with `diagnostics_channel.subscribe(OPERATION_CHANNEL, fn)`. */
-export const operationChannel = channel(OPERATION_CHANNEL);
-
+/** `NODE_DEBUG=pepperpy`: one line per operation on stderr (Node's `util.debuglog`). */
 const debug = debuglog("pepperpy");
-/** NODE_DEBUG is read once, when this module loads (as Node's own debuglog does). */
-const debugEnabled = debug.enabled;
 
-/** True while anyone observes operations (a channel subscriber or `NODE_DEBUG=pepperpy`). */
-export function observed(): boolean {
-  return operationChannel.hasSubscribers || debugEnabled;
+/** True while someone watches operations (a channel subscriber or `NODE_DEBUG=pepperpy`). */
+export function tracing(): boolean {
+  return operationChannel.hasSubscribers || debug.enabled;
 }
 
-/** Publishes one finished operation to the channel and the debug log. */
-export function reportOperation(message: OperationMessage): void {
+/**
+ * Hides secrets a message might carry: credentials in URLs (`https://user:pass@host`) and
+ * `key=`/`secret=`/`token=`/`password=` style values. Library messages never hold key
+ * material by contract; this guards what a native error (an SDK, a URL) may have put there.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(/(\w+:\/\/)[^/\s:@]+:[^/\s@]+@/g, "$1***:***@")
+    .replace(/\b(secret|password|passphrase|token|signature|credential|access[_-]?key(?:[_-]?id)?|secret[_-]?access[_-]?key|x-amz-[a-z-]+)(["']?\s*[=:]\s*["']?)[^\s&"',;]+/gi, "$1$2***");
+}
+
+/** Publishes one settled operation to the channel and the debug log. */
+export function traceOperation(message: OperationMessage): void {
   if (operationChannel.hasSubscribers) operationChannel.publish(message);
-  if (debugEnabled) {
-    const key = message.key === undefined ? "" : ` ${JSON.stringify(message.key)}`;
+  if (debug.enabled) {
+    const outcome = message.error ? `failed ${message.error.code}: ${redact(message.error.message)}` : "ok";
     const bytes = message.bytes === undefined ? "" : ` ${message.bytes} B`;
-    const outcome = message.error ? `failed ${message.error.code}: ${message.error.detail}` : "ok";
-    debug("%s%s on %s: %s%s in %s ms", message.operation, key, message.backend, outcome, bytes, message.durationMs.toFixed(1));
+    debug("%s %s%s%s in %s ms: %s", message.storage, message.operation, message.key === undefined ? "" : ` ${JSON.stringify(message.key)}`, bytes, message.durationMs.toFixed(1), outcome);
   }
-}
-
-/** Writes one line to the `NODE_DEBUG=pepperpy` log (callers pass nothing secret). */
-export function debugLog(format: string, ...args: unknown[]): void {
-  if (debugEnabled) debug(format, ...args);
 }

@@ -26,6 +26,8 @@ export type {
   StorageEventName,
   StorageListener,
   StorageValue,
+  Jsonable,
+  PutValue,
   StoredEntry,
   StoredStream,
   ValueType,
@@ -56,7 +58,6 @@ export {
   isStorageError,
 } from "./errors.js";
 export { StorageEvents } from "./events.js";
-export { OPERATION_CHANNEL, type OperationMessage } from "./diagnostics.js";
 export { ByteReader, collect, copyBytes, drain, sliceRange } from "./bytes.js";
 export {
   MAX_KEY_BYTES,
@@ -101,6 +102,8 @@ export {
 } from "./storage.js";
 export { Secret } from "./secret.js";
 export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
+export { checkOptionNames, didYouMean, toSnakeCase } from "./options.js";
+export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnostics.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
 export { PrefixDriver } from "./prefixed.js";

@@ -1,4 +1,3 @@
-import { observed, reportOperation } from "./diagnostics.js";
 import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, handOver, isWellFormedText, toBuffer } from "./codec.js";
@@ -15,6 +14,7 @@ import {
   isStorageError,
 } from "./errors.js";
 import { type Deadline, addDeadline, cancelDeadline } from "./deadlines.js";
+import { traceOperation, tracing } from "./diagnostics.js";
 import { StorageEvents } from "./events.js";
 import { compareKeys, validateKey, validateMetadata, validatePrefix } from "./keys.js";
 import { PrefixDriver } from "./prefixed.js";
@@ -30,6 +30,7 @@ import type {
   ObjectInfo,
   OperationOptions,
   PutOptions,
+  PutValue,
   RangeOptions,
   Storage,
   StorageCapabilities,
@@ -380,8 +381,8 @@ export class BaseStorage implements Storage {
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success: SuccessEvent<T> | undefined,
   ): MaybePromise<T> {
-    // Durations are measured only while someone listens to events or observes operations.
-    const started = this.events.active || observed() ? performance.now() : 0;
+    // Durations are measured only while someone listens to events or traces operations.
+    const started = this.events.active || tracing() ? performance.now() : 0;
     if (this.closed) {
       return this.fail(operation, key, started, new StorageUnavailableError("Storage is closed", { retryable: false }));
     }
@@ -483,7 +484,9 @@ export class BaseStorage implements Storage {
 
   /** Emits the success event, if anyone listens, and returns the result. */
   private succeed<T>(operation: string, key: string | undefined, started: number, result: T, success: SuccessEvent<T> | undefined): T {
-    if (observed()) reportOperation({ operation, key, backend: this.name, bytes: success?.bytes?.(result), durationMs: elapsed(started) });
+    if (started !== 0 && tracing()) {
+      traceOperation({ storage: this.name, operation, key, bytes: success?.bytes?.(result), durationMs: elapsed(started), error: undefined });
+    }
     if (success && this.events.active && this.events.has(success.event)) {
       this.events.emit(success.event, {
         key,
@@ -498,7 +501,7 @@ export class BaseStorage implements Storage {
   /** Adds context to an error, emits `storage.error` and rethrows it. */
   private fail(operation: string, key: string | undefined, started: number, error: unknown): never {
     const mapped = this.toStorageError(error, operation, key);
-    if (observed()) reportOperation({ operation, key, backend: this.name, durationMs: elapsed(started), error: mapped });
+    if (tracing()) traceOperation({ storage: this.name, operation, key, bytes: undefined, durationMs: elapsed(started), error: mapped });
     if (this.events.has("storage.error")) {
       this.events.emit("storage.error", { key, operation, durationMs: elapsed(started), error: mapped });
     }
@@ -644,12 +647,12 @@ export class BaseStorage implements Storage {
     return stream.pipe(mapper);
   }
 
-  put(key: string, value: StorageValue, opts: PutOptions = {}): Promise<ObjectInfo> {
+  put<T>(key: string, value: T & PutValue<T>, opts: PutOptions = {}): Promise<ObjectInfo> {
     return promiseOf(() => {
       this.checkKey(key, "put");
       let req: WriteRequest;
       try {
-        req = this.buildWriteRequest(key, value, opts);
+        req = this.buildWriteRequest(key, value as StorageValue, opts);
       } catch (error) {
         return this.fail("put", key, performance.now(), error);
       }

@@ -10,6 +10,39 @@ export type ByteStream = Readable | ReadableStream<Uint8Array> | AsyncIterable<U
 /** What `put` accepts: a string, bytes, a JSON value, or a stream of bytes. */
 export type StorageValue = string | Uint8Array | ArrayBuffer | JsonValue | ByteStream;
 
+/** A property of a {@link Jsonable} object: `undefined` is allowed (and dropped, as `JSON.stringify` does). */
+type JsonableProperty<T> = Jsonable<Exclude<T, undefined>> | (undefined extends T ? undefined : never);
+
+/**
+ * `T` when it is exactly representable as JSON, checked property by property at compile
+ * time — so values typed with an `interface` (which has no index signature, and so is not
+ * a {@link JsonValue}) are accepted. A property whose type is not JSON (a function, a
+ * `Date`, a `Map`, a `bigint`, a class with methods) becomes `never`, and `put` refuses the
+ * value where it is written. Optional and `undefined` properties are allowed: they are
+ * dropped as `JSON.stringify` drops them (so `{ nick: undefined }` reads back as `{}`);
+ * `undefined` inside an array is refused, by the type and at run time.
+ *
+ * @example
+ * interface User { name: string; nick?: string; tags: string[] }
+ * const u: User = { name: "ada", tags: [] };
+ * await storage.put("users/ada", u); // compiles: User is Jsonable
+ */
+export type Jsonable<T> = T extends string | number | boolean | null
+  ? T
+  : T extends bigint | symbol | undefined | ((...args: never[]) => unknown)
+    ? never
+    : T extends readonly unknown[]
+      ? { [I in keyof T]: Jsonable<T[I]> }
+      : T extends object
+        ? { [K in keyof T]: K extends string ? JsonableProperty<T[K]> : never }
+        : never;
+
+/**
+ * The type `put` checks a value against: a {@link StorageValue} as it is (strings, bytes,
+ * streams, `JsonValue`s), anything else — such as an `interface` — as {@link Jsonable}.
+ */
+export type PutValue<T> = T extends StorageValue ? T : Jsonable<T>;
+
 /**
  * How stored bytes are turned back into a value by `get`.
  * - `text`: a UTF-8 string
@@ -230,10 +263,12 @@ export interface Storage {
    * value's chunks are not copied: a source must not reuse a chunk's buffer after yielding it
    * (Node's streams never do). `undefined`, functions, non-JSON objects, strings with a lone
    * UTF-16 surrogate and JSON nested deeper than 1000 levels reject with
-   * `StorageValidationError`; a value over `maxSize` rejects and stores nothing; a failed
+   * `StorageValidationError`, at compile time too for values typed with interfaces (see
+   * {@link Jsonable}); an `undefined` property of an object is dropped, as `JSON.stringify`
+   * drops it; a value over `maxSize` rejects and stores nothing; a failed
    * condition rejects with `StorageConflictError`. Resolves to the stored object's info.
    */
-  put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
+  put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo>;
   /** Removes a key. Behaviour: deleting a missing key succeeds. */
   delete(key: string, opts?: OperationOptions): Promise<void>;
   /** Behaviour: `true` when the key exists; never throws for a missing key. */

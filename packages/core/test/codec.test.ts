@@ -122,7 +122,7 @@ describe("encodeValue / decodeValue", () => {
     ["a class instance", new (class Point {})(), /Point/],
     ["NaN", Number.NaN, /NaN/],
     ["nested Infinity", { a: [1, Number.POSITIVE_INFINITY] }, /value\.a\[1\] is Infinity/],
-    ["nested undefined", { a: { b: undefined } }, /value\.a\.b is undefined/],
+    ["undefined in an array", { a: [1, undefined] }, /value\.a\[1\] is undefined/],
     ["a sparse array", new Array<number>(3), /hole/],
     ["symbol keys", { [Symbol("s")]: 1 }, /symbol keys/],
     ["a bigint", 1n, /bigint/],

@@ -339,7 +339,7 @@ describe("layer options", () => {
     const missing = await configError(parseConfig("storage:\n  type: memory\n  options:\n    audit: true\n"));
     expect(missing.message).toMatch(/storage\.options\.audit\.sink: required/);
     const unknown = await configError(parseConfig("storage:\n  type: memory\n  options:\n    audit: { colour: red, sink: x }\n"));
-    expect(unknown.message).toMatch(/storage\.options\.audit\.colour: unknown field \(known: flushEvery, sink\)/);
+    expect(unknown.message).toMatch(/storage\.options\.audit\.colour: unknown field \(known: flush_every, sink\)/);
     // Disabled layers are not built and their options are not checked.
     seen.length = 0;
     await createStorage(await parseConfig("storage:\n  type: memory\n  options:\n    audit: false\n    cache: { enabled: false, nonsense: 1 }\n"));

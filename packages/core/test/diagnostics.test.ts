@@ -1,70 +1,81 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describe, expect, it } from "vitest";
-import { OPERATION_CHANNEL, type OperationMessage } from "../src/index.js";
+import { MemoryStorage } from "@pepperpy/storage-memory";
+import { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "../src/index.js";
 
-describe("diagnostics_channel", () => {
-  it("publishes one message per finished operation, failures with their error", async () => {
+describe("diagnostics_channel: one message per operation", () => {
+  it("publishes storage, operation, key, bytes, duration and the error", async () => {
     const seen: OperationMessage[] = [];
     const listener = (m: unknown) => seen.push(m as OperationMessage);
-    subscribe(OPERATION_CHANNEL, listener);
+    subscribe(OPERATION_CHANNEL_NAME, listener);
     try {
-      const s = new MemoryStorage();
-      await s.put("a/b.txt", "hello");
-      await s.get("a/b.txt");
-      await s.get("missing").catch(() => undefined);
-      await s.list("a/");
+      const storage = new MemoryStorage();
+      await storage.put("a", "hello");
+      await storage.get("a");
+      await storage.get("missing").catch(() => undefined);
     } finally {
-      unsubscribe(OPERATION_CHANNEL, listener);
+      unsubscribe(OPERATION_CHANNEL_NAME, listener);
     }
-    expect(seen.map((m) => [m.operation, m.key, m.backend])).toEqual([
-      ["put", "a/b.txt", "memory"],
-      ["get", "a/b.txt", "memory"],
-      ["get", "missing", "memory"],
-      ["listPage", "a/", "memory"],
+    expect(seen.map((m) => [m.storage, m.operation, m.key, m.error?.code ?? "ok"])).toEqual([
+      ["memory", "put", "a", "ok"],
+      ["memory", "get", "a", "ok"],
+      ["memory", "get", "missing", "NOT_FOUND"],
     ]);
     expect(seen[0]!.bytes).toBe(5);
-    expect(seen[1]!.bytes).toBe(5);
-    expect(seen[2]!.error?.code).toBe("NOT_FOUND");
     for (const m of seen) expect(m.durationMs).toBeGreaterThanOrEqual(0);
-  });
-
-  it("publishes nothing and measures nothing without subscribers", async () => {
-    const s = new MemoryStorage();
-    const seen: unknown[] = [];
-    const listener = (m: unknown) => seen.push(m);
-    await s.put("x", "y");
-    subscribe(OPERATION_CHANNEL, listener);
-    unsubscribe(OPERATION_CHANNEL, listener);
-    await s.get("x");
-    expect(seen).toEqual([]);
   });
 });
 
 describe("NODE_DEBUG=pepperpy", () => {
-  it("logs each operation to stderr, and never the encryption passphrase or the value", async () => {
+  it("redact hides credentials in URLs and key=value secrets", () => {
+    expect(redact("connect https://AKIA123:s3cr3t@host:9000/bucket failed")).toBe("connect https://***:***@host:9000/bucket failed");
+    expect(redact("bad request: secretAccessKey=abc123 token: xyz")).toBe("bad request: secretAccessKey=*** token: ***");
+    expect(redact("X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA")).toBe("X-Amz-Signature=***&X-Amz-Credential=***");
+    expect(redact('Key not found [get "users/1" on file]')).toBe('Key not found [get "users/1" on file]');
+  });
+
+  it("logs one line per operation on stderr, and nothing without it", async () => {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const script = `import { MemoryStorage } from ${JSON.stringify(new URL("../../memory/src/index.ts", import.meta.url).pathname)};
+const s = new MemoryStorage(); await s.put("k", "value"); await s.get("nope").catch(() => {});`;
+    const run = (env: NodeJS.ProcessEnv) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ["--conditions=source", "--import", tsx, "--input-type=module", "-e", script], {
+          env: { ...process.env, NODE_OPTIONS: "", ...env },
+        });
+        let err = "";
+        child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+        child.on("close", () => resolve(err));
+      });
+    const on = await run({ NODE_DEBUG: "pepperpy" });
+    expect(on).toMatch(/PEPPERPY \d+: memory put "k" 5 B in \d+\.\d ms: ok/);
+    expect(on).toMatch(/PEPPERPY \d+: memory get "nope" in \d+\.\d ms: failed NOT_FOUND: Key not found \[get "nope" on memory\]/);
+    expect(await run({ NODE_DEBUG: "" })).not.toContain("PEPPERPY");
+  }, 120_000);
+
+  it("never logs an encryption passphrase or a value", async () => {
     const dir = await mkdtemp(join(tmpdir(), "pp-debug-"));
     try {
       const passphrase = "correct-horse-battery-staple-PASSPHRASE";
       const script = fileURLToPath(new URL("./fixtures/debug-run.mts", import.meta.url));
       const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
       const { stderr } = await promisify(execFile)(process.execPath, ["--conditions=source", "--import", tsx, script], {
-        cwd: process.cwd(),
         env: { ...process.env, NODE_OPTIONS: "", NODE_DEBUG: "pepperpy", PP_KEY: passphrase, PP_DIR: join(dir, "data") },
       });
-      expect(stderr).toMatch(/PEPPERPY \d+: put "notes\/secret.txt" on crypto\(file\): ok/);
-      expect(stderr).toMatch(/get "notes\/none.txt" on .*failed NOT_FOUND/);
+      expect(stderr).toMatch(/PEPPERPY \d+: crypto\(file\) put "notes\/secret.txt" .*: ok/);
+      expect(stderr).toMatch(/crypto\(file\) get "notes\/none.txt" .*failed NOT_FOUND/);
       expect(stderr).not.toContain(passphrase);
       expect(stderr).not.toContain("TOP-SECRET-VALUE");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -19,6 +19,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl as presign } from "@aws-sdk/s3-request-presigner";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type DriverContext,
@@ -74,6 +75,25 @@ function heldCredentials(credentials: S3Credentials): NonNullable<S3ClientConfig
 }
 
 /** Options of {@link S3Storage}. */
+/** Every option `S3Storage` reads (checked at run time: a misspelt one is a config error). */
+const S3_OPTION_NAMES = [
+  "bucket",
+  "prefix",
+  "region",
+  "endpoint",
+  "forcePathStyle",
+  "credentials",
+  "client",
+  "partSize",
+  "queueSize",
+  "maxAttempts",
+  "requestTimeout",
+  "conditionalWrites",
+  "clientConfig",
+  "timeout",
+  "maxSize",
+] as const;
+
 export interface S3StorageOptions extends BaseStorageOptions {
   /** The bucket. It must exist; a missing bucket is a `StorageConfigError` naming it. */
   bucket: string;
@@ -211,6 +231,7 @@ export class S3Driver implements StorageDriver {
 
   constructor(options: S3StorageOptions) {
     if (typeof options !== "object" || options === null) throw new StorageConfigError("S3Storage needs a bucket name or options", { backend: "s3" });
+    checkOptionNames(options, S3_OPTION_NAMES, "S3Storage");
     if (typeof options.bucket !== "string" || options.bucket.length === 0) {
       throw new StorageConfigError("Invalid option bucket: expected a bucket name", { backend: "s3" });
     }

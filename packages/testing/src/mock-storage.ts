@@ -14,6 +14,7 @@ import {
   type ObjectInfo,
   type OperationOptions,
   type PutOptions,
+  type PutValue,
   type RangeOptions,
   type StorageCapabilities,
   type StorageDriver,
@@ -221,8 +222,8 @@ export class MockStorage extends BaseStorage {
       return super.get<T>(key, opts);
     });
   }
-  override put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo> {
-    return this.track("put", key, [key, value, opts], () => super.put(key, value, opts));
+  override put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo> {
+    return this.track("put", key, [key, value, opts], () => super.put<T>(key, value, opts));
   }
   override delete(key: string, opts?: OperationOptions): Promise<void> {
     return this.track("delete", key, [key, opts], () => super.delete(key, opts));

@@ -1,0 +1,122 @@
+/**
+ * What `put` accepts, checked by the compiler (`pnpm typecheck` compiles this file; each
+ * `@ts-expect-error` fails the check if the line compiles) and at run time.
+ */
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  BaseStorage,
+  type Jsonable,
+  type StorageErrorCode,
+  StorageNotFoundError,
+  StorageTimeoutError,
+  StorageValidationError,
+  isStorageError,
+} from "../src/index.js";
+import { MemoryStorage } from "../../memory/src/index.js";
+
+interface Address {
+  city: string;
+  zip?: string;
+}
+/** Declared with `interface`, as most TypeScript users type their data: no index signature. */
+interface User {
+  name: string;
+  nick?: string | undefined;
+  age: number;
+  admin: boolean;
+  tags: string[];
+  address: Address;
+  manager: User | null;
+  pair: [number, string];
+}
+interface WithDate {
+  when: Date;
+}
+interface WithMethod {
+  name: string;
+  greet(): string;
+}
+interface WithBigint {
+  n: bigint;
+}
+
+const ada: User = { name: "ada", age: 36, admin: true, tags: ["x"], address: { city: "London" }, manager: null, pair: [1, "a"] };
+
+describe("put's types fit values typed with interfaces", () => {
+  it("an interface of JSON properties compiles and round-trips; undefined properties are dropped as JSON.stringify does", async () => {
+    const storage = new MemoryStorage();
+    await storage.put("users/ada", ada);
+    expect(await storage.get<User>("users/ada")).toStrictEqual(ada);
+    const withUndefined: User = { ...ada, nick: undefined, address: { city: "Paris", zip: undefined } };
+    await storage.put("users/nick", withUndefined);
+    // Read back without the undefined properties, exactly what JSON.stringify would give.
+    expect(await storage.get("users/nick")).toStrictEqual(JSON.parse(JSON.stringify(withUndefined)));
+    expect(await storage.get("users/nick")).not.toHaveProperty("nick");
+    const list: User[] = [ada, ada];
+    await storage.put("users/all", list);
+    const readonlyList: readonly Address[] = [{ city: "Rome" }];
+    await storage.put("addresses", readonlyList);
+    await storage.put("text", "plain text");
+    await storage.put("bytes", new Uint8Array([1, 2]));
+    await storage.putMany([["x", "1"]]);
+  });
+
+  it("non-JSON properties are refused by the compiler and at run time", async () => {
+    const storage = new MemoryStorage();
+    const dated: WithDate = { when: new Date() };
+    const method: WithMethod = { name: "a", greet: () => "hi" };
+    const big: WithBigint = { n: 1n };
+    // @ts-expect-error a Date is not JSON (it would read back as a string)
+    await expect(storage.put("d", dated)).rejects.toThrow(/value\.when is a Date/);
+    // @ts-expect-error a function property is not JSON
+    await expect(storage.put("m", method)).rejects.toThrow(/value\.greet is a function/);
+    // @ts-expect-error a bigint is not JSON
+    await expect(storage.put("b", big)).rejects.toThrow(/value\.n is a bigint/);
+    // @ts-expect-error undefined in an array would read back as null
+    await expect(storage.put("u", [1, undefined])).rejects.toThrow(StorageValidationError);
+    // @ts-expect-error undefined is not a value
+    await expect(storage.put("u", undefined)).rejects.toThrow(StorageValidationError);
+  });
+
+  it("Jsonable<T> maps a JSON interface to itself and marks the offending property never", () => {
+    expectTypeOf<Jsonable<Address>>().toEqualTypeOf<{ city: string; zip?: string | undefined }>();
+    expectTypeOf<Jsonable<WithDate>["when"]>().not.toEqualTypeOf<Date>();
+    expectTypeOf<Jsonable<WithBigint>["n"]>().toEqualTypeOf<never>();
+  });
+});
+
+describe("each error class has its literal code", () => {
+  it("code narrows to the class's own code", () => {
+    expectTypeOf(new StorageNotFoundError("x").code).toEqualTypeOf<"NOT_FOUND">();
+    expectTypeOf(new StorageTimeoutError("x").code).toEqualTypeOf<"TIMEOUT">();
+    expectTypeOf(new StorageValidationError("x").code).toEqualTypeOf<"VALIDATION">();
+    const error: unknown = new StorageNotFoundError("x");
+    if (error instanceof StorageNotFoundError) {
+      const code: "NOT_FOUND" = error.code;
+      expect(code).toBe("NOT_FOUND");
+    }
+    if (isStorageError(error)) expectTypeOf(error.code).toEqualTypeOf<StorageErrorCode>();
+  });
+});
+
+describe("timeout errors state the limit", () => {
+  it("a call cut off by the storage's timeout says after how many ms", async () => {
+    const hang = new BaseStorage(
+      {
+        name: "hang",
+        capabilities: { rangeRead: false, conditionalWrite: false, serverSideCopy: false, keyIsAlsoPrefix: true, durable: false, persistent: false },
+        read: () => new Promise(() => undefined),
+        stat: () => new Promise(() => undefined),
+        write: () => new Promise(() => undefined),
+        delete: () => new Promise(() => undefined),
+        list: () => new Promise(() => undefined),
+      },
+      { timeout: 40 },
+    );
+    const error = await hang.delete("k").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageTimeoutError);
+    expect((error as Error).message).toBe('Timed out after 40 ms [delete "k" on hang]');
+    const perCall = await hang.get("k", { timeout: 25 }).catch((e: unknown) => e);
+    expect((perCall as Error).message).toMatch(/^Timed out after 25 ms \[get "k" on hang\]$/);
+  });
+});
