@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeStorageConformance, expiryCaseNames } from "@pepperpy/storage-testing";
+import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
 import { CachedStorage } from "../src/index.js";
 
@@ -18,11 +18,6 @@ describeStorageConformance("cache(memory), cache ttl 10 min", ({ clock }) =>
 );
 
 const dirs: string[] = [];
-// The file backend stores expiry deadlines (in its sidecar) on branch fs-v2; until that
-// merges, stacks over files skip the expiry cases (their logic runs over memory above).
-const fileExpirySkip = Object.fromEntries(
-  expiryCaseNames.map((n) => [n, "not supported yet by the file backend: it stores expiry deadlines in its sidecar from branch fs-v2"]),
-);
 
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -30,10 +25,10 @@ afterAll(async () => {
 // fsync off: these runs test the layer over real files, not the backend's durability (its own suite does).
 describeStorageConformance(
   "cache(file)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-cache-"));
     dirs.push(dir);
-    return new CachedStorage({ backend: new FileStorage({ basePath: dir, fsync: false }) });
+    return new CachedStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), clock: clock.now });
   },
-  { skip: { ...fileExpirySkip, "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );

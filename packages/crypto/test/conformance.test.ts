@@ -1,6 +1,6 @@
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeStorageConformance, expiryCaseNames } from "@pepperpy/storage-testing";
+import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,27 +16,21 @@ const key = new Uint8Array(32).fill(42);
 describeStorageConformance("crypto(memory)", ({ clock }) => new EncryptedStorage({ backend: new MemoryStorage({ clock: clock.now }), key, clock: clock.now }), { skip });
 
 const dirs: string[] = [];
-// The file backend stores expiry deadlines (in its sidecar) on branch fs-v2; until that
-// merges, stacks over files skip the expiry cases (their logic runs over memory above).
-const fileExpirySkip = Object.fromEntries(
-  expiryCaseNames.map((n) => [n, "not supported yet by the file backend: it stores expiry deadlines in its sidecar from branch fs-v2"]),
-);
 
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 const fileSkip = {
   ...skip,
-  ...fileExpirySkip,
   "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes",
 };
 // fsync off: these runs test the layer over real files, not the backend's durability (its own suite does).
 describeStorageConformance(
   "crypto(file)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-crypto-"));
     dirs.push(dir);
-    return new EncryptedStorage({ backend: new FileStorage({ basePath: dir, fsync: false }), key });
+    return new EncryptedStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), key, clock: clock.now });
   },
   { skip: fileSkip },
 );

@@ -1,5 +1,5 @@
 import { StorageConflictError, StorageValidationError } from "@pepperpy/storage-core";
-import { errorCode, lstatOrUndefined } from "./fd-io.js";
+import { errorCode } from "./fd-io.js";
 
 /** Small helpers shared by the driver's modules: key paths, error mapping, settling promises. */
 
@@ -8,15 +8,6 @@ export async function settled<T extends readonly unknown[]>(...promises: T): Pro
   const results = await Promise.allSettled(promises);
   for (const r of results) if (r.status === "rejected") throw r.reason;
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
-}
-
-/** True when `path` is a regular file now (never followed). */
-export async function isFileNow(path: string, key: string): Promise<boolean> {
-  try {
-    return (await lstatOrUndefined(path))?.isFile() === true;
-  } catch (error) {
-    throw keyError(error, key);
-  }
 }
 
 export function splitKey(key: string): { parents: string[]; name: string } {

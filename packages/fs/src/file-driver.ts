@@ -68,9 +68,19 @@ export class FileDriver implements StorageDriver {
   private readonly lister = new TreeLister(this);
   private readonly dirSyncs = new WeakMap<DirRef, { running: Promise<void> | undefined; queued: Promise<void> | undefined }>();
   private closed = false;
+  /** The storage's expiry clock (epoch ms): `exists`, `copy` and `move` treat a value whose deadline passed as missing. */
+  readonly now: () => number;
+  /**
+   * `exists`, `copy` and `move` check deadlines (the sidecar's `exp`) with {@link now}, so
+   * the core takes the driver's one-`lstat` `exists`. `read`, `stat`, `readStream` and `list`
+   * return expired values with their `expiresAt`: the core hides them, and `purgeExpired`
+   * and conditional writes over an expired value need to see them.
+   */
+  readonly honorsExpiry = true;
 
-  constructor(options: { basePath: string; fsync?: boolean | undefined; orphanAge?: number | undefined }) {
+  constructor(options: { basePath: string; fsync?: boolean | undefined; orphanAge?: number | undefined; clock?: (() => number) | undefined }) {
     this.basePath = options.basePath;
+    this.now = options.clock ?? Date.now;
     this.fsync = options.fsync ?? true;
     this.orphanAge = options.orphanAge ?? DEFAULT_ORPHAN_AGE_MS;
     if (!this.fsync) this.capabilities = { ...this.capabilities, durable: false };
@@ -199,6 +209,11 @@ export class FileDriver implements StorageDriver {
 
   async exists(key: string, ctx: DriverContext): Promise<boolean> {
     return entryExists(this, key, ctx);
+  }
+
+  /** True when `exp` (a record's deadline, epoch ms) has not passed by the storage's clock. */
+  isLiveDeadline(exp: number | undefined): boolean {
+    return exp === undefined || exp > this.now();
   }
 
   /** Opens (creating) a key's parent directories for a write; a file or symlink in the way is a conflict. */
@@ -346,6 +361,8 @@ export class FileDriver implements StorageDriver {
       const source = await openEntry(this, from, ctx);
       if (!source) return false;
       try {
+        // An expired source is missing (honorsExpiry): the target is left alone.
+        if (!this.isLiveDeadline(source.record?.exp)) return false;
         const { parents, name } = splitKey(to);
         for (let attempt = 0; ; attempt++) {
           const w = await this.walkToWrite(base, to, parents);
@@ -414,6 +431,8 @@ export class FileDriver implements StorageDriver {
           }
           if (!st.isFile()) return false;
           let record = (await resolveRecord(sw.dir.path, src.name, st, await readSidecar(sw.dir.path, src.name), ctx.signal)).record;
+          // An expired source is missing (honorsExpiry): nothing moves.
+          if (!this.isLiveDeadline(record?.exp)) return false;
           if (!record) {
             // A plain value (see writeIn) reads as bytes with its key's content type; under a
             // key whose extension gives another type it needs a record to read the same.

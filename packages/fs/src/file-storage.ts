@@ -62,7 +62,7 @@ export class FileStorage extends BaseStorage {
     if (opts.orphanAge !== undefined && (typeof opts.orphanAge !== "number" || !(opts.orphanAge >= 0))) {
       throw new StorageValidationError("Invalid option orphanAge: expected a non-negative number of ms", { backend: "file" });
     }
-    super(new FileDriver({ basePath: opts.basePath, fsync: opts.fsync, orphanAge: opts.orphanAge }), opts);
+    super(new FileDriver({ basePath: opts.basePath, fsync: opts.fsync, orphanAge: opts.orphanAge, clock: opts.clock }), opts);
     this.basePath = opts.basePath;
   }
 

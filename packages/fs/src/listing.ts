@@ -1,9 +1,10 @@
-import { type BigIntStats, promises as fsp, type Stats } from "node:fs";
+import { type BigIntStats, promises as fsp } from "node:fs";
 import { compareKeys, type DriverContext, isValidKey, type ListEntry, type ListPage, type ListPageRequest, RESERVED_SEGMENT_PREFIX } from "@pepperpy/storage-core";
 import { type BaseDir, closeScanDir, type DirCache, type DirLease, type DirRef, isMissing, openScanDir, type ScanDir } from "./contained-dir.js";
 import { fstatFd } from "./fd-io.js";
 import { sweepDir } from "./orphans.js";
-import { SIDECAR_PREFIX, sidecarOwner } from "./sidecar.js";
+import { SIDECAR_PREFIX, sidecarName, sidecarOwner } from "./sidecar.js";
+import { type RecordCache, versionOf } from "./versions.js";
 
 /**
  * Listing of FileStorage: a depth-first walk in key order over the contained directory
@@ -11,6 +12,12 @@ import { SIDECAR_PREFIX, sidecarOwner } from "./sidecar.js";
  * unchanged), fetch-ahead of subdirectories and file `lstat`s, and the rule of which names
  * are keys (see {@link TreeLister.readDirSorted}). Reserved names met on the way are
  * handed to the orphan sweeper.
+ *
+ * Expiry: a value with a deadline always has a sidecar (see versions.ts: `readsAsPlain`),
+ * and the directory read already shows which files have one. Only those entries cost more:
+ * an `lstat` (keys-only pages too) and their record — remembered by the driver for that
+ * version, else read from the sidecar — so every entry of a key with a deadline carries
+ * it as `expiresAt` and the core leaves out expired ones. Files without a sidecar never expire.
  */
 
 /** What the lister needs from its driver. */
@@ -19,6 +26,8 @@ export interface ListingHost {
   readonly dirs: DirCache | undefined;
   /** Age (ms) after which crash leftovers met by a listing are removed. */
   readonly orphanAge: number;
+  /** Sidecar records by key (the deadlines of listed values come from there). */
+  readonly records: RecordCache;
   readyBase(): BaseDir | Promise<BaseDir>;
   /** Opens the directories `parents` for reading; `undefined` when one is missing. */
   walkToRead(base: BaseDir, parents: readonly string[]): Promise<DirLease | undefined>;
@@ -29,6 +38,8 @@ interface DirEntry {
   name: string;
   sortName: string;
   dir: boolean;
+  /** A file with a sidecar in the directory: it may have a deadline. */
+  sidecar?: boolean;
 }
 
 /** One `list` page being gathered by {@link TreeLister.walkDir}. */
@@ -48,7 +59,9 @@ interface TreeWalk {
 /** What {@link TreeLister.walkDir} fetched ahead for an entry: a child directory, opened and read, or a file's `lstat`. */
 interface Fetched {
   child?: { dir: ScanDir; id: string; entries: DirEntry[] };
-  st?: Stats;
+  st?: BigIntStats;
+  /** The deadline of the file's version (epoch ms), from its record. */
+  exp?: number | undefined;
 }
 
 /** Subdirectories (and, for full entries, files) `list` fetches ahead of its walk, per directory. */
@@ -172,15 +185,7 @@ export class TreeLister {
       while (ahead.size < LIST_AHEAD && next < to) {
         const e = entries[next]!;
         if (e.dir) ahead.set(next, this.fetchChild(walk, dir, dirKey + e.sortName, e.name));
-        else if (!walk.keysOnly) {
-          ahead.set(
-            next,
-            fsp.lstat(`${dir.path}/${e.name}`).then(
-              (st) => ({ st }),
-              (error) => (isMissing(error) ? {} : Promise.reject(error)),
-            ),
-          );
-        }
+        else if (!walk.keysOnly || e.sidecar) ahead.set(next, this.fetchFile(dir, dirKey + e.name, e));
         // A failure is thrown where the entry's turn comes; until then it is not "unhandled".
         ahead.get(next)?.catch(() => undefined);
         next++;
@@ -194,12 +199,17 @@ export class TreeLister {
         const fetched = ahead.get(i);
         ahead.delete(i);
         if (!e.dir) {
-          if (walk.keysOnly) {
+          if (walk.keysOnly && !e.sidecar) {
             walk.items.push({ key: dirKey + e.name, size: -1, lastModified: new Date(Number.NaN) });
             continue;
           }
-          const st = (await fetched!).st;
-          if (st?.isFile()) walk.items.push({ key: dirKey + e.name, size: st.size, lastModified: st.mtime });
+          const { st, exp } = await fetched!;
+          if (!st?.isFile()) continue;
+          const item: ListEntry = walk.keysOnly
+            ? { key: dirKey + e.name, size: -1, lastModified: new Date(Number.NaN) }
+            : { key: dirKey + e.name, size: Number(st.size), lastModified: new Date(Number(st.mtimeNs / 1_000_000n)) };
+          if (exp !== undefined) item.expiresAt = new Date(exp);
+          walk.items.push(item);
           continue;
         }
         const child = (await fetched!).child;
@@ -220,6 +230,25 @@ export class TreeLister {
         if (f?.child) await closeScanDir(f.child.dir);
       }
     }
+  }
+
+  /**
+   * The `lstat` of the file `e` of `dir` (key `key`) for {@link walkDir}, and for a file with
+   * a sidecar the deadline of that version: from the driver's remembered records, else from
+   * its sidecar (then remembered). Nothing when the file is gone.
+   */
+  private async fetchFile(dir: DirRef, key: string, e: DirEntry): Promise<Fetched> {
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(`${dir.path}/${e.name}`, { bigint: true });
+    } catch (error) {
+      if (isMissing(error)) return {};
+      throw error;
+    }
+    if (!e.sidecar || !st.isFile()) return { st };
+    // `last`: a file replaced meanwhile is listed as it was seen, without a record; it is not remembered.
+    const version = await versionOf(this.host.records, dir, key, e.name, st, true);
+    return { st, exp: version?.record?.exp };
   }
 
   /** Opens and reads the subdirectory `name` of `dir` for {@link walkDir}; nothing when it is gone or not a real directory. */
@@ -325,6 +354,9 @@ export class TreeLister {
     }
     let settled = true;
     if (reserved.length > 0) {
+      // Which files have a sidecar (and so may have a deadline): known from the names alone.
+      const sidecars = new Set(reserved);
+      for (const e of out) if (!e.dir && sidecars.has(sidecarName(e.name))) e.sidecar = true;
       for (const name of reserved) {
         if (name.startsWith(`${SIDECAR_PREFIX}#`)) continue;
         const owner = sidecarOwner(name);

@@ -3,7 +3,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { DriverContext, ObjectInfo, StoredEntry, StoredStream } from "@pepperpy/storage-core";
 import { type DirRef, isMissing } from "./contained-dir.js";
-import { FALL_BACK, isFileNow, keyError, splitKey } from "./driver-support.js";
+import { FALL_BACK, keyError, splitKey } from "./driver-support.js";
 import { closeQuietly, fstatFd, openFd, READ_FLAGS, readFd } from "./fd-io.js";
 import type { FileDriver } from "./file-driver.js";
 import { matchRecord, type SidecarRecord } from "./sidecar.js";
@@ -177,10 +177,31 @@ export function statEntry(d: FileDriver, key: string, ctx: DriverContext): Promi
   });
 }
 
-/** The driver's `exists`: one `lstat` of the leaf in its (cached, checked) directory; no sidecar needed. */
+/**
+ * The driver's `exists`, with expiry honoured: one `lstat` of the leaf in its (cached,
+ * checked) directory when this process remembers that version's record (its deadline is
+ * then known without reading the sidecar); otherwise a `stat` (the `lstat` and the sidecar
+ * read), whose record is remembered for the next call.
+ */
 export async function entryExists(d: FileDriver, key: string, ctx: DriverContext): Promise<boolean> {
   const name = key.slice(key.lastIndexOf("/") + 1);
-  const fast = await d.inCachedDir(key, (dir) => isFileNow(`${dir.path}/${name}`, key));
+  const fast = await d.inCachedDir(key, (dir) => knownLiveNow(d, dir, key, name));
   if (fast !== FALL_BACK) return fast;
-  return (await inKeyDir(d, key, ctx, (dir) => isFileNow(`${dir.path}/${name}`, key))) ?? false;
+  const info = await statEntry(d, key, ctx);
+  return info !== undefined && d.isLiveDeadline(info.expiresAt?.getTime());
+}
+
+/** Whether `dir/name` is a live value, by one `lstat` and the remembered record of that version; `FALL_BACK` when none is remembered. */
+async function knownLiveNow(d: FileDriver, dir: DirRef, key: string, name: string): Promise<boolean | typeof FALL_BACK> {
+  let st: BigIntStats;
+  try {
+    st = await fsp.lstat(`${dir.path}/${name}`, { bigint: true });
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw keyError(error, key);
+  }
+  if (!st.isFile()) return false;
+  const known = d.records.get(key, st);
+  if (!known) return FALL_BACK;
+  return d.isLiveDeadline(matchRecord(known, st)?.exp);
 }

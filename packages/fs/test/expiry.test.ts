@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DriverContext, WriteRequest } from "@pepperpy/storage-core";
-import { FileDriver } from "@pepperpy/storage-fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { FileDriver, FileStorage } from "@pepperpy/storage-fs";
+import { afterAll, describe, expect, it, vi } from "vitest";
 
 // SPEC §11 contract, driver side: the fs driver persists WriteRequest.expiresAt in the
 // sidecar and returns it as info.expiresAt; the core does the hiding and purging.
@@ -45,5 +45,80 @@ describe("FileDriver: expiry deadlines", () => {
     await driver.write("a/blob.bin", req(new Uint8Array([4])), ctx());
     expect((await driver.stat("a/blob.bin", ctx()))?.expiresAt).toBeUndefined();
     await driver.close();
+  });
+
+  it("with the storage's clock, exists, copy and move treat an expired value as missing (honorsExpiry), remembered or read from the sidecar", async () => {
+    const basePath = join(root, `d${++n}`);
+    let now = 1_000_000;
+    const clock = () => now;
+    const driver = new FileDriver({ basePath, clock });
+    expect(driver.honorsExpiry).toBe(true);
+    await driver.write("k/a.txt", req(new Uint8Array([1]), { valueType: "text", contentType: "text/plain", expiresAt: now + 1000 }), ctx());
+    await driver.write("k/b.txt", req(new Uint8Array([2]), { valueType: "text", contentType: "text/plain", expiresAt: now + 1000 }), ctx());
+    await driver.write("k/plain.bin", req(new Uint8Array([3])), ctx());
+    await driver.write("k/dst.bin", req(new Uint8Array([9])), ctx());
+    expect(await driver.exists("k/a.txt", ctx())).toBe(true);
+    now += 1000; // the deadline itself: expired
+    // Remembered versions (the fast path: one lstat) and a fresh driver (sidecar read) agree.
+    const fresh = new FileDriver({ basePath, clock });
+    for (const d of [driver, fresh]) {
+      expect(await d.exists("k/a.txt", ctx()), "an expired value does not exist").toBe(false);
+      expect(await d.exists("k/plain.bin", ctx()), "a value without a deadline never expires").toBe(true);
+      expect(await d.exists("k/missing", ctx())).toBe(false);
+      expect(await d.copy("k/a.txt", "k/dst.bin", ctx()), "copy from an expired value").toBe(false);
+      expect(await d.move("k/b.txt", "k/dst.bin", ctx()), "move from an expired value").toBe(false);
+    }
+    expect(Buffer.from((await driver.read("k/dst.bin", ctx()))!.data)).toStrictEqual(Buffer.from([9]));
+    // read and stat still show the expired version with its deadline: the core hides it, and purges it.
+    expect((await fresh.stat("k/b.txt", ctx()))?.expiresAt?.getTime()).toBe(now);
+    await fresh.close();
+    await driver.close();
+  });
+
+  it("list entries of values with a deadline carry expiresAt, keys-only pages too, read from the sidecar by a fresh driver", async () => {
+    const basePath = join(root, `d${++n}`);
+    const driver = new FileDriver({ basePath });
+    const deadline = Date.now() + 60_000;
+    const long = `${"x".repeat(250)}.txt`; // its sidecar name is hashed (over 255 bytes)
+    await driver.write("p/a.txt", req(new Uint8Array([1]), { valueType: "text", contentType: "text/plain", expiresAt: deadline }), ctx());
+    await driver.write("p/b.txt", req(new Uint8Array([2]), { valueType: "text", contentType: "text/plain" }), ctx());
+    await driver.write("p/c.bin", req(new Uint8Array([3])), ctx());
+    await driver.write("p/d/e.bin", req(new Uint8Array([4]), { expiresAt: deadline + 1 }), ctx());
+    await driver.write(`p/${long}`, req(new Uint8Array([5]), { valueType: "text", contentType: "text/plain", expiresAt: deadline + 2 }), ctx());
+    const expected = [
+      ["p/a.txt", deadline],
+      ["p/b.txt", undefined],
+      ["p/c.bin", undefined],
+      ["p/d/e.bin", deadline + 1],
+      [`p/${long}`, deadline + 2],
+    ];
+    const fresh = new FileDriver({ basePath });
+    for (const d of [driver, fresh]) {
+      for (const keysOnly of [false, true]) {
+        const page = await d.list("p/", { limit: 100, keysOnly }, ctx());
+        expect(page.items.map((e) => [e.key, e.expiresAt?.getTime()]), `keysOnly: ${keysOnly}`).toStrictEqual(expected);
+        if (!keysOnly) expect(page.items.map((e) => e.size)).toStrictEqual([1, 1, 1, 1, 1]);
+      }
+    }
+    await fresh.close();
+    await driver.close();
+  });
+
+  it("FileStorage hands its clock to the driver: exists answers from the driver and honours the deadline", async () => {
+    let now = Date.now();
+    const storage = new FileStorage(join(root, `d${++n}`), { fsync: false, clock: () => now });
+    await storage.put("t/k", "v", { ttl: 1000 });
+    await storage.put("t/keep", "v");
+    // The core takes the driver's exists (one lstat for a remembered version), not a stat.
+    const stat = vi.spyOn((storage as unknown as { driver: FileDriver }).driver, "stat");
+    expect(await storage.exists("t/k")).toBe(true);
+    now += 1000;
+    expect(await storage.exists("t/k")).toBe(false);
+    expect(await storage.exists("t/keep")).toBe(true);
+    expect(stat).not.toHaveBeenCalled();
+    stat.mockRestore();
+    expect(await storage.list("t/")).toStrictEqual(["t/keep"]);
+    expect(await storage.purgeExpired("t/")).toBe(1);
+    await storage.close();
   });
 });

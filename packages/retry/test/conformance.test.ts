@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describeOutcomeConformance, describeStorageConformance, expiryCaseNames, withFaults } from "@pepperpy/storage-testing";
+import { describeOutcomeConformance, describeStorageConformance, withFaults } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
 import { RetryStorage } from "../src/index.js";
 
@@ -36,11 +36,6 @@ describeStorageConformance(
 );
 
 const dirs: string[] = [];
-// The file backend stores expiry deadlines (in its sidecar) on branch fs-v2; until that
-// merges, stacks over files skip the expiry cases (their logic runs over memory above).
-const fileExpirySkip = Object.fromEntries(
-  expiryCaseNames.map((n) => [n, "not supported yet by the file backend: it stores expiry deadlines in its sidecar from branch fs-v2"]),
-);
 
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -48,12 +43,12 @@ afterAll(async () => {
 // fsync off: these runs test the layer over real files, not the backend's durability (its own suite does).
 describeStorageConformance(
   "retry(file)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-retry-"));
     dirs.push(dir);
-    return new RetryStorage({ backend: new FileStorage({ basePath: dir, fsync: false }), delay: 1 });
+    return new RetryStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), delay: 1, clock: clock.now });
   },
-  { skip: { ...fileExpirySkip, "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
+  { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );
 
 // After a lost response (the backend did the work), the true outcome or "outcome unknown", never NotFound / Conflict.
