@@ -98,7 +98,7 @@ describe("TracingStorage", () => {
   });
 });
 
-describeStorageConformance("tracing(memory)", () => new TracingStorage({ backend: new MemoryStorage() }));
+describeStorageConformance("tracing(memory)", ({ clock }) => new TracingStorage({ backend: new MemoryStorage({ clock: clock.now }), clock: clock.now }));
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -106,10 +106,10 @@ afterAll(async () => {
 });
 describeStorageConformance(
   "tracing(file)",
-  async () => {
+  async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-otel-"));
     dirs.push(dir);
-    return new TracingStorage({ backend: new FileStorage({ basePath: dir, fsync: false }) });
+    return new TracingStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), clock: clock.now });
   },
   { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );
