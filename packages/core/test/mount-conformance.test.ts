@@ -6,7 +6,6 @@ import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import { afterAll } from "vitest";
-import { fileExpirySkip } from "./support/file-expiry.js";
 
 // The suite writes under a random "conformance-…/" prefix, which falls in the root mount;
 // the other mounts take part in every listing of the empty prefix and in close. Routing,
@@ -52,7 +51,6 @@ describeStorageConformance(
   },
   {
     skip: {
-      ...fileExpirySkip,
       "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes",
     },
   },

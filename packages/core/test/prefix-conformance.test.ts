@@ -6,7 +6,6 @@ import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describeStorageConformance } from "@pepperpy/storage-testing";
 import type { Storage } from "@pepperpy/storage-core";
 import { afterAll } from "vitest";
-import { fileExpirySkip } from "./support/file-expiry.js";
 
 // The view's prefix counts toward the 1024-byte limit of the storage underneath.
 const skip = {
@@ -41,7 +40,6 @@ describeStorageConformance(
   {
     skip: {
       ...skip,
-      ...fileExpirySkip,
       "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes",
     },
   },
