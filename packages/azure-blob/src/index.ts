@@ -15,7 +15,7 @@ export {
 export { type AzureErrorContext, mapAzureError, redact } from "./errors.js";
 export { EXPIRES_NAME, VALUE_TYPE_NAME, decodeName, encodeName, fromAzureMetadata, toAzureMetadata } from "./names.js";
 
-import { StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
+import { Secret, StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
 import { AzureBlobStorage } from "./azure-blob-storage.js";
 
 /**
@@ -43,7 +43,8 @@ export const storagePlugin: StoragePlugin = {
   },
   required: ["container"],
   create(config) {
-    const str = (name: string) => config[name] as string | undefined;
+    // Secret fields (connection string, account key, SAS token) arrive as `Secret`s: revealed only here.
+    const str = (name: string) => Secret.reveal(config[name]) as string | undefined;
     const retryLayer = config.options.retry !== undefined && config.options.retry !== false;
     if (retryLayer && config.maxAttempts !== undefined && config.maxAttempts !== 1) {
       throw new StorageConfigError("storage.max_attempts: cannot be combined with options.retry (the retry layer owns retries; the SDK then makes one attempt per request)", {

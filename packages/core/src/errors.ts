@@ -350,7 +350,9 @@ export function fromAbortSignal(signal: AbortSignal, ctx: StorageErrorOptions = 
   const reason: unknown = signal.reason;
   if (isStorageError(reason)) return reason.withContext(ctx);
   if (reason instanceof Error && reason.name === "TimeoutError") {
-    return new StorageTimeoutError("Operation timed out", { ...ctx, cause: reason });
+    // The core's deadline names its limit ("Timed out after 30000 ms"); keep it in the message.
+    const detail = /^Timed out after \d+ ms$/.test(reason.message) ? reason.message : "Operation timed out";
+    return new StorageTimeoutError(detail, { ...ctx, cause: reason });
   }
   return new StorageAbortedError("Operation aborted", { ...ctx, cause: reason });
 }

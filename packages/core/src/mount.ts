@@ -103,6 +103,8 @@ export class MountDriver implements StorageDriver {
       keyIsAlsoPrefix: all("keyIsAlsoPrefix"),
       durable: all("durable"),
       persistent: all("persistent"),
+      // A mount that answers from memory without yielding makes the whole mount such a store.
+      yieldsToEventLoop: sorted.every((m) => m.storage.capabilities.yieldsToEventLoop !== false),
     };
   }
 

@@ -34,8 +34,8 @@ export function didYouMean(name: string, known: readonly string[]): string {
   return best === undefined ? "" : ` (did you mean ${best}?)`;
 }
 
-/** Options of every storage (`BaseStorageOptions`), accepted by {@link checkOptionNames} for every constructor. */
-const BASE_OPTION_NAMES = ["timeout", "maxSize", "defaultTtl", "clock"] as const;
+/** Options every storage accepts (`BaseStorageOptions`). */
+export const COMMON_OPTION_NAMES: readonly string[] = ["timeout", "maxSize", "clock", "defaultTtl"];
 
 /**
  * Refuses option names a constructor does not know, with the errors config gives for a
@@ -45,13 +45,12 @@ const BASE_OPTION_NAMES = ["timeout", "maxSize", "defaultTtl", "clock"] as const
  * Names are the code's camelCase ones; `max_size` gets a hint to write `maxSize`.
  *
  * @param where - the class, as users write it (`MemoryStorage`)
- * @param ownNames - the options the constructor reads besides those of every storage
- *   (`timeout`, `maxSize`, `defaultTtl`, `clock`: always accepted), `backend` included for layers
+ * @param ownNames - the options the constructor reads besides the common ones, `backend` included for layers
  */
 export function checkOptionNames(options: unknown, ownNames: readonly string[], where: string): void {
   if (options === undefined || options === null) return;
-  // Every storage takes the options of BaseStorage (its constructor reads them).
-  const known = [...new Set([...ownNames, ...BASE_OPTION_NAMES])];
+  // Every storage takes the common options of BaseStorageOptions.
+  const known = [...new Set([...ownNames, ...COMMON_OPTION_NAMES])];
   if (typeof options !== "object" || Array.isArray(options)) {
     throw new StorageConfigError(`${where} options: expected an object, got ${Array.isArray(options) ? "an array" : typeof options}`);
   }

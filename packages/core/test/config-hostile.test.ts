@@ -2,7 +2,7 @@
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ResolvedStorageConfig, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerStorage, resolveConfig } from "@pepperpy/storage-core";
+import { type ResolvedStorageConfig, Secret, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerStorage, resolveConfig } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -42,7 +42,7 @@ describe("placeholder injection (issue 15 item 9)", () => {
       env: { KEY: "SUPERSECRET-key-material" },
     });
     expect(config.path).toBe("/srv/__pepperpy_env_0__/data");
-    expect(config.secretKey).toBe("SUPERSECRET-key-material");
+    expect(Secret.reveal(config.secretKey)).toBe("SUPERSECRET-key-material");
   });
 
   it("a placeholder-shaped literal with an index past the references is kept, not dropped", async () => {
