@@ -29,6 +29,12 @@ async function removeLeftovers(): Promise<void> {
       if (keys.length === 0) return;
       await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
     }
+  } catch (error) {
+    // s3rver answers some listings of the whole suite prefix with a 500 InternalError after
+    // the expiry cases (seen after keys with deadlines were written; not yet understood). The
+    // suite's own cleanup already removed each case's live keys; what is left here is
+    // expired keys under a random per-case prefix, which no later case lists.
+    if ((error as { name?: string }).name !== "InternalError") throw error;
   } finally {
     client.destroy();
   }
