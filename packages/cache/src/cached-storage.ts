@@ -408,7 +408,7 @@ export class CacheDriver extends ForwardingDriver {
  */
 export class CachedStorage extends LayerStorage<CacheDriver> {
   constructor(options: CachedStorageOptions) {
-    checkOptionNames(options, ["backend", "cacheSize", "maxBytes", "ttl", "negative", "clock", "timeout", "maxSize", "defaultTtl"], "CachedStorage");
+    checkOptionNames(options, ["backend", "cacheSize", "maxBytes", "ttl", "negative", "clock", "timeout", "maxSize"], "CachedStorage");
     if (!options?.backend) throw new StorageValidationError("CachedStorage needs { backend }", { backend: "cache" });
     const { backend, timeout, maxSize, defaultTtl, ...cacheOptions } = options;
     const clock = typeof cacheOptions.clock === "function" ? cacheOptions.clock : undefined;

@@ -307,7 +307,7 @@ export class MemoryStorage extends BaseStorage {
   protected declare readonly driver: MemoryDriver;
 
   constructor(options: MemoryStorageOptions = {}) {
-    checkOptionNames(options, ["capacity", "timeout", "maxSize", "defaultTtl", "clock"], "MemoryStorage");
+    checkOptionNames(options, ["capacity", "timeout", "maxSize"], "MemoryStorage");
     const capacity = options.capacity ?? Number.POSITIVE_INFINITY;
     if (typeof capacity !== "number" || Number.isNaN(capacity) || capacity < 0) {
       throw new StorageValidationError("Invalid option capacity: expected a non-negative number of bytes", { backend: "memory" });

@@ -347,7 +347,7 @@ export class MetricsStorage extends LayerStorage<MetricsDriver> {
   private readonly recorder: MetricsRecorder;
 
   constructor(options: LayerOptions) {
-    checkOptionNames(options, ["backend", "timeout", "maxSize", "defaultTtl", "clock"], "MetricsStorage");
+    checkOptionNames(options, ["backend", "timeout", "maxSize"], "MetricsStorage");
     if (!options?.backend) throw new StorageValidationError("MetricsStorage needs { backend }", { backend: "metrics" });
     const recorder = new MetricsRecorder();
     super(new MetricsDriver(options.backend, recorder), options);

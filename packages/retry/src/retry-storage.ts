@@ -323,7 +323,7 @@ export class RetryDriver extends ForwardingDriver {
  */
 export class RetryStorage extends LayerStorage<RetryDriver> {
   constructor(options: RetryStorageOptions) {
-    checkOptionNames(options, ["backend", "maxRetries", "delay", "maxDelay", "budget", "budgetRefill", "onRetry", "random", "timeout", "maxSize", "defaultTtl", "clock"], "RetryStorage");
+    checkOptionNames(options, ["backend", "maxRetries", "delay", "maxDelay", "budget", "budgetRefill", "onRetry", "random", "timeout", "maxSize"], "RetryStorage");
     if (!options?.backend) throw new StorageValidationError("RetryStorage needs { backend }", { backend: "retry" });
     const { backend, timeout, maxSize, defaultTtl, clock, ...retryOptions } = options;
     super(new RetryDriver(backend, retryOptions), { timeout, maxSize, defaultTtl, clock });

@@ -92,9 +92,6 @@ const S3_OPTION_NAMES = [
   "clientConfig",
   "timeout",
   "maxSize",
-  "defaultTtl",
-  "clock",
-  "listExpiry",
 ] as const;
 
 export interface S3StorageOptions extends BaseStorageOptions {
