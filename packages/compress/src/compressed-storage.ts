@@ -368,7 +368,7 @@ export class CompressionDriver extends ForwardingDriver {
  */
 export class CompressedStorage extends LayerStorage<CompressionDriver> {
   constructor(options: CompressedStorageOptions) {
-    checkOptionNames(options, ["backend", "algorithm", "level", "threshold", "maxDecompressedSize", "timeout", "maxSize"], "CompressedStorage");
+    checkOptionNames(options, ["backend", "algorithm", "level", "threshold", "maxDecompressedSize", "decompressionBudget"], "CompressedStorage");
     if (!options || typeof options !== "object" || !options.backend) throw new StorageConfigError("CompressedStorage needs { backend }");
     const algorithm = options.algorithm ?? "gzip";
     if (!(algorithm in LEVELS)) {

@@ -34,6 +34,9 @@ export function didYouMean(name: string, known: readonly string[]): string {
   return best === undefined ? "" : ` (did you mean ${best}?)`;
 }
 
+/** Options every storage accepts (`BaseStorageOptions`). */
+export const COMMON_OPTION_NAMES: readonly string[] = ["timeout", "maxSize", "clock", "defaultTtl"];
+
 /**
  * Refuses option names a constructor does not know, with the errors config gives for a
  * misspelt field: `new FileStorage("./store", { fsnc: false })` throws
@@ -42,10 +45,12 @@ export function didYouMean(name: string, known: readonly string[]): string {
  * Names are the code's camelCase ones; `max_size` gets a hint to write `maxSize`.
  *
  * @param where - the class, as users write it (`MemoryStorage`)
- * @param known - every option the constructor reads, `backend` included for layers
+ * @param ownNames - the options the constructor reads besides the common ones, `backend` included for layers
  */
-export function checkOptionNames(options: unknown, known: readonly string[], where: string): void {
+export function checkOptionNames(options: unknown, ownNames: readonly string[], where: string): void {
   if (options === undefined || options === null) return;
+  // Every storage takes the common options of BaseStorageOptions.
+  const known = [...new Set([...ownNames, ...COMMON_OPTION_NAMES])];
   if (typeof options !== "object" || Array.isArray(options)) {
     throw new StorageConfigError(`${where} options: expected an object, got ${Array.isArray(options) ? "an array" : typeof options}`);
   }

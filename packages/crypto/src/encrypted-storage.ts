@@ -357,7 +357,7 @@ export class EncryptionDriver extends ForwardingDriver {
  */
 export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
   constructor(options: EncryptedStorageOptions) {
-    checkOptionNames(options, ["backend", "key", "keys", "activeKeyId", "allowPlaintext", "timeout", "maxSize"], "EncryptedStorage");
+    checkOptionNames(options, ["backend", "key", "keys", "activeKeyId", "allowPlaintext", "acceptScrypt"], "EncryptedStorage");
     if (!options || typeof options !== "object" || !options.backend) throw new StorageConfigError("EncryptedStorage needs { backend, key }");
     const ring = new KeyRing(options);
     super(new EncryptionDriver(options.backend, ring, options.allowPlaintext === true), options);

@@ -90,6 +90,7 @@ const S3_OPTION_NAMES = [
   "requestTimeout",
   "conditionalWrites",
   "clientConfig",
+  "listExpiry",
   "timeout",
   "maxSize",
 ] as const;

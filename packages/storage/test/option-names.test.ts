@@ -29,7 +29,7 @@ function configError(make: () => unknown): StorageConfigError {
 describe("misspelt constructor options are StorageConfigErrors naming the option", () => {
   const backend = () => new MemoryStorage();
   const cases: [string, () => unknown, RegExp][] = [
-    ["MemoryStorage", () => new MemoryStorage({ capacty: 10 } as never), /^MemoryStorage options\.capacty: unknown option \(did you mean capacity\?\) \(known: capacity, maxSize, timeout\)/],
+    ["MemoryStorage", () => new MemoryStorage({ capacty: 10 } as never), /^MemoryStorage options\.capacty: unknown option \(did you mean capacity\?\) \(known: capacity, clock, defaultTtl, maxSize, timeout\)/],
     ["MemoryStorage (snake_case)", () => new MemoryStorage({ max_size: 10 } as never), /options\.max_size: unknown option \(in code the option is maxSize\)/],
     ["S3Storage", () => new S3Storage({ bucket: "b", forcePathStyel: true } as never), /^S3Storage options\.forcePathStyel: unknown option \(did you mean forcePathStyle\?\)/],
     ["CachedStorage", () => new CachedStorage({ backend: backend(), size: 10 } as never), /^CachedStorage options\.size: unknown option \(known: .*cacheSize/],
