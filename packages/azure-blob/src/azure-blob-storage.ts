@@ -19,6 +19,7 @@ import {
   type ListPageRequest,
   type ObjectInfo,
   StorageConfigError,
+  StorageConflictError,
   StorageIntegrityError,
   StorageNotFoundError,
   StorageUnsupportedError,
@@ -524,6 +525,33 @@ export class AzureBlobDriver implements StorageDriver {
 
   async delete(key: string, ctx: DriverContext): Promise<void> {
     await this.callOrMissing(key, ctx, (abortSignal) => this.blob(key).delete({ abortSignal }));
+  }
+
+  /**
+   * Deletes the blobs under `prefix` whose deadline (in their metadata, listed with them)
+   * is at or before `now`, the storage's clock; returns how many. Each delete is
+   * conditioned on the etag the listing saw (`If-Match`), so a key rewritten meanwhile,
+   * with a later deadline or none, is kept.
+   */
+  async purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    let purged = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(prefix, { cursor, limit: LIST_PAGE_SIZE }, ctx);
+      for (const e of page.items) {
+        if (e.expiresAt === undefined || e.expiresAt.getTime() > now || e.etag === undefined) continue;
+        const etag = e.etag;
+        try {
+          const out = await this.callOrMissing(e.key, ctx, (abortSignal) => this.blob(e.key).delete({ abortSignal, conditions: { ifMatch: etag } }));
+          if (out !== undefined) purged++;
+        } catch (error) {
+          // Rewritten since the listing (412): the new value stays.
+          if (!(error instanceof StorageConflictError)) throw error;
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return purged;
   }
 
   /**

@@ -43,8 +43,12 @@ export const storagePlugin: StoragePlugin = {
   },
   required: ["container"],
   create(config) {
-    // Secret fields (connection string, account key, SAS token) arrive as `Secret`s: revealed only here.
-    const str = (name: string) => Secret.reveal(config[name]) as string | undefined;
+    const str = (name: string) => config[name] as string | undefined;
+    // Secret fields arrive held in a `Secret` (never printed by the resolved config); the SDK takes the text.
+    const secret = (name: string) => {
+      const v = config[name];
+      return Secret.isSecret(v) ? (v.reveal() as string) : (v as string | undefined);
+    };
     const retryLayer = config.options.retry !== undefined && config.options.retry !== false;
     if (retryLayer && config.maxAttempts !== undefined && config.maxAttempts !== 1) {
       throw new StorageConfigError("storage.max_attempts: cannot be combined with options.retry (the retry layer owns retries; the SDK then makes one attempt per request)", {
@@ -55,11 +59,11 @@ export const storagePlugin: StoragePlugin = {
     return new AzureBlobStorage({
       container: str("container")!,
       prefix: str("prefix"),
-      connectionString: str("connectionString"),
+      connectionString: secret("connectionString"),
       url: str("url"),
       accountName: str("accountName"),
-      accountKey: str("accountKey"),
-      sasToken: str("sasToken"),
+      accountKey: secret("accountKey"),
+      sasToken: secret("sasToken"),
       createContainer: config.createContainer as boolean | undefined,
       blockSize: config.blockSize as number | undefined,
       concurrency: config.concurrency as number | undefined,

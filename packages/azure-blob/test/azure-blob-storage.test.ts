@@ -313,3 +313,34 @@ describe("storagePlugin (config type: azure-blob)", () => {
     ).rejects.toMatchObject({ code: "CONFIG" });
   });
 });
+
+describe("purgeExpired", () => {
+  it("deletes expired blobs by the storage's clock and keeps a key rewritten after the listing saw it", async () => {
+    let now = Date.UTC(2030, 0, 1);
+    const storage = azureStorageFor(server, container, { prefix: "purge-race", clock: () => now });
+    await storage.put("p/a", "old a", { ttl: 1000 });
+    await storage.put("p/b", "old b", { ttl: 1000 });
+    await storage.put("p/keep", "no deadline");
+    now += 5000; // both deadlines passed by the injected clock; Azure's own time plays no part
+    // The driver's listing sees both expired blobs; before it returns, another writer
+    // rewrites p/b (a new etag). The delete of p/b is conditioned on the listed etag: kept.
+    const driver = (storage as unknown as { driver: { list: (...a: unknown[]) => Promise<unknown> } }).driver;
+    const list = driver.list.bind(driver);
+    let rewritten = false;
+    driver.list = async (...args: unknown[]) => {
+      const page = await list(...args);
+      if (!rewritten) {
+        rewritten = true;
+        await raw.getContainerClient(container).getBlockBlobClient("purge-race/p/b").upload("rewritten", 9);
+      }
+      return page;
+    };
+    expect(await storage.purgeExpired("p/")).toBe(1);
+    expect(rewritten).toBe(true);
+    expect(await raw.getContainerClient(container).getBlockBlobClient("purge-race/p/a").exists()).toBe(false);
+    expect(await raw.getContainerClient(container).getBlockBlobClient("purge-race/p/b").exists()).toBe(true);
+    expect(await storage.get("p/keep")).toBe("no deadline");
+    expect(await storage.purgeExpired("p/")).toBe(0);
+    await storage.close();
+  });
+});

@@ -14,12 +14,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describeStorageConformance("azure-blob (Azurite)", () => azureStorageFor(server!, container, { prefix: "suite" }));
+describeStorageConformance("azure-blob (Azurite)", ({ clock }) => azureStorageFor(server!, container, { prefix: "suite", clock: clock.now }));
 
 // Small blocks: every value over 64 KiB (the suite's 1 MiB and 3 MiB values, its streams)
 // goes through staged blocks and one commit.
-describeStorageConformance("azure-blob (Azurite), 64 KiB staged blocks", () =>
-  azureStorageFor(server!, container, { prefix: "blocks", blockSize: 64 * 1024, concurrency: 3 }),
+describeStorageConformance("azure-blob (Azurite), 64 KiB staged blocks", ({ clock }) =>
+  azureStorageFor(server!, container, { prefix: "blocks", blockSize: 64 * 1024, concurrency: 3, clock: clock.now }),
 );
 
 // The layer stack of SPEC §5 in its config order, outermost first: metrics, cache,
@@ -29,16 +29,18 @@ describeStorageConformance("azure-blob (Azurite), 64 KiB staged blocks", () =>
 const STACK_KEY = new Uint8Array(32).fill(42);
 describeStorageConformance(
   "metrics(cache(compress(crypto(retry(azure-blob)))))",
-  async () => {
+  async ({ clock }) => {
     const { MetricsStorage } = await import("@pepperpy/storage-metrics");
     const { CachedStorage } = await import("@pepperpy/storage-cache");
     const { CompressedStorage } = await import("@pepperpy/storage-compress");
     const { EncryptedStorage } = await import("@pepperpy/storage-crypto");
     const { RetryStorage } = await import("@pepperpy/storage-retry");
-    const retry = new RetryStorage({ backend: azureStorageFor(server!, container, { prefix: "stack", maxAttempts: 1 }), maxRetries: 2, delay: 1 });
-    const crypto = new EncryptedStorage({ backend: retry, key: STACK_KEY });
-    const compress = new CompressedStorage({ backend: crypto, threshold: 0 });
-    return new MetricsStorage({ backend: new CachedStorage({ backend: compress, cacheSize: 100 }) });
+    const now = clock.now;
+    const azure = azureStorageFor(server!, container, { prefix: "stack", maxAttempts: 1, clock: now });
+    const retry = new RetryStorage({ clock: now, backend: azure, maxRetries: 2, delay: 1 });
+    const crypto = new EncryptedStorage({ clock: now, backend: retry, key: STACK_KEY });
+    const compress = new CompressedStorage({ clock: now, backend: crypto, threshold: 0 });
+    return new MetricsStorage({ clock: now, backend: new CachedStorage({ clock: now, backend: compress, cacheSize: 100 }) });
   },
   {
     skip: {

@@ -14,8 +14,13 @@ export {
 } from "./postgres-storage.js";
 export { mapPostgresError, type PostgresErrorContext } from "./errors.js";
 
-import type { StoragePlugin } from "@pepperpy/storage-core";
+import { Secret, type StoragePlugin } from "@pepperpy/storage-core";
 import { PostgresStorage } from "./postgres-storage.js";
+
+/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the client takes the text. */
+function revealed(value: unknown): string | undefined {
+  return Secret.isSecret(value) ? (value.reveal() as string) : (value as string | undefined);
+}
 
 /**
  * Registry plugin for config `type: postgres`:
@@ -46,11 +51,11 @@ export const storagePlugin: StoragePlugin = {
   },
   create(config) {
     return new PostgresStorage({
-      connectionString: config.connectionString as string | undefined,
+      connectionString: revealed(config.connectionString),
       host: config.host as string | undefined,
       port: config.port as number | undefined,
       user: config.user as string | undefined,
-      password: config.password as string | undefined,
+      password: revealed(config.password),
       database: config.database as string | undefined,
       table: config.table as string | undefined,
       createTable: config.createTable as boolean | undefined,

@@ -5,8 +5,13 @@
 export { RedisDriver, RedisStorage, type RedisStorageOptions, redactUrl } from "./redis-storage.js";
 export { mapRedisError, type RedisErrorContext } from "./errors.js";
 
-import type { StoragePlugin } from "@pepperpy/storage-core";
+import { Secret, type StoragePlugin } from "@pepperpy/storage-core";
 import { RedisStorage } from "./redis-storage.js";
+
+/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the client takes the text. */
+function revealed(value: unknown): string | undefined {
+  return Secret.isSecret(value) ? (value.reveal() as string) : (value as string | undefined);
+}
 
 /**
  * Registry plugin for config `type: redis`:
@@ -33,11 +38,11 @@ export const storagePlugin: StoragePlugin = {
   },
   create(config) {
     return new RedisStorage({
-      url: config.url as string | undefined,
+      url: revealed(config.url),
       host: config.host as string | undefined,
       port: config.port as number | undefined,
       username: config.username as string | undefined,
-      password: config.password as string | undefined,
+      password: revealed(config.password),
       db: config.db as number | undefined,
       keyPrefix: config.keyPrefix as string | undefined,
       connectTimeout: config.connectTimeout as number | undefined,

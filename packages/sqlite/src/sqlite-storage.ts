@@ -442,6 +442,15 @@ export class SqliteDriver implements StorageDriver {
     return more ? { items, cursor: items[items.length - 1]!.key } : { items };
   }
 
+  /**
+   * Deletes the rows under `prefix` whose deadline is at or before `now` (the storage's
+   * clock, never SQLite's) in one statement, and returns how many.
+   */
+  purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
+    const upper = prefix === "" ? null : (prefixUpperBound(prefix) ?? null);
+    return this.request<number>("purge", [prefix, upper, now], ctx, prefix || undefined);
+  }
+
   copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     return this.request<boolean>("copy", [from, to], ctx, from);
   }

@@ -67,6 +67,8 @@ const s = {
   ),
   listFrom: db.prepare("SELECT key, size, modified, etag, expires_at FROM " + T + " WHERE key >= ? AND key > ? ORDER BY key LIMIT ?"),
   listRange: db.prepare("SELECT key, size, modified, etag, expires_at FROM " + T + " WHERE key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?"),
+  purgeFrom: db.prepare("DELETE FROM " + T + " WHERE key >= ? AND expires_at IS NOT NULL AND expires_at <= ?"),
+  purgeRange: db.prepare("DELETE FROM " + T + " WHERE key >= ? AND key < ? AND expires_at IS NOT NULL AND expires_at <= ?"),
 };
 const begin = db.prepare("BEGIN IMMEDIATE");
 const commit = db.prepare("COMMIT");
@@ -145,6 +147,9 @@ const ops = {
     }),
   list: ([lower, cursor, upper, limit]) =>
     upper === null ? s.listFrom.all(lower, cursor, limit) : s.listRange.all(lower, cursor, upper, limit),
+  // One statement: the deadline is checked and the row deleted atomically, so a key
+  // rewritten with a later deadline meanwhile is kept. now is the storage's clock, not SQLite's.
+  purge: ([lower, upper, now]) => (upper === null ? s.purgeFrom.run(lower, now) : s.purgeRange.run(lower, upper, now)).changes,
   checkpoint: () => db.pragma("wal_checkpoint(TRUNCATE)"),
   close: () => {
     db.close();

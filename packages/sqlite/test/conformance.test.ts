@@ -10,9 +10,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
 // A fresh database file per case, with the defaults users get (WAL, synchronous=FULL).
-describeStorageConformance("sqlite", () => new SqliteStorage(join(root, `case-${++n}.db`)));
+describeStorageConformance("sqlite", ({ clock }) => new SqliteStorage({ path: join(root, `case-${++n}.db`), clock: clock.now }));
 // Several storages on one file: the suite's prefixes keep the cases apart, the table is shared.
-describeStorageConformance("sqlite (one shared file, synchronous=normal)", () => new SqliteStorage({ path: join(root, "shared.db"), synchronous: "normal" }));
+describeStorageConformance("sqlite (one shared file, synchronous=normal)", ({ clock }) =>
+  new SqliteStorage({ path: join(root, "shared.db"), synchronous: "normal", clock: clock.now }),
+);
 
 // The layer stack of SPEC §5 in its config order, outermost first: metrics, cache,
 // compression, encryption, retry, over the real database. (A raw 32-byte key: a YAML
@@ -24,16 +26,18 @@ const stackSkip = {
 };
 describeStorageConformance(
   "metrics(cache(compress(crypto(retry(sqlite)))))",
-  async () => {
+  async ({ clock }) => {
     const { MetricsStorage } = await import("@pepperpy/storage-metrics");
     const { CachedStorage } = await import("@pepperpy/storage-cache");
     const { CompressedStorage } = await import("@pepperpy/storage-compress");
     const { EncryptedStorage } = await import("@pepperpy/storage-crypto");
     const { RetryStorage } = await import("@pepperpy/storage-retry");
-    const retry = new RetryStorage({ backend: new SqliteStorage({ path: join(root, `stack-${++n}.db`), synchronous: "normal" }), maxRetries: 2, delay: 1 });
-    const crypto = new EncryptedStorage({ backend: retry, key: STACK_KEY });
-    const compress = new CompressedStorage({ backend: crypto, threshold: 0 });
-    return new MetricsStorage({ backend: new CachedStorage({ backend: compress, cacheSize: 100 }) });
+    const now = clock.now;
+    const sqlite = new SqliteStorage({ path: join(root, `stack-${++n}.db`), synchronous: "normal", clock: now });
+    const retry = new RetryStorage({ clock: now, backend: sqlite, maxRetries: 2, delay: 1 });
+    const crypto = new EncryptedStorage({ clock: now, backend: retry, key: STACK_KEY });
+    const compress = new CompressedStorage({ clock: now, backend: crypto, threshold: 0 });
+    return new MetricsStorage({ clock: now, backend: new CachedStorage({ clock: now, backend: compress, cacheSize: 100 }) });
   },
   { skip: stackSkip },
 );

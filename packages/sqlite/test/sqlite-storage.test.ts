@@ -174,3 +174,26 @@ describe("storagePlugin (config type: sqlite)", () => {
     await expect(createStorage({ type: "sqlite", path: dbPath(), synchronous: "off" })).rejects.toThrow(/synchronous/);
   });
 });
+
+describe("purgeExpired", () => {
+  it("is one DELETE judged by the storage's clock, not SQLite's time, and stays inside the prefix", async () => {
+    const path = dbPath();
+    let now = Date.UTC(2040, 0, 1); // far from the machine's time: SQLite's clock would find nothing expired
+    const storage = new SqliteStorage({ path, clock: () => now });
+    await storage.put("p/a", "a", { ttl: 1000 });
+    await storage.put("p/b", "b", { ttl: 60_000 });
+    await storage.put("p/c", "c");
+    await storage.put("q/a", "qa", { ttl: 1000 });
+    now += 2000;
+    expect(await storage.purgeExpired("p/")).toBe(1);
+    await storage.close();
+    // The rows themselves: p/a is gone; p/b (later deadline), p/c (none) and q/a (other prefix) stay.
+    const db = new Database(path, { readonly: true });
+    try {
+      const keys = db.prepare("SELECT key FROM pepperpy_storage ORDER BY key").pluck().all();
+      expect(keys).toEqual(["p/b", "p/c", "q/a"]);
+    } finally {
+      db.close();
+    }
+  });
+});
