@@ -13,6 +13,7 @@ import { metrics } from "./metrics.js";
 import { mountsAndExpiry } from "./mounts-and-expiry.js";
 import { retry } from "./retry.js";
 import { s3Storage } from "./s3-storage.js";
+import { sqlite } from "./sqlite.js";
 import type { Example } from "./support.js";
 import { testing } from "./testing.js";
 
@@ -28,6 +29,7 @@ export const EXAMPLES: readonly Example[] = [
   metrics,
   composite,
   mountsAndExpiry,
+  sqlite,
   events,
   errorHandling,
   config,
