@@ -74,7 +74,7 @@ export async function isStaleLock(path: string, now = Date.now()): Promise<boole
  */
 export function unlinkSyncQuietly(path: string): void {
   try {
-    unlinkSync(path);
+    unlinkSync(path); // sync-ok: the process exit hook, where nothing asynchronous runs
   } catch {
     // Gone already, or not ours to remove.
   }

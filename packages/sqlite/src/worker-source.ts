@@ -19,7 +19,7 @@ const T = workerData.table;
 
 let db;
 try {
-  if (workerData.path !== ":memory:") require("node:fs").mkdirSync(require("node:path").dirname(workerData.path), { recursive: true });
+  if (workerData.path !== ":memory:") require("node:fs").mkdirSync(require("node:path").dirname(workerData.path), { recursive: true }); // sync-ok: on the worker thread, once, before the database opens
   db = new Database(workerData.path, { timeout: workerData.busyTimeout });
   const mode = db.pragma("journal_mode = WAL", { simple: true });
   db.pragma("synchronous = " + workerData.synchronous);
