@@ -494,7 +494,7 @@ export class FileDriver implements StorageDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.holders.close();
+    await this.holders.close();
     this.dirs?.close();
     const opening = this.opening;
     this.opening = undefined;

@@ -76,9 +76,9 @@ function holderCreated(path: string): void {
   });
 }
 
-function removeHolderFile(path: string): void {
+function removeHolderFile(path: string): Promise<void> {
   liveHolders.delete(path);
-  void unlinkQuietly(path);
+  return unlinkQuietly(path).then(() => undefined);
 }
 
 /**
@@ -124,7 +124,7 @@ export class HolderPool {
     // Retired: removed now if unused, else by its last user.
     if (current) {
       this.holder = undefined;
-      if (current.users === 0) removeHolderFile(current.path);
+      if (current.users === 0) void removeHolderFile(current.path);
     }
     const root = this.rootPath();
     if (root === undefined || this.closed) return undefined;
@@ -139,7 +139,7 @@ export class HolderPool {
     holderCreated(path);
     const holder: LockHolder = { path, users: 0, born: now, idleSince: now };
     if (this.closed) {
-      removeHolderFile(path);
+      await removeHolderFile(path);
       return undefined;
     }
     this.holder = holder;
@@ -150,7 +150,7 @@ export class HolderPool {
   drop(h: LockHolder): void {
     if (--h.users > 0) return;
     if (this.holder !== h || this.closed) {
-      removeHolderFile(h.path);
+      void removeHolderFile(h.path);
       return;
     }
     h.idleSince = Date.now();
@@ -162,7 +162,7 @@ export class HolderPool {
       const idle = Date.now() - cur.idleSince;
       if (idle >= HOLDER_IDLE_MS) {
         this.holder = undefined;
-        removeHolderFile(cur.path);
+        void removeHolderFile(cur.path);
       } else {
         this.holderTimer = setTimeout(check, HOLDER_IDLE_MS - idle).unref();
       }
@@ -170,13 +170,19 @@ export class HolderPool {
     this.holderTimer = setTimeout(check, HOLDER_IDLE_MS).unref();
   }
 
-  /** Removes the holder if unused (a holder in use goes with its last user). */
-  close(): void {
+  /**
+   * Removes the holder if unused (a holder in use goes with its last user); resolves once
+   * the file is gone, so a closed storage leaves nothing of its own in the base.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.holderTimer) clearTimeout(this.holderTimer);
     this.holderTimer = undefined;
+    const creating = this.creatingHolder;
     const holder = this.holder;
     this.holder = undefined;
-    if (holder && holder.users === 0) removeHolderFile(holder.path);
+    if (holder && holder.users === 0) await removeHolderFile(holder.path);
+    // A holder being created sees `closed` and removes itself: wait for that too.
+    if (creating) await creating.catch(() => undefined);
   }
 }
