@@ -30,8 +30,9 @@ import {
   Secret,
   StorageConfigError,
   type StorageError,
-  StorageIOError,
   StorageNotFoundError,
+  type PartialFailure,
+  StoragePartialWriteError,
   StorageUnavailableError,
   StorageValidationError,
   type StorageCapabilities,
@@ -175,8 +176,6 @@ const LIST_PAGE_SIZE = 1000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** The S3 error codes of a DeleteObjects entry that may succeed when tried again. */
-const TRANSIENT_DELETE_CODES = new Set(["InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"]);
-
 function checkInteger(name: string, value: unknown, min: number): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
@@ -758,7 +757,8 @@ export class S3Driver implements StorageDriver {
       for (const e of out.Errors ?? []) {
         if (e.Code === "NoSuchKey") continue;
         const full = e.Key ?? "";
-        failures.push({ key: full.startsWith(this.prefix) ? full.slice(this.prefix.length) : full, code: e.Code ?? "Unknown" });
+        const key = full.startsWith(this.prefix) ? full.slice(this.prefix.length) : full;
+        failures.push(deleteFailure(e, key, this.bucket, ctx.operation));
       }
     });
     if (failures.length > 0) throw new S3DeleteManyError(failures, keys.length, ctx.operation);
@@ -787,21 +787,35 @@ export class S3Driver implements StorageDriver {
   }
 }
 
-/** One key DeleteObjects could not delete. */
-export interface S3DeleteFailure {
+/** One key DeleteObjects could not delete: a per-key {@link PartialFailure} with the S3 error code. */
+export interface S3DeleteFailure extends PartialFailure {
   /** The key (relative to the storage's prefix). */
   key: string;
   /** The S3 error code (`AccessDenied`, `InternalError`, …). */
   code: string;
+  /** The S3 error message for this key, as the server sent it (`undefined` when it sent none). */
+  message: string | undefined;
+}
+
+/** An entry of a DeleteObjects `Errors` list, as the SDK parses it. */
+interface DeleteObjectsErrorEntry {
+  Key?: string | undefined;
+  Code?: string | undefined;
+  Message?: string | undefined;
 }
 
 /**
- * `deleteMany` removed some keys but not all: `failures` names every key that is still
- * there and why. Retryable when every failure is transient (S3 `InternalError`, `SlowDown`).
+ * `deleteMany` removed some keys but not all: the one partial-failure error of the library,
+ * {@link StoragePartialWriteError} (code `PARTIAL_WRITE`), whose `failures` name every key
+ * that is still there with its `error` mapped from the S3 code by {@link mapS3Error} (an
+ * `AccessDenied` is a `StoragePermissionError`, an `InternalError` / `SlowDown` a retryable
+ * `StorageUnavailableError`) and the S3 `code` itself. Retryable when every failure is.
+ *
+ * @deprecated Catch {@link StoragePartialWriteError} instead; this subclass is what S3
+ * throws, kept so `instanceof S3DeleteManyError` goes on working, and will be removed.
  */
-export class S3DeleteManyError extends StorageIOError {
-  /** The keys that were not deleted. */
-  readonly failures: S3DeleteFailure[];
+export class S3DeleteManyError extends StoragePartialWriteError {
+  declare readonly failures: S3DeleteFailure[];
 
   constructor(failures: S3DeleteFailure[], total: number, operation?: string) {
     const shown = failures
@@ -813,10 +827,18 @@ export class S3DeleteManyError extends StorageIOError {
       operation,
       backend: "s3",
       key: failures.length === 1 ? failures[0]!.key : undefined,
-      retryable: failures.every((f) => TRANSIENT_DELETE_CODES.has(f.code)),
+      failures,
     });
-    this.failures = failures;
   }
+}
+
+/** The per-key failure for one DeleteObjects error entry, its error mapped as a whole request's would be. */
+function deleteFailure(entry: DeleteObjectsErrorEntry, key: string, bucket: string, operation: string | undefined): S3DeleteFailure {
+  const code = entry.Code ?? "Unknown";
+  // Classified exactly as a whole request failing with this code would be; `cause` keeps the
+  // entry. The server's message stays in `message`, out of the error's text, as mapS3Error does.
+  const error = mapS3Error({ name: code, Code: code, Key: entry.Key, Message: entry.Message }, { bucket, key, operation });
+  return { backend: "s3", key, code, message: entry.Message, error };
 }
 
 /**
