@@ -8,7 +8,7 @@ import { ForwardingDriver, LayerStorage, type Storage, type StoredEntry } from "
 import { CachedStorage } from "../src/index.js";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { LRUCache } from "lru-cache";
-import { MetricsStorage } from "../../metrics/src/index.js";
+import { MetricsStorage } from "@pepperpy/storage-metrics";
 
 const N = 10_000;
 const ROUNDS = 21;
