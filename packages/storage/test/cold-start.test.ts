@@ -103,3 +103,18 @@ describe.each(builds)("import('@pepperpy/storage') from the %s", (_, flags) => {
     }
   }, 60_000);
 });
+
+describe.runIf(existsSync(join(packageDir, "dist", "index.cjs")))("require('@pepperpy/storage') from the built dist (CommonJS)", () => {
+  it("loads no AWS SDK, yaml or zod module (require.cache after the require)", async () => {
+    const { stdout } = await run(process.execPath, ["-e", 'require("@pepperpy/storage"); console.log(JSON.stringify(Object.keys(require.cache)))'], {
+      cwd: packageDir,
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    const loaded = JSON.parse(stdout) as string[];
+    // The control: the packages of the umbrella are in the cache, so it does list what loaded.
+    expect(loaded.some((f) => /\/(?:packages\/core|storage-core)\/dist\/index\.cjs$/.test(f))).toBe(true);
+    expect(aws(loaded)).toStrictEqual([]);
+    expect(named(loaded, "yaml")).toStrictEqual([]);
+    expect(named(loaded, "zod")).toStrictEqual([]);
+  }, 60_000);
+});
