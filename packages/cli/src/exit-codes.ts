@@ -31,7 +31,7 @@ export const ExitCode = {
   QUOTA: 11,
   /** `StorageUnsupportedError`: the storage cannot do what was asked. */
   UNSUPPORTED: 12,
-  /** `StoragePartialWriteError`: a composite write reached some backends only. */
+  /** `StoragePartialWriteError`: applied in part (a composite write on some backends, an S3 `deleteMany` on some keys). */
   PARTIAL_WRITE: 13,
   /** `StorageIOError`: any other I/O failure. */
   IO: 14,

@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { open } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
 import { StorageConfigError, isStorageError } from "./errors.js";
 import { didYouMean, toSnakeCase } from "./options.js";
 import {
@@ -104,7 +102,33 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv = process.
   return value;
 }
 
-const stringMap = z.record(z.string(), z.string());
+/**
+ * The field validator (zod) and the YAML parser load when a config is first read, not with
+ * the package: a program that builds its storages in code never pays for them at start-up.
+ * `resolveConfig` (every config passes through it) loads the validator before converting
+ * any field, so `convertField` can stay synchronous.
+ */
+type Zod = typeof import("zod");
+let zod: Zod | undefined;
+let stringMap: ReturnType<Zod["z"]["record"]> | undefined;
+let zodLoading: Promise<Zod> | undefined;
+
+async function loadValidator(): Promise<void> {
+  if (zod) return;
+  zodLoading ??= import("zod").catch((error: unknown) => {
+    zodLoading = undefined;
+    throw error;
+  });
+  const loaded = await zodLoading;
+  stringMap ??= loaded.z.record(loaded.z.string(), loaded.z.string());
+  zod = loaded;
+}
+
+/** The loaded validator; `resolveConfig` loaded it before any field is converted. */
+function validator(): { z: Zod["z"]; stringMap: NonNullable<typeof stringMap> } {
+  if (!zod || !stringMap) throw new StorageConfigError("internal error: the config validator was not loaded", { operation: "createStorage" });
+  return { z: zod.z, stringMap };
+}
 
 /**
  * Where interpolated strings came from, by field path (`storage.options.cache.size`): the
@@ -146,6 +170,7 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
     if (typeof value !== "string" || !kind.enum.includes(value)) bad(`one of ${kind.enum.join(", ")}`);
     return value;
   }
+  const { z, stringMap } = validator();
   switch (kind) {
     case "string":
       return z.string().min(1).safeParse(value).success ? value : bad("a non-empty string");
@@ -237,6 +262,7 @@ export async function resolveConfig(
   opts: { durationUnit?: DurationUnit; path?: string; origins?: ConfigOrigins } = {},
 ): Promise<ResolvedStorageConfig> {
   if (isPlainObject(input) && (input as { [RESOLVED]?: boolean })[RESOLVED]) return input as ResolvedStorageConfig;
+  await loadValidator();
   const unit = opts.durationUnit ?? "milliseconds";
   const path = opts.path ?? "storage";
   const origins = opts.origins;
@@ -430,6 +456,7 @@ export async function parseConfig(text: string, opts: LoadConfigOptions & { sour
   const protectedText = text.replace(ENV_REF_RE, (ref) => `__pepperpy_env_${nonce}_${refs.push(ref) - 1}__`);
   const marker = new RegExp(`__pepperpy_env_${nonce}_(\\d+)__`, "g");
   let doc: unknown;
+  const { parse: parseYaml } = await import("yaml");
   try {
     doc = parseYaml(protectedText);
   } catch (cause) {

@@ -10,8 +10,9 @@
  * `instanceof` works across two installed copies of this package: every error carries, under
  * a `Symbol.for` brand, the names of the classes it was constructed as (its own and every
  * ancestor up to `StorageError`), and `instanceof` checks the class's name against that list,
- * not the prototype chain. So `x instanceof StorageIOError` holds for an `S3DeleteManyError`,
- * but a plain `StorageIOError` is not an `S3DeleteManyError`.
+ * not the prototype chain. So `x instanceof StoragePartialWriteError` holds for an
+ * `S3DeleteManyError` (its subclass), but a plain `StoragePartialWriteError` is not an
+ * `S3DeleteManyError`.
  */
 
 /** Stable machine-readable error codes. */
@@ -237,32 +238,46 @@ export class StorageOutcomeUnknownError extends StorageError {
   static override readonly code: StorageErrorCode = "OUTCOME_UNKNOWN";
 }
 
-/** One backend's failure inside a {@link StoragePartialWriteError}. */
-export interface BackendFailure {
-  /** Position of the backend in the composite's list. */
-  index: number;
-  /** Name of the backend. */
+/**
+ * One failure inside a {@link StoragePartialWriteError}: a backend of a composite that
+ * failed, or a key of a batch (`deleteMany`) that one backend could not apply.
+ */
+export interface PartialFailure {
+  /** Position of the backend in a composite's list; `undefined` for a key of a batch on one backend. */
+  index?: number | undefined;
+  /** Name of the backend that failed. */
   backend: string;
-  /** What it threw. */
+  /** The key that failed, for a per-key failure of a batch; `undefined` when the whole backend failed. */
+  key?: string | undefined;
+  /** What it failed with (for S3, mapped from the per-key error code; `cause` holds the native entry). */
   error: StorageError;
 }
 
+/** One backend's failure inside a composite's {@link StoragePartialWriteError}. */
+export interface BackendFailure extends PartialFailure {
+  /** Position of the backend in the composite's list. */
+  index: number;
+}
+
 /**
- * A write that reached some backends of a composite and failed on others. Never a
- * silent success: `failures` names every backend that failed, `succeeded` the others.
+ * An operation that was applied in part: a write that reached some backends of a composite
+ * and failed on others, or a batch (`deleteMany`) whose backend applied some keys and
+ * refused others (S3 DeleteObjects answers per key). Never a silent success: `failures`
+ * names every backend or key that failed with its error, `succeeded` the backends that did
+ * not fail. Retryable when every failure is.
  */
 export class StoragePartialWriteError extends StorageError {
   static override readonly code = "PARTIAL_WRITE" as const;
   declare readonly code: "PARTIAL_WRITE";
-  /** The backends that failed, with their errors. */
-  readonly failures: BackendFailure[];
-  /** Indexes of the backends that succeeded. */
+  /** The backends or keys that failed, with their errors. */
+  readonly failures: PartialFailure[];
+  /** Indexes of the composite's backends that succeeded; empty for a batch on one backend. */
   readonly succeeded: number[];
 
-  constructor(message: string, options: StorageErrorOptions & { failures: BackendFailure[]; succeeded: number[] }) {
+  constructor(message: string, options: StorageErrorOptions & { failures: PartialFailure[]; succeeded?: number[] | undefined }) {
     super(message, { ...options, retryable: options.retryable ?? options.failures.every((f) => f.error.retryable) });
     this.failures = options.failures;
-    this.succeeded = options.succeeded;
+    this.succeeded = options.succeeded ?? [];
   }
 }
 

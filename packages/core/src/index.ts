@@ -35,6 +35,7 @@ export type {
 } from "./types.js";
 export {
   type BackendFailure,
+  type PartialFailure,
   StorageAbortedError,
   StorageConfigError,
   StorageConflictError,

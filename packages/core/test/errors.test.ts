@@ -119,6 +119,16 @@ describe("error classes", () => {
     expect(e).toBeInstanceOf(StorageError);
     expect(new StoragePartialWriteError("p", { failures: failures.slice(0, 1), succeeded: [0] }).retryable).toBe(true);
   });
+  it("StoragePartialWriteError also carries per-key failures of a batch on one backend", () => {
+    const e = new StoragePartialWriteError("batch", {
+      backend: "s3",
+      failures: [{ backend: "s3", key: "a", error: new StoragePermissionError("denied", { key: "a" }) }],
+    });
+    expect(e.succeeded).toStrictEqual([]);
+    expect(e.failures[0]!.key).toBe("a");
+    expect(e.failures[0]!.index).toBeUndefined();
+    expect(e.retryable).toBe(false);
+  });
 });
 
 describe("errors from another copy of the package", () => {
@@ -221,6 +231,15 @@ describe("instanceof checks the class, not only the code", () => {
     });
     expect(foreign instanceof StorageNotFoundError).toBe(true);
     expect(foreign instanceof StorageError).toBe(true);
+    expect(foreign instanceof StorageIOError).toBe(false);
+  });
+  it("a partial failure from another copy (an S3 per-key one) matches StoragePartialWriteError by name", () => {
+    const foreign = Object.create(null) as Record<symbol, unknown>;
+    foreign[Symbol.for("@pepperpy/storage.error")] = "PARTIAL_WRITE";
+    Object.defineProperty(foreign, Symbol.for("@pepperpy/storage.error.classes"), {
+      value: ["S3DeleteManyError", "StoragePartialWriteError", "StorageError"],
+    });
+    expect(foreign instanceof StoragePartialWriteError).toBe(true);
     expect(foreign instanceof StorageIOError).toBe(false);
   });
   it("each class has a literal code type", () => {

@@ -12,7 +12,7 @@ import {
   StorageValidationError,
   isStorageError,
 } from "../src/index.js";
-import { MemoryStorage } from "../../memory/src/index.js";
+import { MemoryStorage } from "@pepperpy/storage-memory";
 
 interface Address {
   city: string;

@@ -1,23 +1,6 @@
 import { constants } from "node:buffer";
 import { Readable } from "node:stream";
-import {
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { getSignedUrl as presign } from "@aws-sdk/s3-request-presigner";
+import type { GetObjectCommandOutput, HeadObjectCommandOutput, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import {
   checkOptionNames,
   BaseStorage,
@@ -30,8 +13,9 @@ import {
   Secret,
   StorageConfigError,
   type StorageError,
-  StorageIOError,
   StorageNotFoundError,
+  type PartialFailure,
+  StoragePartialWriteError,
   StorageUnavailableError,
   StorageValidationError,
   type StorageCapabilities,
@@ -45,6 +29,7 @@ import {
 } from "@pepperpy/storage-core";
 import { mapS3Error, truncatedBody } from "./errors.js";
 import { fromS3Metadata, toS3Metadata } from "./metadata.js";
+import { type LoadedSdk, loadLibStorage, loadPresigner, loadS3 } from "./sdk.js";
 
 /**
  * Static credentials (each field plain or in a `Secret`, as config delivers them), or a
@@ -175,8 +160,6 @@ const LIST_PAGE_SIZE = 1000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** The S3 error codes of a DeleteObjects entry that may succeed when tried again. */
-const TRANSIENT_DELETE_CODES = new Set(["InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"]);
-
 function checkInteger(name: string, value: unknown, min: number): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
@@ -215,8 +198,13 @@ function copySource(bucket: string, key: string): string {
 export class S3Driver implements StorageDriver {
   readonly name = "s3";
   readonly capabilities: StorageCapabilities;
-  /** The SDK client requests go through. */
-  readonly client: S3Client;
+  /** The client given in the options, or the one built on first use (see {@link getClient}). */
+  #client: S3Client | undefined;
+  /** The settings of the client this driver builds, when none was given. */
+  readonly #clientConfig: S3ClientConfig | undefined;
+  /** The SDK and the client, once loaded: later calls use them without awaiting anything. */
+  #sdk: LoadedSdk | undefined;
+  #loading: Promise<LoadedSdk> | undefined;
   readonly bucket: string;
   /** `""` or a prefix ending in `/`. */
   readonly prefix: string;
@@ -258,7 +246,8 @@ export class S3Driver implements StorageDriver {
       persistent: true,
     };
     if (options.client) {
-      this.client = options.client;
+      this.#client = options.client;
+      this.#clientConfig = undefined;
       this.ownsClient = false;
     } else {
       const region = options.region ?? (options.endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1") : undefined);
@@ -273,9 +262,41 @@ export class S3Driver implements StorageDriver {
       if (options.requestTimeout !== undefined) {
         config.requestHandler = { connectionTimeout: options.requestTimeout, socketTimeout: options.requestTimeout };
       }
-      this.client = new S3Client(config);
+      // The client is built with the SDK, on the first request (see sdk.ts).
+      this.#clientConfig = config;
       this.ownsClient = true;
     }
+  }
+
+  /**
+   * The SDK client, once it exists: the one given in the options, or the one built on the
+   * first request. Before that (nothing sent yet, SDK not loaded) it is `undefined`; use
+   * {@link getClient} to load the SDK and get it.
+   */
+  get client(): S3Client | undefined {
+    return this.#client;
+  }
+
+  /** Loads the AWS SDK if needed and returns the client requests go through. */
+  async getClient(): Promise<S3Client> {
+    return (await this.sdk()).client;
+  }
+
+  /** The SDK module and client: loaded by the first call, then returned synchronously-resolved. */
+  private sdk(): Promise<LoadedSdk> {
+    if (this.#sdk) return Promise.resolve(this.#sdk);
+    this.#loading ??= loadS3().then(
+      (s3) => {
+        this.#client ??= new s3.S3Client(this.#clientConfig ?? {});
+        this.#sdk = { s3, client: this.#client };
+        return this.#sdk;
+      },
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   /** The S3 key of a storage key. */
@@ -288,16 +309,16 @@ export class S3Driver implements StorageDriver {
   }
 
   /** Sends one SDK call and maps its failure. */
-  private async call<T>(key: string | undefined, ctx: DriverContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async call<T>(key: string | undefined, ctx: DriverContext, fn: (signal: AbortSignal, sdk: LoadedSdk) => Promise<T>): Promise<T> {
     try {
-      return await fn(ctx.signal);
+      return await fn(ctx.signal, this.#sdk ?? (await this.sdk()));
     } catch (error) {
       throw mapS3Error(error, this.errorContext(key, ctx));
     }
   }
 
   /** Like {@link call}, with "not found" as `undefined`. */
-  private async callOrMissing<T>(key: string, ctx: DriverContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  private async callOrMissing<T>(key: string, ctx: DriverContext, fn: (signal: AbortSignal, sdk: LoadedSdk) => Promise<T>): Promise<T | undefined> {
     try {
       return await this.call(key, ctx, fn);
     } catch (error) {
@@ -327,8 +348,8 @@ export class S3Driver implements StorageDriver {
   }
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const out = await this.callOrMissing(key, ctx, (abortSignal) =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
+    const out = await this.callOrMissing(key, ctx, (abortSignal, { client, s3 }) =>
+      client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
     );
     if (!out) return undefined;
     const data = await this.readBody(out, key, ctx);
@@ -407,8 +428,8 @@ export class S3Driver implements StorageDriver {
     const header = start === undefined && end === undefined ? undefined : `bytes=${start ?? 0}-${end ?? ""}`;
     let out: GetObjectCommandOutput | undefined;
     try {
-      out = await this.callOrMissing(key, ctx, (abortSignal) =>
-        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: header }), { abortSignal }),
+      out = await this.callOrMissing(key, ctx, (abortSignal, { client, s3 }) =>
+        client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: header }), { abortSignal }),
       );
     } catch (error) {
       // 416: the range starts at or past the end (or the object is empty): an empty read, as on every backend.
@@ -445,8 +466,8 @@ export class S3Driver implements StorageDriver {
   }
 
   async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    const out = await this.callOrMissing(key, ctx, (abortSignal) =>
-      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
+    const out = await this.callOrMissing(key, ctx, (abortSignal, { client, s3 }) =>
+      client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
     );
     if (!out) {
       // HEAD responses have no body, so a missing bucket looks like a missing key: check once.
@@ -458,7 +479,7 @@ export class S3Driver implements StorageDriver {
 
   private async verifyBucket(key: string, ctx: DriverContext): Promise<void> {
     try {
-      await this.call(key, ctx, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }));
+      await this.call(key, ctx, (abortSignal, { client, s3 }) => client.send(new s3.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }));
       this.bucketVerified = true;
     } catch (error) {
       if (error instanceof StorageNotFoundError) {
@@ -492,8 +513,8 @@ export class S3Driver implements StorageDriver {
     });
     if (req.body instanceof Uint8Array && req.body.byteLength <= this.partSize) {
       const body = req.body;
-      const out = await this.call(key, ctx, (abortSignal) =>
-        this.client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: body.byteLength }), { abortSignal }),
+      const out = await this.call(key, ctx, (abortSignal, { client, s3 }) =>
+        client.send(new s3.PutObjectCommand({ ...params, Body: body, ContentLength: body.byteLength }), { abortSignal }),
       );
       return done(out.ETag, body.byteLength);
     }
@@ -529,13 +550,22 @@ export class S3Driver implements StorageDriver {
       );
     }
     let uploadId: string | undefined;
-    const client = this.client;
+    let client: S3Client;
+    let s3: LoadedSdk["s3"];
+    let Upload: Awaited<ReturnType<typeof loadLibStorage>>["Upload"];
+    try {
+      ({ client, s3 } = await this.sdk());
+      ({ Upload } = await loadLibStorage());
+    } catch (error) {
+      if (body instanceof Readable && !body.destroyed) body.destroy();
+      throw mapS3Error(error, this.errorContext(key, ctx));
+    }
     // lib-storage sends without a signal; this view of the client adds the call's.
     const signalled = {
       config: client.config,
       send: async (command: Parameters<S3Client["send"]>[0], options?: object) => {
         const out = await client.send(command, { ...options, abortSignal: ctx.signal });
-        if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
+        if (command instanceof s3.CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
         return out;
       },
     } as unknown as S3Client;
@@ -567,7 +597,8 @@ export class S3Driver implements StorageDriver {
   /** Best effort: a failed abort leaves parts a bucket lifecycle rule cleans up (see README). */
   private async abortMultipart(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
+      const { client, s3 } = await this.sdk();
+      await client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
         abortSignal: AbortSignal.timeout(10_000),
       });
     } catch {
@@ -576,8 +607,8 @@ export class S3Driver implements StorageDriver {
   }
 
   async delete(key: string, ctx: DriverContext): Promise<void> {
-    await this.callOrMissing(key, ctx, (abortSignal) =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
+    await this.callOrMissing(key, ctx, (abortSignal, { client, s3 }) =>
+      client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal }),
     );
   }
 
@@ -586,8 +617,8 @@ export class S3Driver implements StorageDriver {
     if (this.markerSeen) return;
     if (await this.markerExists(ctx)) return;
     const body = "Values under this prefix carry expiry deadlines (x-amz-meta-pepperpy-expires): @pepperpy/storage-s3 lists them with a HEAD per key.\n";
-    await this.call(EXPIRY_MARKER, ctx, (abortSignal) =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER), Body: body, ContentType: "text/plain" }), {
+    await this.call(EXPIRY_MARKER, ctx, (abortSignal, { client, s3 }) =>
+      client.send(new s3.PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER), Body: body, ContentType: "text/plain" }), {
         abortSignal,
       }),
     );
@@ -596,8 +627,8 @@ export class S3Driver implements StorageDriver {
 
   private async markerExists(ctx: DriverContext): Promise<boolean> {
     if (this.markerSeen) return true;
-    const out = await this.callOrMissing(EXPIRY_MARKER, ctx, (abortSignal) =>
-      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER) }), { abortSignal }),
+    const out = await this.callOrMissing(EXPIRY_MARKER, ctx, (abortSignal, { client, s3 }) =>
+      client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(EXPIRY_MARKER) }), { abortSignal }),
     );
     if (out) this.markerSeen = true;
     return this.markerSeen;
@@ -649,8 +680,8 @@ export class S3Driver implements StorageDriver {
         const info = await this.stat(item.key, ctx);
         if (info?.expiresAt === undefined || info.expiresAt.getTime() > now) return;
         try {
-          await this.call(item.key, ctx, (abortSignal) =>
-            this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(item.key), IfMatch: info.etag }), { abortSignal }),
+          await this.call(item.key, ctx, (abortSignal, { client, s3 }) =>
+            client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(item.key), IfMatch: info.etag }), { abortSignal }),
           );
           deleted++;
         } catch (error) {
@@ -672,9 +703,9 @@ export class S3Driver implements StorageDriver {
     // Paged by StartAfter (the last key), never by continuation token, so a cursor is
     // just a key and pages of any size work on every S3-compatible server.
     while (items.length < page.limit) {
-      const out = await this.call(prefix || undefined, ctx, (abortSignal) =>
-        this.client.send(
-          new ListObjectsV2Command({
+      const out = await this.call(prefix || undefined, ctx, (abortSignal, { client, s3 }) =>
+        client.send(
+          new s3.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.prefix + prefix,
             StartAfter: startAfter,
@@ -702,9 +733,9 @@ export class S3Driver implements StorageDriver {
   }
 
   async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    const out = await this.callOrMissing(from, ctx, (abortSignal) =>
-      this.client.send(
-        new CopyObjectCommand({
+    const out = await this.callOrMissing(from, ctx, (abortSignal, { client, s3 }) =>
+      client.send(
+        new s3.CopyObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(to),
           CopySource: copySource(this.bucket, this.fullKey(from)),
@@ -746,9 +777,9 @@ export class S3Driver implements StorageDriver {
     for (let i = 0; i < keys.length; i += DELETE_BATCH_SIZE) batches.push(keys.slice(i, i + DELETE_BATCH_SIZE));
     const failures: S3DeleteFailure[] = [];
     await mapLimit(batches, 4, async (batch) => {
-      const out = await this.call(undefined, ctx, (abortSignal) =>
-        this.client.send(
-          new DeleteObjectsCommand({
+      const out = await this.call(undefined, ctx, (abortSignal, { client, s3 }) =>
+        client.send(
+          new s3.DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true },
           }),
@@ -758,14 +789,16 @@ export class S3Driver implements StorageDriver {
       for (const e of out.Errors ?? []) {
         if (e.Code === "NoSuchKey") continue;
         const full = e.Key ?? "";
-        failures.push({ key: full.startsWith(this.prefix) ? full.slice(this.prefix.length) : full, code: e.Code ?? "Unknown" });
+        const key = full.startsWith(this.prefix) ? full.slice(this.prefix.length) : full;
+        failures.push(deleteFailure(e, key, this.bucket, ctx.operation));
       }
     });
     if (failures.length > 0) throw new S3DeleteManyError(failures, keys.length, ctx.operation);
   }
 
   async close(): Promise<void> {
-    if (this.ownsClient) this.client.destroy();
+    // A client never built (no request was made) has nothing to release.
+    if (this.ownsClient) this.#client?.destroy();
   }
 
   /** A presigned URL for one object (see {@link S3Storage.getSignedUrl}). */
@@ -778,30 +811,45 @@ export class S3Driver implements StorageDriver {
       throw new StorageValidationError("Invalid expiresIn: expected whole seconds from 1 to 604800", { key, operation: "getSignedUrl", backend: "s3" });
     }
     const input = { Bucket: this.bucket, Key: this.fullKey(key) };
-    const command = method === "GET" ? new GetObjectCommand(input) : new PutObjectCommand(input);
     try {
-      return await presign(this.client, command, { expiresIn });
+      const [{ client, s3 }, { getSignedUrl: presign }] = await Promise.all([this.sdk(), loadPresigner()]);
+      const command = method === "GET" ? new s3.GetObjectCommand(input) : new s3.PutObjectCommand(input);
+      return await presign(client, command, { expiresIn });
     } catch (error) {
       throw mapS3Error(error, { bucket: this.bucket, key, operation: "getSignedUrl" });
     }
   }
 }
 
-/** One key DeleteObjects could not delete. */
-export interface S3DeleteFailure {
+/** One key DeleteObjects could not delete: a per-key {@link PartialFailure} with the S3 error code. */
+export interface S3DeleteFailure extends PartialFailure {
   /** The key (relative to the storage's prefix). */
   key: string;
   /** The S3 error code (`AccessDenied`, `InternalError`, …). */
   code: string;
+  /** The S3 error message for this key, as the server sent it (`undefined` when it sent none). */
+  message: string | undefined;
+}
+
+/** An entry of a DeleteObjects `Errors` list, as the SDK parses it. */
+interface DeleteObjectsErrorEntry {
+  Key?: string | undefined;
+  Code?: string | undefined;
+  Message?: string | undefined;
 }
 
 /**
- * `deleteMany` removed some keys but not all: `failures` names every key that is still
- * there and why. Retryable when every failure is transient (S3 `InternalError`, `SlowDown`).
+ * `deleteMany` removed some keys but not all: the one partial-failure error of the library,
+ * {@link StoragePartialWriteError} (code `PARTIAL_WRITE`), whose `failures` name every key
+ * that is still there with its `error` mapped from the S3 code by {@link mapS3Error} (an
+ * `AccessDenied` is a `StoragePermissionError`, an `InternalError` / `SlowDown` a retryable
+ * `StorageUnavailableError`) and the S3 `code` itself. Retryable when every failure is.
+ *
+ * @deprecated Catch {@link StoragePartialWriteError} instead; this subclass is what S3
+ * throws, kept so `instanceof S3DeleteManyError` goes on working, and will be removed.
  */
-export class S3DeleteManyError extends StorageIOError {
-  /** The keys that were not deleted. */
-  readonly failures: S3DeleteFailure[];
+export class S3DeleteManyError extends StoragePartialWriteError {
+  declare readonly failures: S3DeleteFailure[];
 
   constructor(failures: S3DeleteFailure[], total: number, operation?: string) {
     const shown = failures
@@ -813,10 +861,18 @@ export class S3DeleteManyError extends StorageIOError {
       operation,
       backend: "s3",
       key: failures.length === 1 ? failures[0]!.key : undefined,
-      retryable: failures.every((f) => TRANSIENT_DELETE_CODES.has(f.code)),
+      failures,
     });
-    this.failures = failures;
   }
+}
+
+/** The per-key failure for one DeleteObjects error entry, its error mapped as a whole request's would be. */
+function deleteFailure(entry: DeleteObjectsErrorEntry, key: string, bucket: string, operation: string | undefined): S3DeleteFailure {
+  const code = entry.Code ?? "Unknown";
+  // Classified exactly as a whole request failing with this code would be; `cause` keeps the
+  // entry. The server's message stays in `message`, out of the error's text, as mapS3Error does.
+  const error = mapS3Error({ name: code, Code: code, Key: entry.Key, Message: entry.Message }, { bucket, key, operation });
+  return { backend: "s3", key, code, message: entry.Message, error };
 }
 
 /**
@@ -848,9 +904,18 @@ export class S3Storage extends BaseStorage {
     return this.driver.prefix;
   }
 
-  /** The SDK client, for what this API does not cover. */
-  get client(): S3Client {
+  /**
+   * The SDK client, for what this API does not cover, once it exists: the one you passed as
+   * `client`, or the one built on the first request. The AWS SDK loads on first use, so
+   * before any request this is `undefined`; `await storage.getClient()` loads it.
+   */
+  get client(): S3Client | undefined {
     return this.driver.client;
+  }
+
+  /** The SDK client requests go through, loading the AWS SDK first if no request has yet. */
+  async getClient(): Promise<S3Client> {
+    return this.driver.getClient();
   }
 
   /**

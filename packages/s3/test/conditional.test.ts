@@ -1,7 +1,7 @@
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from "node:http";
-import { StorageError } from "@pepperpy/storage-core";
+import { StorageError, StoragePartialWriteError, StoragePermissionError, StorageUnavailableError } from "@pepperpy/storage-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S3DeleteManyError, S3Storage, mapS3Error } from "../src/index.js";
+import { type S3DeleteFailure, S3DeleteManyError, S3Storage, mapS3Error } from "../src/index.js";
 
 // s3rver ignores If-None-Match / If-Match on PUT and cannot fail single keys of a
 // DeleteObjects. This loopback server answers those requests the way AWS S3 does, so the
@@ -97,22 +97,43 @@ describe("conditional writes (loopback server answering like S3)", () => {
 });
 
 describe("deleteMany per-key failures", () => {
-  it("names every key DeleteObjects could not delete, relative to the prefix", async () => {
+  it("names every key DeleteObjects could not delete, relative to the prefix, in a StoragePartialWriteError", async () => {
     const s = storage();
     const keys = ["ok/1", "locked/1", "ok/2", "flaky/1"];
-    const error = (await s.deleteMany(keys).catch((e: unknown) => e)) as S3DeleteManyError;
+    const error = (await s.deleteMany(keys).catch((e: unknown) => e)) as StoragePartialWriteError;
+    // The one partial-failure class; the deprecated S3 subclass still matches for old catchers.
+    expect(error).toBeInstanceOf(StoragePartialWriteError);
     expect(error).toBeInstanceOf(S3DeleteManyError);
-    expect(error.failures).toStrictEqual([
-      { key: "locked/1", code: "AccessDenied" },
-      { key: "flaky/1", code: "InternalError" },
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error.code).toBe("PARTIAL_WRITE");
+    expect(error.backend).toBe("s3");
+    expect(error.operation).toBe("deleteMany");
+    expect(error.succeeded).toStrictEqual([]);
+    expect(error.failures.map((f) => ({ key: f.key, backend: f.backend, code: (f as S3DeleteFailure).code, message: (f as S3DeleteFailure).message }))).toStrictEqual([
+      { key: "locked/1", backend: "s3", code: "AccessDenied", message: "no" },
+      { key: "flaky/1", backend: "s3", code: "InternalError", message: "no" },
     ]);
+    // Each key's error is classified as a whole request failing with its code would be.
+    const [locked, flaky] = error.failures;
+    expect(locked!.error).toBeInstanceOf(StoragePermissionError);
+    expect(locked!.error).toMatchObject({ key: "locked/1", operation: "deleteMany", backend: "s3", retryable: false });
+    expect(locked!.error.message).toContain("AccessDenied");
+    expect(flaky!.error).toBeInstanceOf(StorageUnavailableError);
+    expect(flaky!.error).toMatchObject({ key: "flaky/1", retryable: true });
     expect(error.message).toContain('"locked/1" (AccessDenied)');
     expect(error.message).toContain('"flaky/1" (InternalError)');
     expect(error.retryable).toBe(false); // AccessDenied will not go away by retrying
-    const transient = (await s.deleteMany(["flaky/2"]).catch((e: unknown) => e)) as S3DeleteManyError;
+    const transient = (await s.deleteMany(["flaky/2"]).catch((e: unknown) => e)) as StoragePartialWriteError;
+    expect(transient).toBeInstanceOf(StoragePartialWriteError);
     expect(transient.retryable).toBe(true);
     expect(transient.key).toBe("flaky/2");
     await s.close();
+  });
+
+  it("a plain StoragePartialWriteError (a composite's) is not an S3DeleteManyError", () => {
+    const composite = new StoragePartialWriteError("p", { failures: [{ index: 0, backend: "file", error: new StorageUnavailableError("x") }], succeeded: [1] });
+    expect(composite).not.toBeInstanceOf(S3DeleteManyError);
+    expect(composite).toBeInstanceOf(StoragePartialWriteError);
   });
 
   it("sends batches of at most 1,000 keys", async () => {

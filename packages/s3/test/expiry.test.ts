@@ -19,11 +19,11 @@ afterAll(async () => {
 });
 
 /** An S3Storage that counts the SDK commands it sends, and records their inputs. */
-function counted(prefix: string, extra: Partial<S3StorageOptions> = {}) {
+async function counted(prefix: string, extra: Partial<S3StorageOptions> = {}) {
   const storage = s3StorageFor(server, bucket, { prefix, ...extra });
   const counts: Record<string, number> = {};
   const inputs: { command: string; input: Record<string, unknown> }[] = [];
-  storage.client.middlewareStack.add(
+  (await storage.getClient()).middlewareStack.add(
     (next, context) => async (args) => {
       const command = (context as { commandName?: string }).commandName ?? "?";
       counts[command] = (counts[command] ?? 0) + 1;
@@ -68,7 +68,7 @@ describe("S3 expiry (s3rver)", () => {
     const prefix = freshPrefix();
     const writer = s3StorageFor(server, bucket, { prefix });
     await writer.putMany(Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`k${i}`, "v"])));
-    const reader = counted(prefix);
+    const reader = await counted(prefix);
     expect(await reader.storage.list()).toHaveLength(5);
     expect(reader.counts).toStrictEqual({ ListObjectsV2Command: 1, HeadObjectCommand: 1 });
 
@@ -92,7 +92,7 @@ describe("S3 expiry (s3rver)", () => {
     await writer.put("gone", "v", { ttl: 1000 });
     await writer.put("kept", "v");
     await clock.advance(1000);
-    const never = counted(prefix, { listExpiry: "never", clock: clock.now });
+    const never = await counted(prefix, { listExpiry: "never", clock: clock.now });
     expect(await never.storage.list(), "documented trade-off: expired keys are listed").toStrictEqual(["gone", "kept"]);
     expect(never.counts).toStrictEqual({ ListObjectsV2Command: 1 });
     await expect(never.storage.get("gone"), "reads still hide them").rejects.toBeInstanceOf(StorageNotFoundError);
@@ -117,7 +117,7 @@ describe("S3 expiry (s3rver)", () => {
   it("purgeExpired deletes with If-Match on the etag its HEAD saw", async () => {
     const clock = manualClock();
     const prefix = freshPrefix();
-    const s = counted(prefix, { clock: clock.now });
+    const s = await counted(prefix, { clock: clock.now });
     const info = await s.storage.put("a", "v", { ttl: 1000 });
     await clock.advance(1000);
     s.reset();

@@ -338,7 +338,8 @@ describe("storagePlugin (config type: s3)", () => {
   it("builds an S3Storage with the SDK's retries (max_attempts) when no retry layer is configured", async () => {
     const storage = (await createStorage(config({ max_attempts: 4, part_size: "6MiB" }))) as S3Storage;
     expect(storage).toBeInstanceOf(S3Storage);
-    expect(await storage.client.config.maxAttempts()).toBe(4);
+    expect(storage.client).toBeUndefined(); // the SDK loads on first use
+    expect(await (await storage.getClient()).config.maxAttempts()).toBe(4);
     await storage.put("p", "from config");
     expect(await storage.get("p")).toBe("from config");
     await storage.close();
@@ -348,7 +349,7 @@ describe("storagePlugin (config type: s3)", () => {
     const stack = await createStorage(config({ options: { retry: { max: 2, delay: 0.01 } } }));
     expect(stack).toBeInstanceOf(RetryStorage);
     const inner = (stack as RetryStorage).backend as S3Storage;
-    expect(await inner.client.config.maxAttempts()).toBe(1);
+    expect(await (await inner.getClient()).config.maxAttempts()).toBe(1);
     expect(await stack.get("p")).toBe("from config");
     await stack.close();
     await expect(createStorage(config({ max_attempts: 3, options: { retry: { max: 2 } } }))).rejects.toMatchObject({ code: "CONFIG" });

@@ -7,8 +7,7 @@ import { fileURLToPath } from "node:url";
 import { type Job, type JobResult, type PhaseResult, RSS_WORKLOADS, type RunOptions, type WorkloadId, WORKLOADS, parseArgs } from "./config.js";
 import { type MachineInfo, type RunResults, chartSvg, computeTargets, consoleSummary, markdown } from "./report.js";
 // The server helpers straight from source: the testing package's index also loads vitest.
-import { type PostgresServer, startPostgresServer } from "../../../packages/testing/src/postgres-server.js";
-import { type RedisServer, startRedisServer } from "../../../packages/testing/src/redis-server.js";
+import { type PostgresServer, type RedisServer, startPostgresServer, startRedisServer } from "@pepperpy/storage-testing";
 import { type S3Server, startS3rver } from "./s3-server.js";
 import { SYSTEMS, type SystemDef } from "./systems.js";
 import { median } from "./workloads.js";

@@ -2,13 +2,16 @@
  * One-off measurement (not a test): cache-hit latency against a plain lru-cache get, and
  * the per-operation overhead of MetricsStorage on the memory backend.
  *
- *   cd packages/cache && npx tsx --conditions source scripts/measure-layers.ts
+ *   cd tooling/bench && node --conditions=source --import ./src/register.mjs src/measure-layers.ts
+ *
+ * (It lives in the bench, which depends on every package, so that no package imports
+ * another package's `src/` or needs a dependency cycle between cache and metrics.)
  */
 import { ForwardingDriver, LayerStorage, type Storage, type StoredEntry } from "@pepperpy/storage-core";
-import { CachedStorage } from "../src/index.js";
+import { CachedStorage } from "@pepperpy/storage-cache";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { LRUCache } from "lru-cache";
-import { MetricsStorage } from "../../metrics/src/index.js";
+import { MetricsStorage } from "@pepperpy/storage-metrics";
 
 const N = 10_000;
 const ROUNDS = 21;
