@@ -1,6 +1,5 @@
 import { type BigIntStats, promises as fsp } from "node:fs";
 import {
-  compareKeys,
   contentTypeFromKey,
   type DriverContext,
   type ListPage,
@@ -8,6 +7,7 @@ import {
   type ObjectInfo,
   type StorageCapabilities,
   type StorageDriver,
+  StorageConflictError,
   StorageUnavailableError,
   type StoredEntry,
   type StoredStream,
@@ -15,15 +15,15 @@ import {
 } from "@pepperpy/storage-core";
 import { type BaseDir, DirCache, type DirLease, type DirRef, isMissing, openBase, syncDir, walk } from "./contained-dir.js";
 import { DirectoryVanished, FALL_BACK, keyError, settled, splitKey } from "./driver-support.js";
-import { CREATE_FLAGS, closeQuietly, contentHash, errorCode, openFd, unlinkQuietly, writeNewFile } from "./fd-io.js";
+import { CREATE_FLAGS, closeQuietly, contentHash, errorCode, openFd, unlinkQuietly } from "./fd-io.js";
 import { acquireKeyLock } from "./key-lock.js";
 import { TreeLister } from "./listing.js";
 import { HolderPool, type LockHolder, withLocks } from "./locks.js";
 import { removeOrphans } from "./orphans.js";
 import { entryExists, openEntry, readEntry, readEntryStream, statEntry } from "./reads.js";
-import { foreignEtag, makeRecord, readSidecar, serializeSidecar, sidecarName, sidecarRecords, tempName } from "./sidecar.js";
+import { foreignEtag, makeRecord, readSidecar, sidecarName } from "./sidecar.js";
 import { infoOf, RecordCache, readsAsPlain, resolveRecord } from "./versions.js";
-import { copyInto, fillTemp, type WriteContent, writeTransaction } from "./write-transaction.js";
+import { copyInto, fillTemp, SourceChanged, type WriteContent, writeTransaction } from "./write-transaction.js";
 
 /** Default {@link FileStorageOptions.orphanAge}: 10 minutes. */
 export const DEFAULT_ORPHAN_AGE_MS = 10 * 60 * 1000;
@@ -398,87 +398,73 @@ export class FileDriver implements StorageDriver {
     });
   }
 
+  /**
+   * Moves through the write transaction put and copy use, staged with the source file itself:
+   * the destination's sidecar learns the source's record, then one rename lands the file
+   * (atomic: after a crash the value is under one of the two keys), under both keys' locks.
+   */
   async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const base = await this.base();
     return withLocks([this.lockId(base, from), this.lockId(base, to)], async () => {
       const src = splitKey(from);
       const dst = splitKey(to);
-      const sw = await this.walkToRead(base, src.parents);
-      if (!sw) return false;
-      try {
-        let st: BigIntStats;
+      let vanished = 0;
+      for (let attempt = 0; ; attempt++) {
+        const sw = await this.walkToRead(base, src.parents);
+        if (!sw) return false;
+        let moved = false;
         try {
-          st = await fsp.lstat(`${sw.dir.path}/${src.name}`, { bigint: true });
-        } catch (error) {
-          if (isMissing(error)) return false;
-          throw keyError(error, from);
-        }
-        if (!st.isFile()) return false;
-        ctx.signal.throwIfAborted();
-        const dw = await this.walkToWrite(base, to, dst.parents);
-        // Both keys' file locks, in key order so two opposite moves cannot deadlock.
-        const unlocks: (() => Promise<void>)[] = [];
-        try {
-          const lockOrder = compareKeys(from, to) < 0 ? [sw.dir.path, src.name, dw.dir.path, dst.name] : [dw.dir.path, dst.name, sw.dir.path, src.name];
-          unlocks.push(await acquireKeyLock(lockOrder[0]!, lockOrder[1]!, ctx.signal));
-          unlocks.push(await acquireKeyLock(lockOrder[2]!, lockOrder[3]!, ctx.signal));
-          // Under the locks: the source as it is now (another process may have changed it).
+          let st: BigIntStats;
           try {
             st = await fsp.lstat(`${sw.dir.path}/${src.name}`, { bigint: true });
           } catch (error) {
             if (isMissing(error)) return false;
-            throw error;
+            throw keyError(error, from);
           }
           if (!st.isFile()) return false;
           let record = (await resolveRecord(sw.dir.path, src.name, st, await readSidecar(sw.dir.path, src.name), ctx.signal)).record;
           // An expired source is missing (honorsExpiry): nothing moves.
           if (!this.isLiveDeadline(record?.exp)) return false;
           if (!record) {
-            // A plain value (see writeIn) reads as bytes with its key's content type; under a
+            // A plain value (see readsAsPlain) reads as bytes with its key's content type; under a
             // key whose extension gives another type it needs a record to read the same.
             const plain = infoOf(from, st, undefined);
             if (plain.valueType !== undefined && contentTypeFromKey(to) !== plain.contentType) {
               record = makeRecord(st, plain.etag ?? foreignEtag(st), { valueType: plain.valueType, contentType: plain.contentType, metadata: {} });
             }
           }
-          const target = `${dw.dir.path}/${dst.name}`;
-          const targetSidecar = `${dw.dir.path}/${sidecarName(dst.name)}`;
-          if (record) {
-            // The destination's sidecar learns the moved file's record (rename keeps inode,
-            // size and mtime) before the content arrives, keeping its own old records.
-            const previous = await readSidecar(dw.dir.path, dst.name);
-            const tmp = `${dw.dir.path}/${tempName()}`;
-            try {
-              await writeNewFile(tmp, serializeSidecar(dst.name, sidecarRecords(record, previous)), this.fsync);
-              ctx.signal.throwIfAborted();
-              await fsp.rename(tmp, targetSidecar);
-            } catch (error) {
-              await unlinkQuietly(tmp);
-              throw error;
-            }
-          }
+          ctx.signal.throwIfAborted();
+          const dw = await this.walkToWrite(base, to, dst.parents);
           try {
-            await fsp.rename(`${sw.dir.path}/${src.name}`, target);
+            await writeTransaction(
+              this,
+              dw.dir,
+              to,
+              dst.name,
+              // No record (a foreign or plain file that reads the same under `to`): none is written.
+              { valueType: record?.type, contentType: record?.ct ?? "", metadata: record?.meta ?? {}, expiresAt: record?.exp },
+              ctx,
+              undefined, // move holds both keys' in-process locks already
+              { sha: record?.sha },
+              () => Promise.reject(new Error("a move stages no temp file")),
+              { etag: record?.etag, moved: { key: from, dir: sw.dir, name: src.name, st } },
+            );
+            moved = true;
           } catch (error) {
-            throw keyError(error, to);
-          }
-          if (!record) await unlinkQuietly(targetSidecar);
-          await unlinkQuietly(`${sw.dir.path}/${sidecarName(src.name)}`);
-          this.records.forget(from);
-          this.records.forget(to);
-          for (const u of unlocks.splice(0)) await u();
-          if (this.fsync) {
-            await syncDir(dw.dir);
-            await syncDir(sw.dir);
+            // The source changed between its lstat and the locks, or a directory vanished: again.
+            // (A source replaced by writers again and again is moved once one of them pauses.)
+            if (error instanceof SourceChanged && attempt < 100) continue;
+            if (error instanceof DirectoryVanished && ++vanished < 5) continue;
+            if (error instanceof SourceChanged) throw new StorageConflictError("The source kept changing during the move", { key: from, cause: error });
+            throw keyError(error instanceof DirectoryVanished ? error.cause : error, to);
+          } finally {
+            dw.release();
           }
         } finally {
-          for (const u of unlocks) await u();
-          dw.release();
+          sw.release();
         }
-        await this.removeEmptyDirs(base, src.parents);
+        if (moved) await this.removeEmptyDirs(base, src.parents);
         return true;
-      } finally {
-        sw.release();
       }
     });
   }

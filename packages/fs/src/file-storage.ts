@@ -1,4 +1,4 @@
-import { BaseStorage, type BaseStorageOptions, StorageValidationError } from "@pepperpy/storage-core";
+import { BaseStorage, type BaseStorageOptions, checkOptionNames, StorageValidationError } from "@pepperpy/storage-core";
 import { DEFAULT_ORPHAN_AGE_MS, FileDriver } from "./file-driver.js";
 import { SIDECAR_PREFIX, TEMP_PREFIX } from "./sidecar.js";
 
@@ -27,6 +27,9 @@ export interface FileStorageOptions extends BaseStorageOptions {
   orphanAge?: number | undefined;
 }
 
+/** The options {@link FileStorage} reads besides the common ones of every storage. */
+const OWN_OPTION_NAMES: readonly string[] = ["basePath", "fsync", "orphanAge"];
+
 /**
  * A storage in a directory of the local file system. Values are plain files (strings and
  * bytes raw, JSON values as JSON text), so other tools can read them, and files written by
@@ -51,6 +54,10 @@ export class FileStorage extends BaseStorage {
       // A second argument that would be ignored is refused: options a caller believes in (fsync) must hold.
       throw new StorageValidationError("FileStorage takes a path and an options object, or one options object with basePath", { backend: "file" });
     }
+    // A misspelt option (`{ fsnc: false }`) is refused, naming it, as config does: silently
+    // ignored it would leave `fsync` on (or off) against the caller's belief.
+    if (typeof options === "string") checkOptionNames(more, OWN_OPTION_NAMES.filter((n) => n !== "basePath"), "FileStorage");
+    else if (typeof options === "object" && options !== null) checkOptionNames(options, OWN_OPTION_NAMES, "FileStorage");
     const opts: FileStorageOptions = typeof options === "string" ? { ...more, basePath: options } : options;
     if (typeof opts !== "object" || opts === null || typeof opts.basePath !== "string" || opts.basePath.length === 0) {
       throw new StorageValidationError("FileStorage needs a basePath (a directory)", { backend: "file" });

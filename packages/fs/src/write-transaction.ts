@@ -1,7 +1,7 @@
 import type { Hash } from "node:crypto";
 import { type BigIntStats, constants as C, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { type DriverContext, type ObjectInfo, StorageConflictError, type ValueType, type WriteRequest } from "@pepperpy/storage-core";
+import { compareKeys, type DriverContext, type ObjectInfo, StorageConflictError, type ValueType, type WriteRequest } from "@pepperpy/storage-core";
 import { type BaseDir, type DirRef, isMissing } from "./contained-dir.js";
 import { DirectoryVanished, settled } from "./driver-support.js";
 import { closeFd, closeQuietly, CREATE_FLAGS, errorCode, fsyncFd, fstatFd, futimesFd, hashInChunks, lstatOrUndefined, openFd, unlinkQuietly, writeFullyFd, writeNewFile } from "./fd-io.js";
@@ -11,8 +11,9 @@ import { foreignEtag, makeRecord, newEtag, readSidecar, type SidecarRecord, seri
 import { infoOf, type RecordCache, readsAsPlain, resolveRecord, sameVersion, uniqueStampMicros } from "./versions.js";
 
 /**
- * The write transaction of FileStorage, shared by `put` and `copy`: stage (the value into a
- * unique temp file, hashed on the way, stamped, and its sidecar temp from the key's current
+ * The write transaction of FileStorage, shared by `put`, `copy` and `move`: stage (the value into a
+ * unique temp file, hashed on the way, stamped — or, for `move`, the source file itself, whose
+ * rename keeps its identity — and its sidecar temp from the key's current
  * records, both flushed together, unlocked) → lock (the key's in-process lock, unless the
  * caller holds it already, then its cross-process file lock: concurrent writers of one key
  * stage side by side and queue only for the commit) → check (the current version under
@@ -29,6 +30,21 @@ export interface WriteContent {
   /** The SHA-256 (hex) of the bytes written, once they are (see sidecar.ts). */
   sha?: string | undefined;
 }
+
+/**
+ * The source of a `move`: its file is the staged value (no bytes are written; the commit
+ * renames it over the target, so the move is atomic), its identity is the moved value's.
+ */
+export interface MovedSource {
+  key: string;
+  dir: DirRef;
+  name: string;
+  /** The source's identity when the move was staged; a change by the time the locks are held is {@link SourceChanged}. */
+  st: BigIntStats;
+}
+
+/** The source of a move changed (or vanished) between staging and the locks: the move starts again. */
+export class SourceChanged extends Error {}
 
 /** What a write transaction needs from its driver. */
 export interface WriteHost {
@@ -90,9 +106,13 @@ export async function writeTransaction(
   /** The key's in-process lock to take before the file lock; `undefined` when the caller holds it (copy). */
   localLock: string | undefined,
   content: WriteContent,
+  /** Creates and fills the temp file; unused for a move. */
   create: (tmpPath: string) => Promise<number>,
-  etag: string = newEtag(),
+  /** `etag`: the version's etag (a move keeps its source's); `moved`: the source of a move. */
+  opts: { etag?: string | undefined; moved?: MovedSource | undefined } = {},
 ): Promise<ObjectInfo> {
+  const etag = opts.etag ?? newEtag();
+  const moved = opts.moved;
   const target = `${dir.path}/${name}`;
   if (req.ifNoneMatch === "*") {
     // Early answer before any byte is written; link(2) below is what makes it atomic.
@@ -102,7 +122,8 @@ export async function writeTransaction(
     );
     if (exists) throw new StorageConflictError("Key already exists (ifNoneMatch)");
   }
-  const tmpPath = `${dir.path}/${tempName()}`;
+  // A move's staged value is its source file, which is never removed on failure.
+  const tmpPath = moved ? `${moved.dir.path}/${moved.name}` : `${dir.path}/${tempName()}`;
   const sideTmpPath = `${dir.path}/${tempName()}`;
   /** The value's temp file, open (a bare descriptor) until it is closed. */
   let handle: number | undefined;
@@ -110,6 +131,8 @@ export async function writeTransaction(
   let tmpExists = false;
   let sideTmpExists = false;
   let unlock: (() => Promise<void>) | undefined;
+  /** The source key's file lock, for a move. */
+  let unlockSource: (() => Promise<void>) | undefined;
   let unlockLocal: (() => void) | undefined;
   // Set once our sidecar replaced a missing one and until the content lands: on failure
   // the sidecar would describe nothing, so it is removed again.
@@ -118,7 +141,8 @@ export async function writeTransaction(
   // readsAsPlain) — writes no sidecar: its mtime stamp carries the plain mark, its etag is
   // its identity (unique per version: the stamp), and any sidecar of the key is stale once
   // the value landed. Not where stamps do not hold (a file system with coarse times).
-  let plain = host.records.stampsHold && readsAsPlain(key, req);
+  // A moved file keeps its stamp: it is never a new plain write.
+  let plain = !moved && host.records.stampsHold && readsAsPlain(key, req);
   // No value type: a copy of a foreign file stays foreign (no record at all).
   const wantsRecord = req.valueType !== undefined && !plain;
   // The lock file a write without a sidecar temp links (see takeHolder).
@@ -127,21 +151,30 @@ export async function writeTransaction(
   // creation is a thread-pool call that can take a while (it allocates an inode).
   if (wantsRecord) sideTmpExists = true; // the name is ours alone: removing it when absent is harmless
   const opening = wantsRecord
-    ? openFd(sideTmpPath, CREATE_FLAGS, 0o666).then((fd) => {
-        sideFd = fd;
-      })
+    ? openFd(sideTmpPath, CREATE_FLAGS, 0o666).then(
+        (fd) => {
+          sideFd = fd;
+        },
+        (error) => {
+          // The directory was removed (emptied by a delete or move elsewhere) since the walk:
+          // the caller walks again. A move stages no temp file, so this is its first creation.
+          throw errorCode(error) === "ENOENT" ? new DirectoryVanished(error) : error;
+        },
+      )
     : undefined;
   opening?.catch(() => undefined); // awaited below, or in `finally` on an earlier failure
   try {
-    try {
-      handle = await create(tmpPath);
-    } catch (error) {
-      // The name is ours alone (unique), so whatever part of it was created goes.
-      await unlinkQuietly(tmpPath);
-      if (errorCode(error) === "ENOENT") throw new DirectoryVanished(error);
-      throw error;
+    if (!moved) {
+      try {
+        handle = await create(tmpPath);
+      } catch (error) {
+        // The name is ours alone (unique), so whatever part of it was created goes.
+        await unlinkQuietly(tmpPath);
+        if (errorCode(error) === "ENOENT") throw new DirectoryVanished(error);
+        throw error;
+      }
+      tmpExists = true;
     }
-    tmpExists = true;
     // A modification time unique to this version (see uniqueStampMicros), so its identity
     // is new even when the inode number of a just-replaced version is reused.
     // libuv keeps whole microseconds, rounding down: the half microsecond absorbs the
@@ -149,6 +182,8 @@ export async function writeTransaction(
     // final then: fsync and rename keep it.
     const h = handle;
     const identify = async (): Promise<BigIntStats> => {
+      // rename(2) keeps inode, size and times: the moved value's identity is its source's.
+      if (h === undefined) return (moved as MovedSource).st;
       const stamp = uniqueStampMicros(plain);
       if (host.records.stampsHold) await futimesFd(h, (stamp + 0.5) / 1e6, (stamp + 0.5) / 1e6);
       const id = await fstatFd(h);
@@ -191,23 +226,29 @@ export async function writeTransaction(
     const guessed = { current: guessCurrent, previous: previousGuess, records: guessedRecords };
     const side = sideFd;
     if (side !== undefined) await writeFullyFd(side, serializeSidecar(name, guessedRecords, LOCK_HOLDER));
-    if (host.fsync) await settled(fsyncFd(h), side === undefined ? undefined : fsyncFd(side));
+    if (host.fsync) await settled(h === undefined ? undefined : fsyncFd(h), side === undefined ? undefined : fsyncFd(side));
     ctx.signal.throwIfAborted();
     // The slow part ran unlocked: the value is written and flushed before the key lock is
     // taken, while both temp files close.
     sideFd = undefined;
     handle = undefined;
-    const closing = Promise.all([closeFd(h), side === undefined ? undefined : closeFd(side)]);
+    const closing = Promise.all([h === undefined ? undefined : closeFd(h), side === undefined ? undefined : closeFd(side)]);
     // Without a sidecar temp, the lock links the holder file shared with deletes.
     if (side === undefined) holder = await host.holders.take();
     // In-process first, then the file lock: the order every caller takes them in.
     if (localLock !== undefined) unlockLocal = await acquire(localLock);
-    await settled(
-      closing,
-      acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath).then((release) => {
-        unlock = release;
-      }),
-    );
+    const lockTarget = async (): Promise<void> => {
+      unlock = await acquireKeyLock(dir.path, name, ctx.signal, side === undefined ? holder?.path : sideTmpPath);
+    };
+    const lockSource = async (): Promise<void> => {
+      if (moved) unlockSource = await acquireKeyLock(moved.dir.path, moved.name, ctx.signal);
+    };
+    // A move takes both keys' file locks in key order, so two opposite moves in two
+    // processes cannot deadlock.
+    const locking = moved && compareKeys(moved.key, key) < 0 ? lockSource().then(lockTarget) : lockTarget().then(lockSource);
+    await settled(closing, locking);
+    // Under the locks: the source of a move as it is now (another process may have changed it).
+    if (moved && !sameVersion(moved.st, await lstatOrUndefined(tmpPath))) throw new SourceChanged();
     const record = guessed.records[0];
     // The current content's identity; when this process remembers the records of exactly
     // that version, the sidecar need not be read again (see CachedRecords).
@@ -246,7 +287,7 @@ export async function writeTransaction(
       sideTmpExists = false;
       sidecarOnlyOurs = previous.length === 0;
     }
-    if (req.ifNoneMatch === "*") {
+    if (req.ifNoneMatch === "*" && !moved) {
       // link(2) fails with EEXIST if anything (file, directory, symlink) holds the name: an atomic create-only.
       try {
         await fsp.link(tmpPath, target);
@@ -265,15 +306,28 @@ export async function writeTransaction(
     // content landed — a crash in between leaves the new content with a stale sidecar,
     // which reads the same.
     if (!record) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
+    if (moved) {
+      // The source's sidecar describes nothing now; it goes under the source's lock.
+      await unlinkQuietly(`${moved.dir.path}/${sidecarName(moved.name)}`);
+      host.records.forget(moved.key);
+    }
     host.records.remember(key, st, records);
     const release = unlock as () => Promise<void>;
     unlock = undefined;
     // The locks go while the directory is flushed (releasing never fails).
-    const releasing = release().finally(() => {
+    const releaseSource = unlockSource;
+    unlockSource = undefined;
+    const releasing = Promise.all([release(), releaseSource?.()]).finally(() => {
       unlockLocal?.();
       unlockLocal = undefined;
     });
-    await Promise.all([releasing, host.fsync ? host.syncDirGrouped(dir) : undefined]);
+    // A move flushes both directories: the target's new name and the source's removed one.
+    const sourceDir = moved && moved.dir !== dir && moved.dir.path !== dir.path ? moved.dir : undefined;
+    await Promise.all([
+      releasing,
+      host.fsync ? host.syncDirGrouped(dir) : undefined,
+      host.fsync && sourceDir ? host.syncDirGrouped(sourceDir) : undefined,
+    ]);
     return infoOf(key, st, record);
   } finally {
     if (handle !== undefined) await closeQuietly(handle);
@@ -283,6 +337,7 @@ export async function writeTransaction(
     if (sideTmpExists) await unlinkQuietly(sideTmpPath);
     if (sidecarOnlyOurs) await unlinkQuietly(`${dir.path}/${sidecarName(name)}`);
     if (unlock) await unlock();
+    if (unlockSource) await unlockSource();
     unlockLocal?.();
     if (holder) host.holders.drop(holder);
   }

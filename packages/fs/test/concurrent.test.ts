@@ -4,7 +4,7 @@
  * Half the writers put plain bytes (no sidecar): their values must read as bytes with no
  * metadata, never with another writer's sidecar.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileStorage } from "@pepperpy/storage-fs";
@@ -73,4 +73,37 @@ it(`${WRITERS} writer processes and 1 reader process on one key: every read is o
   }
   expect((readdirSync(join(base, "shared")) as string[]).filter((n) => n.startsWith(".pepperpy-tmp."))).toEqual([]);
   await after.close();
+}, 60_000);
+
+it("two processes moving opposite ways (a → b, b → a), each with its source always there, never deadlock; every value lands whole with its metadata", async () => {
+  const base = join(root, "movers");
+  // Opposite moves take the two keys' file locks; taken in one fixed role order (target
+  // first) they deadlock within a few hundred moves, each process holding one lock.
+  const [ab, ba] = await Promise.all([
+    runChild(child.script, ["mover", base, "ping/a", "pong/b", "2", "2000"]),
+    runChild(child.script, ["mover", base, "pong/b", "ping/a", "4", "2000"]),
+  ]);
+  expect(ab.code, ab.stderr).toBe(0);
+  expect(ba.code, ba.stderr).toBe(0);
+  const counts = [ab, ba].map((r) => (JSON.parse(r.stdout) as { moves: number }).moves);
+  console.log(`[fs move proof] a→b moves=${counts[0]} b→a moves=${counts[1]}`);
+  expect(counts[0]).toBeGreaterThan(0);
+  expect(counts[1]).toBeGreaterThan(0);
+  const check = new FileStorage(base);
+  const keys = await check.list();
+  expect(keys.length).toBeGreaterThan(0);
+  for (const key of keys) {
+    // Whichever value is there now is one writer's whole value, with that value's metadata.
+    const value = checkValue((await check.get(key)) as string);
+    expect(value, key).toBeDefined();
+    expect((await check.stat(key))!.metadata).toEqual({ writer: String(value!.writer), i: String(value!.iteration) });
+  }
+  // No temp file or lock is left behind in either directory.
+  for (const dir of ["ping", "pong"]) {
+    // A directory emptied by the last move is removed.
+    const names = existsSync(join(base, dir)) ? readdirSync(join(base, dir)) : [];
+    const left = names.filter((n) => n.startsWith(".pepperpy") && !n.startsWith(".pepperpy-meta"));
+    expect(left, dir).toEqual([]);
+  }
+  await check.close();
 }, 60_000);

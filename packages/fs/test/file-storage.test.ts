@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { StorageAbortedError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
+import { StorageAbortedError, StorageConfigError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
 import { FileStorage, storagePlugins } from "@pepperpy/storage-fs";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -356,5 +356,30 @@ describe("FileStorage: constructor", () => {
       expect.objectContaining({ code: "VALIDATION", message: expect.stringContaining("path and an options object") }),
     );
     expect(() => new (FileStorage as new (...args: unknown[]) => FileStorage)(path, "fsync=false")).toThrow(expect.objectContaining({ code: "VALIDATION" }));
+  });
+
+  it("refuses a misspelt option, naming it, as every constructor and config do (it would leave fsync on)", () => {
+    const path = join(root, "ctor-names");
+    const refused = (make: () => unknown): Error => {
+      try {
+        make();
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error("expected the constructor to throw");
+    };
+    const typo = refused(() => new FileStorage(path, { fsnc: false } as never));
+    expect(typo).toBeInstanceOf(StorageConfigError);
+    expect(typo.message).toBe("FileStorage options.fsnc: unknown option (did you mean fsync?) (known: clock, defaultTtl, fsync, maxSize, orphanAge, timeout)");
+    // The one-object form knows basePath too; snake_case gets the code's name.
+    expect(refused(() => new FileStorage({ basePath: path, orphan_age: 5 } as never)).message).toMatch(
+      /^FileStorage options\.orphan_age: unknown option \(in code the option is orphanAge\) \(known: basePath, clock, /,
+    );
+    // With a path first, a basePath among the other options would be ignored: refused.
+    expect(refused(() => new FileStorage(path, { basePath: "/elsewhere" } as never)).message).toMatch(/^FileStorage options\.basePath: unknown option/);
+    expect(refused(() => new FileStorage(path, { fsync: false, nope: 1 } as never))).toMatchObject({ code: "CONFIG" });
+    // Every documented option, and the common ones, still pass.
+    expect(() => new FileStorage(path, { fsync: false, orphanAge: 1000, timeout: 5, maxSize: 10, defaultTtl: 1000, clock: Date.now })).not.toThrow();
+    expect(() => new FileStorage({ basePath: path, fsync: true, orphanAge: 1000 })).not.toThrow();
   });
 });

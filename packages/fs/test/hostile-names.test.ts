@@ -23,6 +23,12 @@ const hostile: Buffer[][] = [
   [Buffer.from("C:drive")], // a drive letter at the start of a key
   [Buffer.from("back\\slash-dir"), Buffer.from("inside.txt")], // a directory that is not a segment
   [Buffer.from([0xff, 0xfe]), Buffer.from("in-bad-dir.txt")], // a directory whose name is not UTF-8
+  [Buffer.from("notes"), Buffer.from([0x73, 0xed, 0xa0, 0x80, 0x2e, 0x74, 0x78, 0x74])], // an encoded lone surrogate (CESU-8): not UTF-8
+  [Buffer.from("notes"), Buffer.from("del\u007f.txt")], // DEL, a control character
+  [Buffer.from("notes"), Buffer.from(".pepperpy-notes.txt")], // a reserved name
+  [Buffer.from(".pepperpy-dir"), Buffer.from("inside.txt")], // a reserved directory name
+  // A key over 1024 UTF-8 bytes: every directory on the way is a valid prefix, the file is not a key.
+  [...Array.from({ length: 6 }, (_, i) => Buffer.from(`${i}`.padEnd(200, "d"))), Buffer.from("too-long.txt")],
 ];
 
 function plant(base: string): void {
@@ -72,6 +78,8 @@ describe("listing skips names that are not valid keys, the same way everywhere",
     expect(await s.list()).toEqual([]);
     // The hostile files are untouched: not ours to delete, never listed.
     expect(readdirSync(join(base, "notes"))).toContain("old\\2019.txt");
+    expect(readdirSync(join(base, "notes"))).toContain(".pepperpy-notes.txt");
+    expect(readdirSync(join(base, ".pepperpy-dir"))).toEqual(["inside.txt"]);
     await s.close();
   });
 });

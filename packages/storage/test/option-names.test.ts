@@ -7,6 +7,7 @@ import {
   CachedStorage,
   CompressedStorage,
   EncryptedStorage,
+  FileStorage,
   MemoryStorage,
   MetricsStorage,
   RetryStorage,
@@ -31,6 +32,7 @@ describe("misspelt constructor options are StorageConfigErrors naming the option
   const cases: [string, () => unknown, RegExp][] = [
     ["MemoryStorage", () => new MemoryStorage({ capacty: 10 } as never), /^MemoryStorage options\.capacty: unknown option \(did you mean capacity\?\) \(known: capacity, clock, defaultTtl, maxSize, timeout\)/],
     ["MemoryStorage (snake_case)", () => new MemoryStorage({ max_size: 10 } as never), /options\.max_size: unknown option \(in code the option is maxSize\)/],
+    ["FileStorage", () => new FileStorage("./store", { fsnc: false } as never), /^FileStorage options\.fsnc: unknown option \(did you mean fsync\?\) \(known: clock, defaultTtl, fsync, maxSize, orphanAge, timeout\)/],
     ["S3Storage", () => new S3Storage({ bucket: "b", forcePathStyel: true } as never), /^S3Storage options\.forcePathStyel: unknown option \(did you mean forcePathStyle\?\)/],
     ["CachedStorage", () => new CachedStorage({ backend: backend(), size: 10 } as never), /^CachedStorage options\.size: unknown option \(known: .*cacheSize/],
     ["CompressedStorage", () => new CompressedStorage({ backend: backend(), algoritm: "gzip" } as never), /did you mean algorithm\?/],

@@ -497,6 +497,10 @@ pnpm bench -- --quick          # tiny sizes, 1 repeat: the CI smoke test (does n
 pnpm bench -- --systems file,raw-fs-durable --workloads small --repeats 5
 pnpm bench -- --profile /tmp/prof   # a --cpu-prof profile of every child process
 pnpm bench -- --help           # every size flag
+# rows of a separate run (say --systems file,raw-fs --out /tmp/fs.json --no-docs) into results/latest.json,
+# its command appended to the one above; then render this page again:
+(cd tooling/bench && node --conditions=source --import ./src/register.mjs src/merge-results.ts /tmp/fs.json)
+pnpm bench -- --report
 \`\`\`
 
 Each system runs in a child process of its own (the workloads that measure peak RSS — large and stream — in

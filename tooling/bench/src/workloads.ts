@@ -31,12 +31,16 @@ let pendingLoop = { ticks: 0, ms: 0, maxStallNs: 0 };
  * loop's delays; the figures are added to those of the phase being measured.
  */
 async function probed<T>(fn: () => Promise<T>): Promise<T> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  // The histogram measures each delay from its previous sample: a stall before its first
+  // sample is not seen (a 200 ms block right after enable() reads as a 5 ms max). So it
+  // samples once before the phase starts.
+  await armed();
   let ticks = 0;
   const timer = setInterval(() => {
     ticks++;
   }, 10);
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
   const t = performance.now();
   try {
     return await fn();
@@ -49,6 +53,11 @@ async function probed<T>(fn: () => Promise<T>): Promise<T> {
     // The histogram counts from its sampling timer's own period: a max above it is a stall.
     if (histogram.count > 0) pendingLoop.maxStallNs = Math.max(pendingLoop.maxStallNs, histogram.max);
   }
+}
+
+/** Resolves once a `monitorEventLoopDelay({ resolution: 1 })` enabled just before has taken its first samples. */
+export function armed(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** Collects samples per phase and reports medians. */
