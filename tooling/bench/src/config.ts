@@ -125,6 +125,8 @@ export interface Job {
   redisUrl?: string | undefined;
   /** PostgreSQL URL, when a cluster runs. */
   postgresUrl?: string | undefined;
+  /** Azurite connection string, when one runs. */
+  azureConnectionString?: string | undefined;
   /** Where the child writes its {@link JobResult}. */
   out: string;
 }
