@@ -229,7 +229,7 @@ function describeSizes(s: Sizes, workload: string): string {
   const kib = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(b % MiB ? 1 : 0)} MiB` : `${(b / 1024).toFixed(b % 1024 ? 1 : 0)} KiB`);
   switch (workload) {
     case "small":
-      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight${
+      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3, Azure Blob: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight${
         s.minPhaseMs > 0 ? `; a put, get, exists or list pass shorter than ${s.minPhaseMs} ms runs again over the same keys until ${s.minPhaseMs} ms have passed (fast systems)` : ""
       }`;
     case "medium":
@@ -237,7 +237,7 @@ function describeSizes(s: Sizes, workload: string): string {
     case "large":
       return `${s.largeCount} × ${kib(s.largeSize)}, sequential, each operation timed alone`;
     case "list":
-      return `${s.listKeys.toLocaleString("en")} keys (S3: ${s.s3ListKeys.toLocaleString("en")}) in tree/pNN/qM/…; the prefix tree/p42/ matches 1 %`;
+      return `${s.listKeys.toLocaleString("en")} keys (S3, Azure Blob: ${s.s3ListKeys.toLocaleString("en")}) in tree/pNN/qM/…; the prefix tree/p42/ matches 1 %`;
     case "upload":
       return `one ${kib(s.uploadSize)} value`;
     case "stream":

@@ -64,7 +64,8 @@ async function rawAzureBlob(env: SystemEnv): Promise<Adapter> {
         if (!missing(error)) throw error;
       }
     },
-    close: async () => undefined,
+    // Each job leaves an empty Azurite behind, so the next system meets the same server state.
+    close: () => container.delete().then(() => undefined),
   };
 }
 
@@ -82,8 +83,15 @@ export const AZURE_SYSTEMS: SystemDef[] = [
     baseline: "raw-azure-blob",
     create: async (env) => {
       const { AzureBlobStorage } = await load<typeof import("@pepperpy/storage-azure-blob")>("@pepperpy/storage-azure-blob");
-      await containerFor(env);
-      return ours(new AzureBlobStorage({ container: env.bucket, connectionString: connectionString(env) }));
+      const container = await containerFor(env);
+      const adapter = ours(new AzureBlobStorage({ container: env.bucket, connectionString: connectionString(env) }));
+      return {
+        ...adapter,
+        close: async () => {
+          await adapter.close();
+          await container.delete();
+        },
+      };
     },
   },
   {
