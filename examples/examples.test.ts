@@ -30,6 +30,9 @@ const EXPECTED: Record<string, { files?: RegExp[]; s3?: RegExp[] }> = {
   "Error handling": { files: [/caught StorageNotFoundError: Key not found/, /caught StorageTimeoutError \(retryable: true\)/, /caught StorageValidationError/] },
   Configuration: { files: [/built cache\(compress\(retry\(file\)\)\)/], s3: [/built .*s3/] },
   "Testing with MockStorage": { files: [/get\("key"\) -> "value"/] },
+  "SQLite, from YAML": {
+    files: [/list\("orders\/"\) -> \["orders\/1\.json","orders\/2\.json"\]/, /stat\("orders\/2\.json"\) -> \d+ bytes, expires \d{4}-/, /create-only put of an existing key -> StorageConflictError/],
+  },
 };
 
 async function runExample(example: Example, ctx: Omit<ExampleContext, "log">): Promise<string[]> {
@@ -107,6 +110,8 @@ describe("the tour, as a new user runs it", () => {
       expect(out).toMatch(/files: \d+ operations/);
       expect(out).toMatch(/s3 {3}: \d+ operations/);
       expect(out).toMatch(/All \d+ examples passed/);
+      // The tour shows one of the backends users grow into (SQLite, embedded: always available).
+      expect(out).toMatch(/SQLite, from YAML {2}\(examples\/sqlite\.ts\)\n(?: {4}.*\n)*? {4}ok \(\d+ ms\)/);
       expect(out).not.toContain("FAILED");
     } finally {
       await rm(cwd, { recursive: true, force: true });

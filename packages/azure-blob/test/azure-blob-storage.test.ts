@@ -1,3 +1,5 @@
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -11,6 +13,7 @@ import {
   createStorage,
   parseConfig,
 } from "@pepperpy/storage-core";
+import { RetryStorage } from "@pepperpy/storage-retry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AzureBlobStorage, decodeName, encodeName, mapAzureError } from "../src/index.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, azureStorageFor, createContainer, startAzurite, uniqueContainer } from "./helpers.js";
@@ -259,6 +262,92 @@ describe("errors and secrets", () => {
     }
     const withSas = mapAzureError(Object.assign(new Error("failed http://h/c/k?sv=1&sig=SECRETSIG"), { name: "RestError" }), c);
     expect(inspect(withSas, { depth: 10 })).not.toContain("SECRETSIG");
+  });
+});
+
+/**
+ * A loopback proxy in front of Azurite that answers the next `throttle` requests the way Azure
+ * does when it throttles (an HTTP status with an `x-ms-error-code` header and an XML error
+ * body), and forwards every other request unchanged.
+ */
+async function throttlingProxy(target: Azurite, status: number, code: string) {
+  const state = { throttle: 0, throttled: 0, forwarded: 0 };
+  const proxy = createServer((req, res) => {
+    if (state.throttle > 0) {
+      state.throttle--;
+      state.throttled++;
+      req.resume();
+      req.once("end", () => {
+        res.writeHead(status, { "content-type": "application/xml", "x-ms-error-code": code, "x-ms-request-id": `throttled-${state.throttled}` });
+        res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>The server is busy.</Message></Error>`);
+      });
+      return;
+    }
+    state.forwarded++;
+    const upstream = request({ host: "127.0.0.1", port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${target.port}` } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.once("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/${AZURITE_ACCOUNT}`;
+  return { state, url, close: () => new Promise<void>((resolve) => proxy.close(() => resolve())) };
+}
+
+describe("throttling, as Azure answers it over HTTP", () => {
+  for (const [status, code] of [
+    [503, "ServerBusy"],
+    [500, "OperationTimedOut"],
+    [429, "TooManyRequests"],
+  ] as const) {
+    it(`${status} ${code} is a retryable StorageUnavailableError naming the key, operation and backend`, async () => {
+      const proxy = await throttlingProxy(server, status, code);
+      const storage = new AzureBlobStorage({ container, url: proxy.url, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, maxAttempts: 1 });
+      try {
+        for (const [operation, call] of [
+          ["put", () => storage.put("throttled/k", "v")],
+          ["get", () => storage.get("throttled/k")],
+        ] as const) {
+          proxy.state.throttle = 1;
+          const error = await call().catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(StorageUnavailableError);
+          expect(error).toMatchObject({ retryable: true, key: "throttled/k", operation, backend: "azure-blob" });
+          expect((error as Error).message).toContain(code);
+          expectNoSecret(`${(error as Error).message} ${inspect(error, { depth: 10, showHidden: true })}`, AZURITE_KEY);
+        }
+        expect(proxy.state.throttled).toBe(2);
+        expect(proxy.state.forwarded).toBe(0);
+      } finally {
+        await storage.close();
+        await proxy.close();
+      }
+    });
+  }
+
+  it("the retry layer rides out two throttled answers: the put lands once and reads back", async () => {
+    const proxy = await throttlingProxy(server, 503, "ServerBusy");
+    const retries: string[] = [];
+    const storage = new RetryStorage({
+      backend: new AzureBlobStorage({ container, url: proxy.url, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, maxAttempts: 1 }),
+      maxRetries: 3,
+      delay: 1,
+      onRetry: (e) => retries.push(`${e.operation} ${e.error.code}`),
+    });
+    try {
+      proxy.state.throttle = 2;
+      await storage.put("throttled/retried", { ok: true });
+      expect(retries).toEqual(["put UNAVAILABLE", "put UNAVAILABLE"]);
+      expect(proxy.state.throttled).toBe(2);
+      // The value is on the server, written once, read without the layer.
+      const stored = await raw.getContainerClient(container).getBlockBlobClient("throttled/retried").downloadToBuffer();
+      expect(JSON.parse(stored.toString())).toEqual({ ok: true });
+      expect(await storage.get("throttled/retried")).toEqual({ ok: true });
+    } finally {
+      await storage.close();
+      await proxy.close();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -58,6 +58,14 @@ describe("prefixUpperBound", () => {
       for (const key of [`${prefix}`, `${prefix}\u{10ffff}\u{10ffff}`, `${prefix}zzz`]) expect(compareKeys(key, upper)).toBeLessThan(0);
       expect(compareKeys(upper, prefix)).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("README migration", () => {
+  it("is the text createTableSql() returns for the default table, so users who run it by hand get the same table", async () => {
+    const readme = await readFile(join(import.meta.dirname, "..", "README.md"), "utf8");
+    const block = /```sql\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block?.trim()).toBe(createTableSql("pepperpy_storage"));
   });
 });
 

@@ -54,6 +54,8 @@ export interface SystemEnv {
   redisUrl?: string | undefined;
   /** PostgreSQL URL (`postgres://postgres@127.0.0.1:P/postgres`), when a cluster runs. */
   postgresUrl?: string | undefined;
+  /** Connection string of the Azurite run.ts starts, when one runs. */
+  azureConnectionString?: string | undefined;
   /** A fresh bucket name for this job. */
   bucket: string;
   /** Sizes of this run (the cache is sized from them). */

@@ -22,9 +22,9 @@ export interface Sizes {
   streamSize: number;
   /** Bytes of the multipart-vs-single-PUT upload (default 24 MiB). */
   uploadSize: number;
-  /** Small-workload keys for S3 systems (s3rver is a slow server; default = smallCount). */
+  /** Small-workload keys for the object stores, S3 and Azure Blob (s3rver and Azurite are slow servers; default = smallCount). */
   s3SmallCount: number;
-  /** Keys in the listed tree for S3 systems (default = listKeys). */
+  /** Keys in the listed tree for the object stores, S3 and Azure Blob (default = listKeys). */
   s3ListKeys: number;
   /**
    * Untimed warm-up of the small workload, per operation, in ms (default 500): each child
@@ -125,6 +125,8 @@ export interface Job {
   redisUrl?: string | undefined;
   /** PostgreSQL URL, when a cluster runs. */
   postgresUrl?: string | undefined;
+  /** Azurite connection string, when one runs. */
+  azureConnectionString?: string | undefined;
   /** Where the child writes its {@link JobResult}. */
   out: string;
 }

@@ -94,10 +94,19 @@ export function pairedRatio(a: PhaseResult | undefined, b: PhaseResult | undefin
   return ratios.length % 2 ? ratios[mid] : (ratios[mid - 1]! + ratios[mid]!) / 2;
 }
 
-/** Ratio targets of issue 8, each the worst phase of its group. */
+/** Server backends of issue 20 and the raw client each is compared with: [ours, raw, title]. */
+export const SERVER_PAIRS: readonly [string, string, string][] = [
+  ["redis", "raw-redis", "RedisStorage vs raw ioredis"],
+  ["postgres", "raw-postgres", "PostgresStorage vs raw pg"],
+  ["sqlite", "raw-sqlite", "SqliteStorage (worker thread) vs raw better-sqlite3 (main thread)"],
+  ["azure-blob", "raw-azure-blob", "AzureBlobStorage vs raw @azure/storage-blob"],
+];
+
+/** Ratio targets of issue 8 (and information lines of issue 20), each the worst phase of its group. */
 export function computeTargets(results: RunResults): Target[] {
   const targets: Target[] = [];
-  const ratioTarget = (name: string, ours: string, other: string, pairs: [string, string][], min: number, otherPhase?: (p: string) => string) => {
+  // `min` undefined: an information line (the issue sets no ratio), shown without met / missed.
+  const ratioTarget = (name: string, ours: string, other: string, pairs: [string, string][], min: number | undefined, otherPhase?: (p: string) => string) => {
     let worst: { r: number; p: string } | undefined;
     const details: string[] = [];
     for (const [workload, p] of pairs) {
@@ -115,7 +124,7 @@ export function computeTargets(results: RunResults): Target[] {
       measured: worst?.r,
       min,
       unit: "×",
-      pass: worst ? worst.r >= min : undefined,
+      pass: worst && min !== undefined ? worst.r >= min : undefined,
       note: worst ? undefined : why(results, ours, other),
     });
   };
@@ -166,6 +175,14 @@ export function computeTargets(results: RunResults): Target[] {
     pass: rss ? rss.value < 64 : undefined,
     note: rss ? undefined : why(results, "stream-stack"),
   });
+  // Issue 20: each server backend beside its raw client, every phase it ran (information; no
+  // ratio is asked). Left out of runs that measured neither side.
+  for (const [ours, raw, name] of SERVER_PAIRS) {
+    if (!results.systems[ours] && !results.systems[raw]) continue;
+    const pairs: [string, string][] = [];
+    for (const [w, phases] of Object.entries(results.systems[ours]?.workloads ?? {})) for (const p of Object.keys(phases)) if (p !== "peak-rss") pairs.push([w, p]);
+    ratioTarget(`${name} (information)`, ours, raw, pairs, undefined);
+  }
   for (const [id, s] of Object.entries(results.systems)) {
     if (s.kind !== "peer" || !s.versus) continue;
     const versus = resolveVersus(results, s.versus);
@@ -212,7 +229,7 @@ function describeSizes(s: Sizes, workload: string): string {
   const kib = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(b % MiB ? 1 : 0)} MiB` : `${(b / 1024).toFixed(b % 1024 ? 1 : 0)} KiB`);
   switch (workload) {
     case "small":
-      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight${
+      return `${s.smallCount.toLocaleString("en")} × ${kib(s.smallSize)} (S3, Azure Blob: ${s.s3SmallCount.toLocaleString("en")}), sequential and ${s.concurrency} in flight${
         s.minPhaseMs > 0 ? `; a put, get, exists or list pass shorter than ${s.minPhaseMs} ms runs again over the same keys until ${s.minPhaseMs} ms have passed (fast systems)` : ""
       }`;
     case "medium":
@@ -220,7 +237,7 @@ function describeSizes(s: Sizes, workload: string): string {
     case "large":
       return `${s.largeCount} × ${kib(s.largeSize)}, sequential, each operation timed alone`;
     case "list":
-      return `${s.listKeys.toLocaleString("en")} keys (S3: ${s.s3ListKeys.toLocaleString("en")}) in tree/pNN/qM/…; the prefix tree/p42/ matches 1 %`;
+      return `${s.listKeys.toLocaleString("en")} keys (S3, Azure Blob: ${s.s3ListKeys.toLocaleString("en")}) in tree/pNN/qM/…; the prefix tree/p42/ matches 1 %`;
     case "upload":
       return `one ${kib(s.uploadSize)} value`;
     case "stream":
@@ -287,7 +304,8 @@ export function targetTable(targets: Target[]): string {
     const measured =
       t.measured === undefined ? "—" : t.unit === "×" ? `${t.measured.toFixed(2)}×` : t.unit === "MiB" ? `${t.measured.toFixed(1)} MiB` : t.measured.toFixed(3);
     const required = t.min !== undefined ? `≥ ${t.min}${t.unit === "×" ? "×" : ""}` : t.max !== undefined ? `${t.unit === "MiB" ? "<" : "≤"} ${t.max}${t.unit === "MiB" ? " MiB" : ""}` : "";
-    const result = t.pass === undefined ? "n/a" : t.pass ? "✅ met" : "❌ missed";
+    const info = t.min === undefined && t.max === undefined;
+    const result = info ? "information" : t.pass === undefined ? "n/a" : t.pass ? "✅ met" : "❌ missed";
     rows.push(`| ${t.name} | ${measured} | ${required} | ${result} | ${t.note ?? t.detail} |`);
   }
   return rows.join("\n");
@@ -310,7 +328,7 @@ export function consoleSummary(results: RunResults): string {
   lines.push("Targets (issue 8):");
   for (const t of results.targets) {
     const m = t.measured === undefined ? "—" : t.unit === "×" ? `${t.measured.toFixed(2)}×` : t.unit === "MiB" ? `${t.measured.toFixed(1)} MiB` : t.measured.toFixed(3);
-    const mark = t.pass === undefined ? "  n/a " : t.pass ? "  met " : "MISSED";
+    const mark = t.min === undefined && t.max === undefined ? " info " : t.pass === undefined ? "  n/a " : t.pass ? "  met " : "MISSED";
     lines.push(`  [${mark}] ${t.name}: ${m}${t.note ? `  (${t.note})` : ""}`);
   }
   lines.push("");
@@ -374,6 +392,19 @@ export function chartSvg(results: RunResults): string {
         ["small", "get-seq"],
         ["stream", "put-stream"],
         ["stream", "get-stream"],
+      ],
+    },
+    {
+      title: "Server backends beside their raw clients (ops/s; list-prefix as 1/ms)",
+      systems: SERVER_PAIRS.flatMap((pair) => pair.slice(0, 2)),
+      phases: [
+        ["small", "put-seq"],
+        ["small", "get-seq"],
+        ["small", "exists-seq"],
+        ["small", `put-${c}`],
+        ["small", `get-${c}`],
+        ["small", "list"],
+        ["list", "list-prefix"],
       ],
     },
   ];
@@ -505,7 +536,9 @@ pnpm bench -- --report
 
 Each system runs in a child process of its own (the workloads that measure peak RSS — large and stream — in
 one more process each), one after the other, so systems never compete for the two CPUs. S3 systems talk to an
-s3rver the harness starts on 127.0.0.1. File systems write under the OS temp directory (${m.disk.split(",")[0]}).
+s3rver the harness starts on 127.0.0.1; the Redis, PostgreSQL and Azure Blob systems likewise to a
+redis-server, a PostgreSQL cluster and an Azurite it starts there (each row and its raw client on the same
+server). File systems write under the OS temp directory (${m.disk.split(",")[0]}).
 The list workload creates its tree of files with plain \`writeFile\`s for file systems (the listing is what is
 measured) and through \`put\` for the others.
 

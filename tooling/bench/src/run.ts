@@ -8,6 +8,7 @@ import { type Job, type JobResult, type PhaseResult, RSS_WORKLOADS, type RunOpti
 import { type MachineInfo, type RunResults, chartSvg, computeTargets, consoleSummary, markdown } from "./report.js";
 // The server helpers straight from source: the testing package's index also loads vitest.
 import { type PostgresServer, type RedisServer, startPostgresServer, startRedisServer } from "@pepperpy/storage-testing";
+import { type AzuriteServer, startAzurite } from "./azurite-server.js";
 import { type S3Server, startS3rver } from "./s3-server.js";
 import { SYSTEMS, type SystemDef } from "./systems.js";
 import { median } from "./workloads.js";
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
   const wants = (word: string) => systems.some((s) => s.id.includes(word) && jobsOf(s, selectedWorkloads).length > 0);
   let redis: RedisServer | undefined;
   let postgres: PostgresServer | undefined;
+  let azurite: AzuriteServer | undefined;
   const serverErrors: Record<string, string> = {};
   if (wants("redis")) {
     try {
@@ -160,6 +162,14 @@ async function main(): Promise<void> {
       console.error(`PostgreSQL listening on ${postgres.url}`);
     } catch (error) {
       serverErrors.postgres = (error as Error).message;
+    }
+  }
+  if (wants("azure")) {
+    try {
+      azurite = await startAzurite(join(tmp, "azurite"));
+      console.error(`Azurite listening on ${azurite.url}`);
+    } catch (error) {
+      serverErrors.azure = (error as Error).message;
     }
   }
 
@@ -212,6 +222,7 @@ async function main(): Promise<void> {
         s3Endpoint: s3?.endpoint,
         redisUrl: redis?.url,
         postgresUrl: postgres?.url,
+        azureConnectionString: azurite?.connectionString,
         out: join(tmp, `${id}.out.json`),
       };
       console.error(`▶ ${system.id}: ${workloads.join(", ")}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ""}`);
@@ -254,6 +265,7 @@ async function main(): Promise<void> {
     await s3?.stop();
     await redis?.stop();
     await postgres?.stop();
+    await azurite?.stop();
     await rm(tmp, { recursive: true, force: true });
   }
 

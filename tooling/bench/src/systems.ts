@@ -12,6 +12,7 @@ import type { Storage } from "@pepperpy/storage-core";
 import { type Adapter, type SystemEnv, UnavailableError } from "./adapter.js";
 import type { WorkloadId } from "./config.js";
 import { compareCodePoints } from "./data.js";
+import { AZURE_SYSTEMS } from "./systems-azure.js";
 
 /** ours: this library; raw: Node or the SDK used directly; peer: another storage library. */
 export type SystemKind = "ours" | "raw" | "peer";
@@ -37,7 +38,7 @@ export interface SystemDef {
 const require = createRequire(import.meta.url);
 
 /** Imports a module, turning "not there (yet)" and native-binding failures into {@link UnavailableError}. */
-async function load<T>(specifier: string): Promise<T> {
+export async function load<T>(specifier: string): Promise<T> {
   try {
     return (await import(specifier)) as T;
   } catch (error) {
@@ -84,7 +85,7 @@ function sorted(keys: string[]): string[] {
 }
 
 /** Drives one of our `Storage`s. */
-function ours(storage: Storage, fsRoot?: string): Adapter {
+export function ours(storage: Storage, fsRoot?: string): Adapter {
   return {
     async put(key, value) {
       await storage.put(key, value);
@@ -997,6 +998,7 @@ export const SYSTEMS: SystemDef[] = [
     workloads: KV,
     create: (env) => rawSqlite(env.dir),
   },
+  ...AZURE_SYSTEMS,
 ];
 
 export function systemById(id: string): SystemDef {

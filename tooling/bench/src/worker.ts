@@ -44,6 +44,7 @@ async function main(): Promise<void> {
         s3Endpoint: job.s3Endpoint,
         redisUrl: job.redisUrl,
         postgresUrl: job.postgresUrl,
+        azureConnectionString: job.azureConnectionString,
         bucket,
         smallCount: job.sizes.smallCount,
       });

@@ -10,6 +10,9 @@ import { MiB } from "./config.js";
 import { smallKey, streamOf, treeKeys, valueFor } from "./data.js";
 import type { SystemDef } from "./systems.js";
 
+/** Object stores on their (slow) emulators: the small and list workloads use the `s3*` counts for them. */
+export const OBJECT_STORE_SYSTEMS: ReadonlySet<string> = new Set(["s3", "raw-s3", "azure-blob", "raw-azure-blob"]);
+
 /** What a workload gets. */
 export interface WorkloadContext {
   system: SystemDef;
@@ -215,7 +218,7 @@ async function warmUp(adapter: Adapter, n: number, limit: number, size: number, 
 /** 10 000 × 1 KiB: put, get, exists, list, delete; sequential, then `concurrency` in flight. */
 async function small(ctx: WorkloadContext): Promise<Phases> {
   const { adapter, system, sizes } = ctx;
-  const isS3 = system.id === "s3" || system.id === "raw-s3";
+  const isS3 = OBJECT_STORE_SYSTEMS.has(system.id);
   const n = isS3 ? sizes.s3SmallCount : sizes.smallCount;
   const prefix = "bench/small/";
   const keys = Array.from({ length: n }, (_, i) => smallKey(prefix, i));
@@ -357,7 +360,7 @@ async function large(ctx: WorkloadContext): Promise<Phases> {
 /** `list(prefix)` over a 50 000-key tree where the prefix matches 1 %, and the whole tree for scale. */
 async function list(ctx: WorkloadContext): Promise<Phases> {
   const { adapter, system, sizes } = ctx;
-  const isS3 = system.id === "s3" || system.id === "raw-s3";
+  const isS3 = OBJECT_STORE_SYSTEMS.has(system.id);
   const { keys, prefix, matching } = treeKeys(isS3 ? sizes.s3ListKeys : sizes.listKeys);
   const value = Buffer.from("tree value\n");
   if (adapter.fsRoot) {

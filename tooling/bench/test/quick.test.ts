@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunResults } from "../src/report.js";
+import { OBJECT_STORE_SYSTEMS } from "../src/workloads.js";
 
 const benchDir = resolve(import.meta.dirname, "..");
 
@@ -38,7 +39,8 @@ describe("pnpm bench --quick", () => {
     expect(results.quick).toBe(true);
 
     // Our backends and the raw baselines always run; a peer may be "unavailable" with a reason.
-    for (const id of ["memory", "file", "map", "raw-fs", "raw-fs-durable", "lru", "raw-zlib", "raw-crypto"]) {
+    // Azurite is an npm dependency of the harness, so the Azure Blob rows run wherever it does.
+    for (const id of ["memory", "file", "map", "raw-fs", "raw-fs-durable", "lru", "raw-zlib", "raw-crypto", "azure-blob", "raw-azure-blob"]) {
       expect(results.systems[id]?.status, `${id}: ${results.systems[id]?.reason}`).toBe("ok");
     }
     for (const [id, s] of Object.entries(results.systems)) {
@@ -47,9 +49,10 @@ describe("pnpm bench --quick", () => {
     }
 
     // Every read phase checked every value it read.
-    const n = results.sizes.smallCount;
     const c = `c${results.sizes.concurrency}`;
-    for (const id of ["memory", "file", "map", "raw-fs"]) {
+    for (const id of ["memory", "file", "map", "raw-fs", "azure-blob", "raw-azure-blob"]) {
+      // The object stores (S3, Azure Blob) run the small workload with their own count.
+      const n = OBJECT_STORE_SYSTEMS.has(id) ? results.sizes.s3SmallCount : results.sizes.smallCount;
       const small = results.systems[id]!.workloads.small!;
       for (const p of ["get-seq", `get-${c}`, "exists-seq", `exists-${c}`, "list", "delete-seq", `delete-${c}`]) {
         expect(small[p]?.verified, `${id} ${p}`).toBe(n * results.repeats);
@@ -61,5 +64,9 @@ describe("pnpm bench --quick", () => {
     // The ratio targets were computed from the same run.
     expect(results.targets.length).toBeGreaterThan(10);
     expect(results.targets.find((t) => t.name.startsWith("MemoryStorage"))?.measured).toBeGreaterThan(0);
+    // A server backend beside its raw client: an information line with a measured ratio.
+    const azure = results.targets.find((t) => t.name.startsWith("AzureBlobStorage vs raw"));
+    expect(azure?.measured).toBeGreaterThan(0);
+    expect(azure?.min).toBeUndefined();
   });
 });
