@@ -13,7 +13,7 @@ export default defineConfig({
       .map(([find, replacement]) => ({ find: new RegExp(`^${find}$`), replacement })),
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "tooling/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts", "tooling/**/*.test.ts", "bench/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -204,7 +204,7 @@ export const USAGE = `pnpm bench [flags]
   --systems a,b,c         only these systems (ids as in the table)
   --workloads a,b         only these workloads: ${WORKLOADS.join(", ")}
   --profile DIR           write a --cpu-prof profile of every child process to DIR
-  --out FILE              results JSON (default tooling/bench/results/latest.json)
+  --out FILE              results JSON (default bench/results/latest.json)
   --no-docs               do not rewrite docs/benchmarks.md and the chart
   --report [FILE]         only render docs/ again from a results file (default results/latest.json)
   --tmp DIR               scratch directory (default: under the OS temp dir)

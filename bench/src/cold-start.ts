@@ -11,7 +11,7 @@
  * published build. Build first:
  *
  *   pnpm --filter "@pepperpy/storage..." run build
- *   cd tooling/bench && node --import ./src/register.mjs src/cold-start.ts [runs]
+ *   cd bench && node --import ./src/register.mjs src/cold-start.ts [runs]
  *
  * Two figures per run: `in-process` is from the script's first line to the `get`'s answer
  * (import + construct + put + get); `process` is the whole process, spawn to exit,

@@ -1,7 +1,7 @@
 /**
  * What the defensive copy of `put` costs (issue 15, item 1): the copy alone, and a
  * `FileStorage` / `MemoryStorage` put of 1 KiB, 1 MiB and 64 MiB with the copy and with the
- * bytes handed over (`handOver`, no copy). Run: `pnpm tsx --conditions=source tooling/bench/src/put-copy-cost.ts`.
+ * bytes handed over (`handOver`, no copy). Run: `pnpm tsx --conditions=source bench/src/put-copy-cost.ts`.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

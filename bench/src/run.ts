@@ -15,7 +15,7 @@ import { median } from "./workloads.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = resolve(here, "..");
-const repoRoot = resolve(benchDir, "../..");
+const repoRoot = resolve(benchDir, "..");
 
 function machineInfo(dir: string): MachineInfo {
   let disk = "unknown";
@@ -97,7 +97,7 @@ async function runChild(job: Job, jobFile: string, opts: RunOptions): Promise<Jo
   }
 }
 
-/** Writes docs/benchmarks.md (with the hand-written findings of tooling/bench/findings.md) and the chart. */
+/** Writes docs/benchmarks.md (with the hand-written findings of bench/findings.md) and the chart. */
 async function writeDocs(results: RunResults, docsDir: string): Promise<void> {
   const chartName = "benchmarks-chart.svg";
   const findings = await readFile(join(benchDir, "findings.md"), "utf8").catch(() => "");

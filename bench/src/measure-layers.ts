@@ -2,7 +2,7 @@
  * One-off measurement (not a test): cache-hit latency against a plain lru-cache get, and
  * the per-operation overhead of MetricsStorage on the memory backend.
  *
- *   cd tooling/bench && node --conditions=source --import ./src/register.mjs src/measure-layers.ts
+ *   cd bench && node --conditions=source --import ./src/register.mjs src/measure-layers.ts
  *
  * (It lives in the bench, which depends on every package, so that no package imports
  * another package's `src/` or needs a dependency cycle between cache and metrics.)
