@@ -558,7 +558,7 @@ export class AzureBlobDriver implements StorageDriver {
   /**
    * One page by List Blobs. The cursor is the last key of the previous page; the driver
    * remembers the continuation token that resumes after it (for the last
-   * {@link CURSOR_CACHE} pages), so `iterate` and `list` page in one request each. A
+   * `CURSOR_CACHE` (1000) pages), so `iterate` and `list` page in one request each. A
    * cursor it does not know (another process's) is found by listing from the prefix.
    */
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {

@@ -4,6 +4,8 @@
  * backends implement, the shared `BaseStorage` that derives the public surface, the error
  * family, events, key and value codecs, the plugin registry, the config factory and
  * `CompositeStorage`.
+ *
+ * @module @pepperpy/storage-core
  */
 export type {
   BatchOptions,

@@ -36,7 +36,7 @@ declare const resolvedConfigBrand: unique symbol;
  * Only `resolveConfig`, `loadConfig` and `parseConfig` make one.
  */
 export interface ResolvedStorageConfig {
-  /** Set by the compiler only: see {@link resolvedConfigBrand}. */
+  /** A mark for the compiler only, absent at run time: an object literal is not a resolved config. */
   readonly [resolvedConfigBrand]: true;
   /** The registered type. */
   type: string;

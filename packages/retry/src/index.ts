@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `RetryStorage`: exponential backoff with full jitter and a retry budget for
  * @pepperpy/storage.
+ *
+ * @module @pepperpy/storage-retry
  */
 export { RetryDriver, type RetryEvent, type RetryPolicy, RetryStorage, type RetryStorageOptions } from "./retry-storage.js";
 
