@@ -109,6 +109,7 @@ export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnos
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
 export { PrefixDriver } from "./prefixed.js";
+export { type KeySpace, keySpace } from "./key-space.js";
 export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
   BUILTIN_LAYER_PACKAGES,
