@@ -10,9 +10,9 @@ const OPTIONS = `
     encryption: false
     cache:
       enabled: true
-      size: 1000
+      cache_size: 1000
     retry:
-      max: 3
+      max_retries: 3
       delay: 1.0
 `;
 

@@ -85,6 +85,13 @@ export class SharedMapStorage extends BaseStorage {
 }
 
 // `type: shared-map` in YAML or createStorage({ type: "shared-map", space: "x" }).
+// Declaration merging makes the type and its fields known to the compiler too, so
+// createStorage({ type: "shared-map" }) without `space` does not compile.
+declare module "@pepperpy/storage-core" {
+  interface StorageConfigTypes {
+    "shared-map": { space: string };
+  }
+}
 registerStorage({
   type: "shared-map",
   fields: { space: "string" },

@@ -11,6 +11,7 @@ import {
   generateBlobSASQueryParameters,
 } from "@azure/storage-blob";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type DriverContext,
@@ -557,7 +558,7 @@ export class AzureBlobDriver implements StorageDriver {
   /**
    * One page by List Blobs. The cursor is the last key of the previous page; the driver
    * remembers the continuation token that resumes after it (for the last
-   * {@link CURSOR_CACHE} pages), so `iterate` and `list` page in one request each. A
+   * `CURSOR_CACHE` (1000) pages), so `iterate` and `list` page in one request each. A
    * cursor it does not know (another process's) is found by listing from the prefix.
    */
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
@@ -686,10 +687,17 @@ export class AzureBlobDriver implements StorageDriver {
  * const storage = new AzureBlobStorage({ container: "app", connectionString: process.env.AZURE_STORAGE_CONNECTION_STRING });
  * await storage.put("users/1", { name: "John" });
  */
+/** The option names of {@link AzureBlobStorageOptions} besides the common ones (the compiler checks the list is complete). */
+const AZURE_OPTION_NAMES = Object.keys({
+  container: true, prefix: true, connectionString: true, url: true, accountName: true, accountKey: true, sasToken: true, credential: true,
+  client: true, createContainer: true, blockSize: true, concurrency: true, maxAttempts: true, requestTimeout: true,
+} satisfies Record<Exclude<keyof AzureBlobStorageOptions, keyof BaseStorageOptions>, true>);
+
 export class AzureBlobStorage extends BaseStorage {
   protected declare readonly driver: AzureBlobDriver;
 
   constructor(options: AzureBlobStorageOptions) {
+    checkOptionNames(options, AZURE_OPTION_NAMES, "AzureBlobStorage");
     super(new AzureBlobDriver(options), options);
   }
 

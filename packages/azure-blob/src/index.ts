@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `AzureBlobStorage`: the Azure Blob Storage backend of @pepperpy/storage (Azure and
  * Azurite), on `@azure/storage-blob`.
+ *
+ * @module @pepperpy/storage-azure-blob
  */
 export {
   AzureBlobDriver,

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `CachedStorage`: an LRU read cache layer for @pepperpy/storage, with single-flight
  * misses and write invalidation.
+ *
+ * @module @pepperpy/storage-cache
  */
 export { CacheDriver, CachedStorage, type CachedStorageOptions, type CacheStats } from "./cached-storage.js";
 

@@ -347,6 +347,7 @@ describe("CachedStorage: config", () => {
     for (const k of ["a", "b", "c"]) await cache.put(k, k);
     for (const k of ["a", "b", "c"]) expect(await cache.get(k)).toBe(k);
     expect(cache.getCacheStats()).toMatchObject({ entries: 2, evictions: 1 });
+    // @ts-expect-error size is a number of entries
     await expect(createStorage({ type: "memory", options: { cache: { size: "lots" } } })).rejects.toThrow(/cache\.size/);
   });
 });

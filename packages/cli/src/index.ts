@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `@pepperpy/storage-cli`: the `pepperpy-storage` command, and `run(argv)` to embed it
  * (tests, other tools) without spawning a process.
+ *
+ * @module @pepperpy/storage-cli
  */
 export { run } from "./run.js";
 export { ExitCode, type ExitCodeValue, exitCodeFor } from "./exit-codes.js";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { type ResolvedStorageConfig, type Storage, StorageConfigError, createStorage, loadConfig } from "@pepperpy/storage";
+import { type ResolvedStorageConfig, type Storage, StorageConfigError, createStorage, loadConfig, resolveConfig } from "@pepperpy/storage";
 
 /** Where the CLI reads and writes: the process's streams by default, anything in tests or embedders. */
 export interface CliIO {
@@ -34,7 +34,7 @@ export interface OpenedStorage {
  * when it exists, else file storage under `./data`. An explicitly named file that does
  * not exist is an error, never a silent fallback to the default.
  */
-export async function resolveCliConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: ResolvedStorageConfig | Parameters<typeof createStorage>[0]; source: string }> {
+export async function resolveCliConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<{ config: ResolvedStorageConfig; source: string }> {
   const named = file ?? (env.PEPPERPY_STORAGE_CONFIG || undefined);
   if (named !== undefined) {
     if (!existsSync(resolve(named))) throw new StorageConfigError(`Config file ${named} does not exist`, { operation: "loadConfig" });
@@ -42,7 +42,7 @@ export async function resolveCliConfig(file: string | undefined, env: NodeJS.Pro
     return { config: await loadConfig(named, { env }), source: named };
   }
   if (existsSync(resolve(DEFAULT_CONFIG_FILE))) return { config: await loadConfig(DEFAULT_CONFIG_FILE, { env }), source: DEFAULT_CONFIG_FILE };
-  return { config: { type: "file", path: resolve(DEFAULT_DATA_DIR) }, source: `./${DEFAULT_DATA_DIR} (default)` };
+  return { config: await resolveConfig({ type: "file", path: resolve(DEFAULT_DATA_DIR) }), source: `./${DEFAULT_DATA_DIR} (default)` };
 }
 
 /** Builds the storage a command works on. */

@@ -3,6 +3,8 @@
  * `CompressedStorage`: a layer that compresses values (gzip, deflate, brotli, zstd) in a
  * small versioned format, reads values written without it unchanged, and stops
  * decompression bombs. Exports `layerPlugin` for config `options.compression`.
+ *
+ * @module @pepperpy/storage-compress
  */
 export {
   CompressedStorage,

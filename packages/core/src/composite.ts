@@ -1,3 +1,4 @@
+import { checkOptionNames } from "./options.js";
 import { compareKeys, sortKeys } from "./keys.js";
 import { orUndefined, innerOptions } from "./layer.js";
 import { BaseStorage, type BaseStorageOptions, forwardedExpiry, requestExpiry } from "./storage.js";
@@ -328,6 +329,7 @@ export class CompositeStorage extends BaseStorage {
   protected declare readonly driver: CompositeDriver;
 
   constructor(backends: readonly Storage[], options: CompositeStorageOptions = {}) {
+    checkOptionNames(options, ["readRepair"], "CompositeStorage");
     if (!Array.isArray(backends) || backends.length === 0) {
       throw new StorageValidationError("CompositeStorage needs at least one backend", { backend: "composite" });
     }

@@ -19,8 +19,13 @@ import { mountPlugin } from "./mount.js";
 import { BaseStorage, SET_DEFAULT_TTL } from "./storage.js";
 import { Secret } from "./secret.js";
 import type { Storage } from "./types.js";
+import type { StorageConfig } from "./config-types.js";
 
-/** The input shape of a storage config, as written in YAML or code (before validation). */
+/**
+ * The untyped shape of a storage config (before validation), as parsed from JSON or YAML
+ * text. Code gets {@link StorageConfig}, checked by the compiler; `resolveConfig` takes
+ * anything and checks it at run time.
+ */
 export interface StorageConfigInput {
   type: string;
   options?: Record<string, unknown>;
@@ -326,7 +331,8 @@ export async function resolveConfig(
     layerOptions[name] = converted;
   }
 
-  const resolved: ResolvedStorageConfig = { ...fields, type, options: layerOptions };
+  // The brand is the compiler's only (see ResolvedStorageConfig); at run time the RESOLVED symbol marks it.
+  const resolved = { ...fields, type, options: layerOptions } as unknown as ResolvedStorageConfig;
   Object.defineProperty(resolved, RESOLVED, { value: true, enumerable: false });
   return resolved;
 }
@@ -485,12 +491,19 @@ export async function parseConfig(text: string, opts: LoadConfigOptions & { sour
  * encryption, retry). Without a config: an in-memory storage.
  *
  * Plain objects use milliseconds for durations; configs from {@link loadConfig} are
- * already resolved.
+ * already resolved. In code the config is a {@link StorageConfig}: the compiler checks
+ * `type` and each field (`{ type: "fiel" }` does not compile); a config of unknown shape
+ * (parsed JSON) goes through {@link resolveConfig} first, which checks it at run time.
  *
  * @example
  * const storage = await createStorage(await loadConfig("storage.yaml"));
  */
-export async function createStorage(config?: StorageConfigInput | ResolvedStorageConfig): Promise<Storage> {
+export async function createStorage(config?: StorageConfig): Promise<Storage>;
+/** Builds the storage of a config resolved by {@link loadConfig}, {@link parseConfig} or {@link resolveConfig}. */
+export async function createStorage(config: ResolvedStorageConfig): Promise<Storage>;
+// Two signatures, not one union: a resolved config accepts any field, and in a union it
+// would switch off the compiler's check of misspelt fields in object literals.
+export async function createStorage(config?: StorageConfig | ResolvedStorageConfig): Promise<Storage> {
   const resolved = await resolveConfig(config ?? { type: "memory" });
   const plugin = await resolveStoragePlugin(resolved.type);
   const enabled: { order: number; layer: LayerPlugin; options: Record<string, unknown> }[] = [];

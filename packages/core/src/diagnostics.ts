@@ -2,7 +2,7 @@ import { channel } from "node:diagnostics_channel";
 import { debuglog } from "node:util";
 import type { StorageError } from "./errors.js";
 
-/** What {@link OPERATION_CHANNEL} publishes once per storage operation, when it settles. */
+/** What the `diagnostics_channel` named {@link OPERATION_CHANNEL_NAME} publishes once per storage operation, when it settles. */
 export interface OperationMessage {
   /** The storage's name (`file`, `cache(s3)`, …): every layer of a stack publishes its own. */
   storage: string;

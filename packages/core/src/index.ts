@@ -4,6 +4,8 @@
  * backends implement, the shared `BaseStorage` that derives the public surface, the error
  * family, events, key and value codecs, the plugin registry, the config factory and
  * `CompositeStorage`.
+ *
+ * @module @pepperpy/storage-core
  */
 export type {
   BatchOptions,
@@ -108,6 +110,7 @@ export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnos
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
 export { PrefixDriver } from "./prefixed.js";
+export { type KeySpace, keySpace } from "./key-space.js";
 export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
   BUILTIN_LAYER_PACKAGES,
@@ -126,6 +129,34 @@ export {
   resolveLayerPlugin,
   resolveStoragePlugin,
 } from "./registry.js";
+export {
+  type AzureBlobConfig,
+  type BothSpellings,
+  type CacheLayerConfig,
+  type CommonConfigFields,
+  type CompositeConfig,
+  type CompressionLayerConfig,
+  type ConfigDuration,
+  type ConfigSecret,
+  type ConfigSize,
+  type EncryptionLayerConfig,
+  type FileConfig,
+  type LayerConfigTypes,
+  type LayerOptionsConfig,
+  type MemoryConfig,
+  type MountConfig,
+  type PostgresConfig,
+  type RedisConfig,
+  type RetryLayerConfig,
+  type S3Config,
+  type SnakeCase,
+  type SqliteConfig,
+  type StorageConfig,
+  type StorageConfigOf,
+  type StorageConfigTypes,
+  type TracingLayerConfig,
+  defineConfig,
+} from "./config-types.js";
 export {
   type ConfigOrigins,
   DEFAULT_MAX_CONFIG_BYTES,

@@ -1,3 +1,4 @@
+import { checkOptionNames } from "./options.js";
 import { StorageConfigError, StorageValidationError, isStorageError } from "./errors.js";
 import { compareKeys } from "./keys.js";
 import { innerOptions, orUndefined } from "./layer.js";
@@ -344,6 +345,7 @@ export class MountStorage extends BaseStorage {
   protected declare readonly driver: MountDriver;
 
   constructor(mounts: MountTable, options: BaseStorageOptions = {}) {
+    checkOptionNames(options, [], "MountStorage");
     // Each mounted storage keeps its own default timeout; the mount adds none unless asked.
     super(new MountDriver(mounts), { ...options, timeout: options.timeout ?? 0 });
   }

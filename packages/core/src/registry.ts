@@ -24,8 +24,20 @@ export type FieldKind =
   | "storage-map"
   | { enum: readonly string[] };
 
-/** A storage config after validation: camelCase names, sizes in bytes, durations in ms. */
+/**
+ * Marks a {@link ResolvedStorageConfig} for the compiler (it exists only in the types): an
+ * object literal is never taken for a resolved config, so `createStorage` checks it as a
+ * `StorageConfig`.
+ */
+declare const resolvedConfigBrand: unique symbol;
+
+/**
+ * A storage config after validation: camelCase names, sizes in bytes, durations in ms.
+ * Only `resolveConfig`, `loadConfig` and `parseConfig` make one.
+ */
 export interface ResolvedStorageConfig {
+  /** A mark for the compiler only, absent at run time: an object literal is not a resolved config. */
+  readonly [resolvedConfigBrand]: true;
   /** The registered type. */
   type: string;
   /** Default operation timeout in ms. */

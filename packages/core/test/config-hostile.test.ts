@@ -2,7 +2,7 @@
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ResolvedStorageConfig, Secret, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerStorage, resolveConfig } from "@pepperpy/storage-core";
+import { type ResolvedStorageConfig, Secret, type StorageConfig, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerStorage, resolveConfig } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -77,7 +77,7 @@ describe("prototype names (issue 15 item 10)", () => {
       const error = await configError(parseConfig(`storage:\n  type: ${name}\n`));
       expect(error.message).toContain(`unknown storage type "${name}"`);
       expect(error.message).not.toContain("native code");
-      const fromCode = await configError(createStorage({ type: name }));
+      const fromCode = await configError(createStorage({ type: name } as unknown as StorageConfig));
       expect(fromCode.message).toContain(`unknown storage type "${name}"`);
     });
 

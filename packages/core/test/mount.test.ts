@@ -181,6 +181,7 @@ describe("MountStorage", () => {
     expect(await m.list()).toStrictEqual(["b", "cache/a"]);
     await m.close();
     await expect(createStorage({ type: "mount", mounts: { "a//": { type: "memory" } } })).rejects.toBeInstanceOf(StorageConfigError);
+    // @ts-expect-error "nope" is no type: nested configs are checked too
     await expect(createStorage({ type: "mount", mounts: { x: { type: "nope" } } })).rejects.toThrow(/mounts\."x"\.type/);
     await expect(createStorage({ type: "mount", mounts: {} })).rejects.toBeInstanceOf(StorageConfigError);
   });

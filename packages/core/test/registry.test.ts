@@ -16,6 +16,21 @@ import {
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describe, expect, it } from "vitest";
 
+// Declaration merging, as a plugin package types its config (docs/configuration.md): the
+// types and layers this file registers become checked members of StorageConfig.
+declare module "@pepperpy/storage-core" {
+  interface StorageConfigTypes {
+    redisish: { url: string; password?: string };
+    rish: { url: string; password?: string };
+    "thirdparty-mem": {};
+    replaced: {};
+  }
+  interface LayerConfigTypes {
+    outer: {};
+    inner: {};
+  }
+}
+
 /** A third-party layer in a few lines: forwards everything, names itself. */
 class TagStorage extends LayerStorage {
   constructor(backend: Storage, tag: string) {
@@ -46,6 +61,7 @@ describe("registry", () => {
     const password = (made[0] as { password: unknown }).password;
     expect(Secret.isSecret(password) && password.reveal()).toBe("pw");
     expect(JSON.stringify(made)).not.toContain("pw");
+    // @ts-expect-error url is required, by the augmented type as by the plugin
     await expect(createStorage({ type: "redisish" })).rejects.toThrow(/storage\.url: required for type "redisish"/);
   });
 
@@ -88,6 +104,7 @@ describe("registry", () => {
   });
 
   it("an unknown type lists what is registered and names the packages", async () => {
+    // @ts-expect-error not a registered type: the compiler says so first
     const error = await createStorage({ type: "cassandra" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageConfigError);
     const message = (error as Error).message;

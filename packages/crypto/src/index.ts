@@ -3,6 +3,8 @@
  * `EncryptedStorage`: a layer that encrypts values with AES-256-GCM in authenticated
  * 64 KiB records, with passphrases or raw keys, key ids and rotation. Exports
  * `layerPlugin` for config `options.encryption`.
+ *
+ * @module @pepperpy/storage-crypto
  */
 export {
   EncryptedStorage,

@@ -3,6 +3,8 @@
  * `FileStorage`: the local file-system backend of @pepperpy/storage — atomic, crash-safe
  * writes, containment inside the base directory (symlinks included), raw content files
  * with metadata in reserved sidecars.
+ *
+ * @module @pepperpy/storage-fs
  */
 export { DEFAULT_ORPHAN_AGE_MS, FileDriver, FileStorage, type FileStorageOptions, SIDECAR_PREFIX, TEMP_PREFIX } from "./file-storage.js";
 export type { SidecarRecord } from "./sidecar.js";

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { StorageAbortedError, StorageConfigError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
+import { StorageAbortedError, type StorageConfig, StorageConfigError, StorageConflictError, createStorage } from "@pepperpy/storage-core";
 import { FileStorage, storagePlugins } from "@pepperpy/storage-fs";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -327,14 +327,16 @@ describe("FileStorage: registry", () => {
   it("registers config types file and fs (path required, fsync boolean)", async () => {
     expect(storagePlugins.map((p) => p.type)).toEqual(["file", "fs"]);
     for (const type of ["file", "fs"]) {
-      const s = await createStorage({ type, path: join(root, `cfg-${type}`), fsync: false });
+      const s = await createStorage({ type, path: join(root, `cfg-${type}`), fsync: false } as StorageConfig);
       expect(s).toBeInstanceOf(FileStorage);
       expect(s.capabilities.durable).toBe(false);
       await s.put("k", "v");
       expect(await s.get("k")).toBe("v");
       await s.close();
     }
+    // @ts-expect-error path is required, for the compiler as at run time
     await expect(createStorage({ type: "file" })).rejects.toMatchObject({ code: "CONFIG" });
+    // @ts-expect-error fsync is a boolean
     await expect(createStorage({ type: "fs", path: "/tmp/x", fsync: "yes" })).rejects.toMatchObject({ code: "CONFIG" });
   });
 });

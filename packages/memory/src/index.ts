@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `MemoryStorage`: the in-process backend of @pepperpy/storage, and the reference every
  * layer is tested around.
+ *
+ * @module @pepperpy/storage-memory
  */
 export { MemoryDriver, MemoryStorage, type MemoryStorageOptions } from "./memory-storage.js";
 

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `MetricsStorage`: operation counts, bytes, errors by code, latency percentiles and
  * Prometheus export for @pepperpy/storage.
+ *
+ * @module @pepperpy/storage-metrics
  */
 export {
   escapeLabel,

@@ -12,6 +12,12 @@ import { withFaults } from "@pepperpy/storage-testing";
 import { describe, expect, it } from "vitest";
 import { MetricsStorage } from "../src/index.js";
 
+declare module "@pepperpy/storage-core" {
+  interface LayerConfigTypes {
+    alwaysFailing: {};
+  }
+}
+
 /** metrics(cache(retry(faults(memory)))): the default order, over a backend we can slow down. */
 function stack(faults: Parameters<typeof withFaults>[1] = {}) {
   const memory = new MemoryStorage();
@@ -85,6 +91,7 @@ describe("timeouts and aborts end to end through metrics, cache and retry", () =
 
   it("a config timeout bounds a whole call of the built stack, retries and sleeps included", async () => {
     // A layer below retry that fails every call, registered like any third-party layer.
+    // Typed as a plugin package types its layer: by declaration merging (see the top of this file).
     registerLayer({ name: "alwaysFailing", order: 60, create: (backend) => withFaults(backend, { failureRate: 1 }) });
     const storage = await createStorage({
       type: "memory",

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `TracingStorage`: an OpenTelemetry tracing layer for @pepperpy/storage — a span per
  * storage call with key, backend, bytes and outcome, on `@opentelemetry/api`.
+ *
+ * @module @pepperpy/storage-otel
  */
 export { ATTR, TRACER_NAME, TracingDriver, type TracingOptions, TracingStorage } from "./tracing-storage.js";
 

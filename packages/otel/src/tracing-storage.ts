@@ -1,4 +1,5 @@
 import {
+  checkOptionNames,
   type DriverContext,
   ForwardingDriver,
   type LayerOptions,
@@ -162,6 +163,7 @@ export class TracingDriver extends ForwardingDriver {
  */
 export class TracingStorage extends LayerStorage<TracingDriver> {
   constructor(options: TracingOptions) {
+    checkOptionNames(options, ["backend", "tracer", "recordKeys"], "TracingStorage");
     super(new TracingDriver(options.backend, options.tracer ?? trace.getTracer(TRACER_NAME), options.recordKeys ?? true), options);
   }
 }

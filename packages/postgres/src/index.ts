@@ -1,6 +1,8 @@
 /**
  * @packageDocumentation
  * `PostgresStorage`: the PostgreSQL backend of @pepperpy/storage, on `pg`.
+ *
+ * @module @pepperpy/storage-postgres
  */
 export {
   DEFAULT_TABLE,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type DriverContext,
@@ -425,11 +426,18 @@ export class PostgresDriver implements StorageDriver {
  * const storage = new PostgresStorage({ connectionString: process.env.DATABASE_URL });
  * await storage.put("users/1", { name: "Ana" });
  */
+/** The option names of {@link PostgresStorageOptions} besides the common ones (the compiler checks the list is complete). */
+const POSTGRES_OPTION_NAMES = Object.keys({
+  connectionString: true, host: true, port: true, user: true, password: true, database: true, table: true, createTable: true, poolSize: true,
+  connectionTimeout: true, statementTimeout: true, poolConfig: true, pool: true,
+} satisfies Record<Exclude<keyof PostgresStorageOptions, keyof BaseStorageOptions>, true>);
+
 export class PostgresStorage extends BaseStorage {
   protected declare readonly driver: PostgresDriver;
 
   constructor(options: PostgresStorageOptions | string = {}) {
     const opts: PostgresStorageOptions = typeof options === "string" ? { connectionString: options } : options;
+    checkOptionNames(opts, POSTGRES_OPTION_NAMES, "PostgresStorage");
     if (opts.maxSize !== undefined && opts.maxSize > MAX_VALUE_BYTES) {
       throw new StorageConfigError(`Invalid option maxSize: PostgresStorage stores values up to ${MAX_VALUE_BYTES} bytes (256 MiB)`, { backend: "postgres" });
     }

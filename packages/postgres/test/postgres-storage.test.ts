@@ -329,6 +329,7 @@ describePostgres("PostgresStorage secrets and config", () => {
     expect(inspect(storage, { depth: 10 })).not.toContain(password);
     expect(JSON.stringify(storage)).not.toContain(password);
     await storage.close();
+    // @ts-expect-error pool_size is a number: the compiler refuses it before run time does
     const bad = await caught(createStorage({ type: "postgres", pool_size: "many", connection_string: url }));
     expect(bad.code).toBe("CONFIG");
     expect(bad.message).toMatch(/pool_size|poolSize/);

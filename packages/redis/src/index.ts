@@ -1,6 +1,8 @@
 /**
  * @packageDocumentation
  * `RedisStorage`: the Redis backend of @pepperpy/storage, on ioredis.
+ *
+ * @module @pepperpy/storage-redis
  */
 export { RedisDriver, RedisStorage, type RedisStorageOptions, redactUrl } from "./redis-storage.js";
 export { mapRedisError, type RedisErrorContext } from "./errors.js";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type DriverContext,
@@ -465,11 +466,17 @@ function checkExec(results: [Error | null, unknown][] | null): unknown[] {
  * const storage = new RedisStorage({ url: "redis://127.0.0.1:6379" });
  * await storage.put("sessions/abc", { user: 1 }, { ttl: 60_000 });
  */
+/** The option names of {@link RedisStorageOptions} besides the common ones (the compiler checks the list is complete). */
+const REDIS_OPTION_NAMES = Object.keys({
+  url: true, host: true, port: true, username: true, password: true, db: true, keyPrefix: true, connectTimeout: true, redisOptions: true, client: true,
+} satisfies Record<Exclude<keyof RedisStorageOptions, keyof BaseStorageOptions>, true>);
+
 export class RedisStorage extends BaseStorage {
   protected declare readonly driver: RedisDriver;
 
   constructor(options: RedisStorageOptions | string = {}) {
     const opts: RedisStorageOptions = typeof options === "string" ? { url: options } : options;
+    checkOptionNames(opts, REDIS_OPTION_NAMES, "RedisStorage");
     super(new RedisDriver(opts), opts);
   }
 

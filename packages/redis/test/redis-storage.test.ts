@@ -315,6 +315,7 @@ describeRedis("RedisStorage secrets and config", () => {
     expect(JSON.stringify(storage)).not.toContain(password);
     await storage.close();
     // A wrong field type names the field and never echoes the secret.
+    // @ts-expect-error port is a number: the compiler refuses it before run time does
     const bad = await caught(createStorage({ type: "redis", port: "not-a-port", url: `redis://:${password}@x` }));
     expect(bad.code).toBe("CONFIG");
     expect(bad.message).toMatch(/port/);

@@ -2,28 +2,35 @@
  * @packageDocumentation
  * `RetryStorage`: exponential backoff with full jitter and a retry budget for
  * @pepperpy/storage.
+ *
+ * @module @pepperpy/storage-retry
  */
 export { RetryDriver, type RetryEvent, type RetryPolicy, RetryStorage, type RetryStorageOptions } from "./retry-storage.js";
 
-import type { LayerPlugin } from "@pepperpy/storage-core";
+import { type LayerPlugin, StorageConfigError } from "@pepperpy/storage-core";
 import { RetryStorage } from "./retry-storage.js";
 
 /**
- * Registry plugin for config `options.retry`: `{ max, delay, max_delay, budget }`
- * (`max_retries` is accepted for `max`; durations in seconds in YAML, milliseconds in code).
+ * Registry plugin for config `options.retry`: `{ max_retries, delay, max_delay, budget }`
+ * (durations in seconds in YAML, milliseconds in code). `max_retries` is the code's name
+ * (`maxRetries`), one name in both; `max`, the name before, is accepted as an alias.
  */
 export const layerPlugin: LayerPlugin = {
   name: "retry",
   order: 50,
-  fields: { max: "integer", maxRetries: "integer", delay: "duration", maxDelay: "duration", budget: "integer" },
-  create: (backend, options) =>
-    new RetryStorage({
+  fields: { maxRetries: "integer", max: "integer", delay: "duration", maxDelay: "duration", budget: "integer" },
+  create: (backend, options) => {
+    if (options.maxRetries !== undefined && options.max !== undefined) {
+      throw new StorageConfigError("storage.options.retry: give max_retries or its alias max, not both", { operation: "createStorage" });
+    }
+    return new RetryStorage({
       backend,
-      maxRetries: (options.max ?? options.maxRetries) as number | undefined,
+      maxRetries: (options.maxRetries ?? options.max) as number | undefined,
       delay: options.delay as number | undefined,
       maxDelay: options.maxDelay as number | undefined,
       budget: options.budget as number | undefined,
       timeout: options.timeout as number | undefined,
       maxSize: options.maxSize as number | undefined,
-    }),
+    });
+  },
 };

@@ -291,14 +291,19 @@ describe("RetryStorage: options and config", () => {
     expect(() => new RetryStorage({ backend, budget: -1 })).toThrow(StorageValidationError);
   });
 
-  it("is built from options.retry: max (or max_retries), delay and max_delay in seconds in YAML, budget", async () => {
-    const cfg = await parseConfig("storage:\n  type: memory\n  options:\n    retry: { max: 5, delay: 0.25, max_delay: 2, budget: 7 }\n");
+  it("is built from options.retry: max_retries (alias max), delay and max_delay in seconds in YAML, budget", async () => {
+    const cfg = await parseConfig("storage:\n  type: memory\n  options:\n    retry: { max_retries: 5, delay: 0.25, max_delay: 2, budget: 7 }\n");
     const storage = await createStorage(cfg);
     expect(storage).toBeInstanceOf(RetryStorage);
     expect((storage as RetryStorage).policy).toMatchObject({ maxRetries: 5, delay: 250, maxDelay: 2000, budget: 7 });
-    const alias = (await createStorage({ type: "memory", options: { retry: { max_retries: 1, delay: 10 } } })) as RetryStorage;
+    const alias = (await createStorage({ type: "memory", options: { retry: { max: 1, delay: 10 } } })) as RetryStorage;
     expect(alias.policy).toMatchObject({ maxRetries: 1, delay: 10 });
     await alias.put("k", "v");
     expect(await alias.get("k")).toBe("v");
+    const camel = (await createStorage({ type: "memory", options: { retry: { maxRetries: 2 } } })) as RetryStorage;
+    expect(camel.policy.maxRetries).toBe(2);
+    await expect(createStorage({ type: "memory", options: { retry: { max_retries: 1, max: 2 } } })).rejects.toThrow(
+      /options\.retry: give max_retries or its alias max, not both/,
+    );
   });
 });

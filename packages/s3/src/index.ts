@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `S3Storage`: the S3 backend of @pepperpy/storage, for AWS S3 and S3-compatible servers
  * (MinIO, Cloudflare R2, Ceph RGW, …).
+ *
+ * @module @pepperpy/storage-s3
  */
 export {
   DEFAULT_PART_SIZE,

@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { createStorage, isStorageError, type Storage, StorageError } from "@pepperpy/storage-core";
+import { createStorage, isStorageError, type Storage, type StorageConfig, StorageError } from "@pepperpy/storage-core";
 import { RetryStorage } from "@pepperpy/storage-retry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Storage, storagePlugin } from "../src/index.js";
@@ -320,7 +320,8 @@ describe("S3 errors", () => {
 });
 
 describe("storagePlugin (config type: s3)", () => {
-  function config(extra: Record<string, unknown> = {}) {
+  // Untyped on purpose: these cases also give fields the compiler would refuse.
+  function config(extra: Record<string, unknown> = {}): StorageConfig {
     return {
       type: "s3",
       bucket,
@@ -332,7 +333,7 @@ describe("storagePlugin (config type: s3)", () => {
       secret_access_key: "S3RVER",
       checksums: "when_required",
       ...extra,
-    };
+    } as StorageConfig;
   }
 
   it("builds an S3Storage with the SDK's retries (max_attempts) when no retry layer is configured", async () => {
@@ -356,6 +357,7 @@ describe("storagePlugin (config type: s3)", () => {
   });
 
   it("rejects a config without bucket or with half the credentials, never printing the secret", async () => {
+    // @ts-expect-error bucket is required, for the compiler as at run time
     await expect(createStorage({ type: "s3" })).rejects.toMatchObject({ code: "CONFIG" });
     const error = await caught(createStorage(config({ access_key_id: undefined, secret_access_key: "hidden-secret-xyz" })) as Promise<Storage>);
     expect(error.code).toBe("CONFIG");

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `SqliteStorage`: the embedded SQLite backend of @pepperpy/storage, on better-sqlite3, with
  * the connection on a worker thread so the caller's event loop never waits on the database.
+ *
+ * @module @pepperpy/storage-sqlite
  */
 export {
   DEFAULT_TABLE,

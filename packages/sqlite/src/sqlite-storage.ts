@@ -3,6 +3,7 @@ import { resolve as resolvePath } from "node:path";
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type DriverContext,
@@ -494,11 +495,17 @@ export class SqliteDriver implements StorageDriver {
  * const storage = new SqliteStorage({ path: "./data/app.db" });
  * await storage.put("users/1", { name: "John" });
  */
+/** The option names of {@link SqliteStorageOptions} besides the common ones (the compiler checks the list is complete). */
+const SQLITE_OPTION_NAMES = Object.keys({
+  path: true, table: true, synchronous: true, busyTimeout: true,
+} satisfies Record<Exclude<keyof SqliteStorageOptions, keyof BaseStorageOptions>, true>);
+
 export class SqliteStorage extends BaseStorage {
   protected declare readonly driver: SqliteDriver;
 
   constructor(options: string | SqliteStorageOptions) {
     const opts: SqliteStorageOptions = typeof options === "string" ? { path: options } : options;
+    checkOptionNames(opts, SQLITE_OPTION_NAMES, "SqliteStorage");
     super(new SqliteDriver(opts), opts);
   }
 

@@ -169,8 +169,10 @@ describe("storagePlugin (config type: sqlite)", () => {
   });
 
   it("rejects a bad table name or synchronous value with a StorageConfigError naming the field", async () => {
+    // @ts-expect-error path is required, for the compiler as at run time
     await expect(createStorage({ type: "sqlite" })).rejects.toMatchObject({ code: "CONFIG" });
     await expect(createStorage({ type: "sqlite", path: dbPath(), table: "x; DROP TABLE y" })).rejects.toMatchObject({ code: "CONFIG" });
+    // @ts-expect-error synchronous is "full" or "normal"
     await expect(createStorage({ type: "sqlite", path: dbPath(), synchronous: "off" })).rejects.toThrow(/synchronous/);
   });
 });

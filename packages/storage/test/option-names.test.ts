@@ -2,9 +2,17 @@
  * Constructor options are checked at run time with the errors config gives for a misspelt
  * field: a JavaScript caller has no compiler, and a misspelt option was silently ignored.
  */
+import { AzureBlobStorage } from "@pepperpy/storage-azure-blob";
+import { TracingStorage } from "@pepperpy/storage-otel";
+import { PostgresStorage } from "@pepperpy/storage-postgres";
+import { RedisStorage } from "@pepperpy/storage-redis";
+import { SqliteStorage } from "@pepperpy/storage-sqlite";
+import { FaultStorage, MockStorage } from "@pepperpy/storage-testing";
 import { describe, expect, it } from "vitest";
 import {
   CachedStorage,
+  CompositeStorage,
+  MountStorage,
   CompressedStorage,
   EncryptedStorage,
   FileStorage,
@@ -39,6 +47,17 @@ describe("misspelt constructor options are StorageConfigErrors naming the option
     ["EncryptedStorage", () => new EncryptedStorage({ backend: backend(), kye: "secret" } as never), /^EncryptedStorage options\.kye: unknown option \(did you mean key\?\)/],
     ["RetryStorage", () => new RetryStorage({ backend: backend(), retries: 3 } as never), /^RetryStorage options\.retries: unknown option/],
     ["MetricsStorage", () => new MetricsStorage({ backend: backend(), prefix: "x" } as never), /^MetricsStorage options\.prefix: unknown option/],
+    // The check runs before any client is made: nothing connects.
+    ["RedisStorage", () => new RedisStorage({ url: "redis://127.0.0.1:1", keyprefix: "x" } as never), /^RedisStorage options\.keyprefix: unknown option \(did you mean keyPrefix\?\)/],
+    ["RedisStorage (snake_case)", () => new RedisStorage({ key_prefix: "x" } as never), /options\.key_prefix: unknown option \(in code the option is keyPrefix\)/],
+    ["PostgresStorage", () => new PostgresStorage({ connectionString: "postgres://x", poolsize: 3 } as never), /^PostgresStorage options\.poolsize: unknown option \(did you mean poolSize\?\)/],
+    ["SqliteStorage", () => new SqliteStorage({ path: ":memory:", busytimeout: 5 } as never), /^SqliteStorage options\.busytimeout: unknown option \(did you mean busyTimeout\?\)/],
+    ["AzureBlobStorage", () => new AzureBlobStorage({ container: "c", conection_string: "x" } as never), /^AzureBlobStorage options\.conection_string: unknown option/],
+    ["TracingStorage", () => new TracingStorage({ backend: backend(), recordKey: false } as never), /^TracingStorage options\.recordKey: unknown option \(did you mean recordKeys\?\)/],
+    ["CompositeStorage", () => new CompositeStorage([backend()], { readrepair: false } as never), /^CompositeStorage options\.readrepair: unknown option \(did you mean readRepair\?\)/],
+    ["MountStorage", () => new MountStorage({ "": backend() }, { timeot: 5 } as never), /^MountStorage options\.timeot: unknown option \(did you mean timeout\?\)/],
+    ["MockStorage", () => new MockStorage({ capcity: 5 } as never), /^MockStorage options\.capcity: unknown option \(did you mean capacity\?\)/],
+    ["FaultStorage", () => new FaultStorage({ backend: backend(), failurerate: 1 } as never), /^FaultStorage options\.failurerate: unknown option \(did you mean failureRate\?\)/],
   ];
   for (const [name, make, re] of cases) {
     it(name, () => {
@@ -56,6 +75,13 @@ describe("misspelt constructor options are StorageConfigErrors naming the option
   it("known options still work", () => {
     expect(() => new MemoryStorage({ capacity: 10, timeout: 5, maxSize: 3 })).not.toThrow();
     expect(() => new CachedStorage({ backend: new MemoryStorage(), cacheSize: 5 })).not.toThrow();
+    expect(() => new TracingStorage({ backend: new MemoryStorage(), recordKeys: false, timeout: 5 })).not.toThrow();
+    expect(() => new CompositeStorage([new MemoryStorage()], { readRepair: false, timeout: 5 })).not.toThrow();
+    expect(() => new MountStorage({ "": new MemoryStorage() }, { timeout: 5, maxSize: 10 })).not.toThrow();
+    expect(() => new MockStorage({ capacity: 5, timeout: 5 })).not.toThrow();
+    expect(
+      () => new FaultStorage({ backend: new MemoryStorage(), latency: 0, failureRate: 0, operations: ["read"], seed: 1, lose: "response", timeout: 5 }),
+    ).not.toThrow();
   });
 });
 

@@ -1,4 +1,5 @@
 import {
+  checkOptionNames,
   type BaseStorageOptions,
   type DriverContext,
   ForwardingDriver,
@@ -203,8 +204,14 @@ export interface FaultStorageOptions extends FaultOptions, BaseStorageOptions {
  * const flaky = withFaults(new MemoryStorage(), { failureRate: 0.3, seed: 42 });
  * const storage = new RetryStorage({ backend: flaky, maxRetries: 5, delay: 1 });
  */
+/** The option names of {@link FaultStorageOptions} besides the common ones (the compiler checks the list is complete). */
+const FAULT_STORAGE_OPTION_NAMES = Object.keys({
+  backend: true, latency: true, failureRate: true, failOn: true, operations: true, error: true, seed: true, lose: true,
+} satisfies Record<Exclude<keyof FaultStorageOptions, keyof BaseStorageOptions>, true>);
+
 export class FaultStorage extends LayerStorage<FaultDriver> {
   constructor(options: FaultStorageOptions) {
+    checkOptionNames(options, FAULT_STORAGE_OPTION_NAMES, "FaultStorage");
     const { backend, timeout, maxSize, defaultTtl, clock, ...faults } = options;
     super(new FaultDriver(backend, faults), { timeout, maxSize, defaultTtl, clock });
   }

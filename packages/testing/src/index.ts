@@ -4,6 +4,8 @@
  * storage, `FaultStorage` / `withFaults` to inject latency and failures into a real
  * storage, and `describeStorageConformance`, the behaviour suite every backend and layer
  * passes (vitest is a peer dependency).
+ *
+ * @module @pepperpy/storage-testing
  */
 export {
   type MockCall,

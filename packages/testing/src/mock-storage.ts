@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Readable } from "node:stream";
 import {
+  checkOptionNames,
   BaseStorage,
   type BaseStorageOptions,
   type BatchOptions,
@@ -148,6 +149,7 @@ export class MockStorage extends BaseStorage {
   private readonly nested = new AsyncLocalStorage<true>();
 
   constructor(options: MockStorageOptions = {}) {
+    checkOptionNames(options, ["capacity"], "MockStorage");
     super(new MockDriver(options.capacity, options.clock), options);
   }
 

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `storageDriver`: any `@pepperpy/storage` Storage (file, S3, memory, with any layers) as an
  * unstorage driver, with `:` ⇄ `/` keys, native TTL and meta from `stat`.
+ *
+ * @module @pepperpy/storage-unstorage
  */
 export {
   type KeyEncoding,
