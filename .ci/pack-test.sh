@@ -84,7 +84,7 @@ for ts in 5.9.3 6.0.3; do
 EOF2
   (cd "$fresh" && npm install --no-audit --no-fund --loglevel=error "$work"/packs/*.tgz "typescript@$ts" >/dev/null)
   cat > "$fresh/app.ts" <<'EOF2'
-import { FileStorage, MemoryStorage, StorageNotFoundError, type Storage } from "@pepperpy/storage";
+import { FileStorage, MemoryStorage, StorageNotFoundError, type Storage, createStorage, defineConfig } from "@pepperpy/storage";
 interface User { name: string; age: number }
 const s: Storage = new MemoryStorage();
 const f = new FileStorage("./data");
@@ -95,6 +95,17 @@ export async function main(): Promise<void> {
   stream.pipe(process.stdout);
   try { await s.get("x"); } catch (e) { if (e instanceof StorageNotFoundError) console.log(e.code, u.name); }
 }
+// Typed configs from the published declarations: checked by type, extensible by declaration merging.
+declare module "@pepperpy/storage-core" {
+  interface StorageConfigTypes { "team-kv": { namespace: string } }
+}
+const config = defineConfig({ type: "file", path: "./data", timeout: "30s", options: { cache: { cacheSize: 10 } } });
+export const built: Promise<Storage> = createStorage(config);
+export const plugin: Promise<Storage> = createStorage({ type: "team-kv", namespace: "n" });
+// @ts-expect-error "fiel" is no storage type
+export const typo = createStorage({ type: "fiel" });
+// @ts-expect-error capacty is no field of memory
+export const field = createStorage({ type: "memory", capacty: 1 });
 EOF2
   cat > "$fresh/tsconfig.json" <<'EOF2'
 { "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "target": "ES2022", "strict": true, "noEmit": true, "skipLibCheck": false }, "files": ["app.ts"] }
