@@ -10,8 +10,13 @@ import { SIDECAR_PREFIX, TEMP_PREFIX } from "./sidecar.js";
 
 /** Options of {@link FileStorage}. */
 export interface FileStorageOptions extends BaseStorageOptions {
-  /** Directory holding the data; created when missing. Symlinks in it are resolved once, at open. */
-  basePath: string;
+  /**
+   * Directory holding the data; created when missing. Symlinks in it are resolved once, at
+   * open. The same name as config's `path`. Required (or given as the first argument).
+   */
+  path?: string | undefined;
+  /** @deprecated The former name of {@link FileStorageOptions.path}; still accepted, refused together with `path`. */
+  basePath?: string | undefined;
   /**
    * `true` (default): `put` resolves only after the file, its sidecar and the directory
    * entry are on disk (`fsync`), so a power loss keeps the value. `false`: writes are still
@@ -28,7 +33,7 @@ export interface FileStorageOptions extends BaseStorageOptions {
 }
 
 /** The options {@link FileStorage} reads besides the common ones of every storage. */
-const OWN_OPTION_NAMES: readonly string[] = ["basePath", "fsync", "orphanAge"];
+const OWN_OPTION_NAMES: readonly string[] = ["path", "basePath", "fsync", "orphanAge"];
 
 /**
  * A storage in a directory of the local file system. Values are plain files (strings and
@@ -46,31 +51,35 @@ export class FileStorage extends BaseStorage {
   readonly basePath: string;
 
   /**
-   * @param options The base directory, or every option in one object with `basePath`.
+   * @param options The base directory, or every option in one object with `path`.
    * @param more With a path first, the other options: `new FileStorage("/data", { fsync: false })`.
    */
-  constructor(options: string | FileStorageOptions, more?: Omit<FileStorageOptions, "basePath">) {
+  constructor(options: string | FileStorageOptions, more?: Omit<FileStorageOptions, "path" | "basePath">) {
     if (more !== undefined && (typeof options !== "string" || typeof more !== "object" || more === null)) {
       // A second argument that would be ignored is refused: options a caller believes in (fsync) must hold.
-      throw new StorageValidationError("FileStorage takes a path and an options object, or one options object with basePath", { backend: "file" });
+      throw new StorageValidationError("FileStorage takes a path and an options object, or one options object with path", { backend: "file" });
     }
     // A misspelt option (`{ fsnc: false }`) is refused, naming it, as config does: silently
     // ignored it would leave `fsync` on (or off) against the caller's belief.
-    if (typeof options === "string") checkOptionNames(more, OWN_OPTION_NAMES.filter((n) => n !== "basePath"), "FileStorage");
+    if (typeof options === "string") checkOptionNames(more, OWN_OPTION_NAMES.filter((n) => n !== "path" && n !== "basePath"), "FileStorage");
     else if (typeof options === "object" && options !== null) checkOptionNames(options, OWN_OPTION_NAMES, "FileStorage");
-    const opts: FileStorageOptions = typeof options === "string" ? { ...more, basePath: options } : options;
-    if (typeof opts !== "object" || opts === null || typeof opts.basePath !== "string" || opts.basePath.length === 0) {
-      throw new StorageValidationError("FileStorage needs a basePath (a directory)", { backend: "file" });
+    const opts: FileStorageOptions = typeof options === "string" ? { ...more, path: options } : options;
+    if (typeof opts === "object" && opts !== null && opts.path !== undefined && opts.basePath !== undefined) {
+      throw new StorageValidationError("FileStorage options: give path or its former name basePath, not both", { backend: "file" });
     }
-    if (opts.basePath.includes("\u0000")) throw new StorageValidationError("Invalid basePath: NUL character", { backend: "file" });
+    const basePath = typeof opts === "object" && opts !== null ? (opts.path ?? opts.basePath) : undefined;
+    if (typeof basePath !== "string" || basePath.length === 0) {
+      throw new StorageValidationError("FileStorage needs a path (a directory)", { backend: "file" });
+    }
+    if (basePath.includes("\u0000")) throw new StorageValidationError("Invalid path: NUL character", { backend: "file" });
     if (opts.fsync !== undefined && typeof opts.fsync !== "boolean") {
       throw new StorageValidationError("Invalid option fsync: expected true or false", { backend: "file" });
     }
     if (opts.orphanAge !== undefined && (typeof opts.orphanAge !== "number" || !(opts.orphanAge >= 0))) {
       throw new StorageValidationError("Invalid option orphanAge: expected a non-negative number of ms", { backend: "file" });
     }
-    super(new FileDriver({ basePath: opts.basePath, fsync: opts.fsync, orphanAge: opts.orphanAge, clock: opts.clock }), opts);
-    this.basePath = opts.basePath;
+    super(new FileDriver({ basePath, fsync: opts.fsync, orphanAge: opts.orphanAge, clock: opts.clock }), opts);
+    this.basePath = basePath;
   }
 
   /** The base directory's real path (symlinks resolved), once the storage has opened it. */

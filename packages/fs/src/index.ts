@@ -14,7 +14,7 @@ import { FileStorage } from "./file-storage.js";
 
 function create(config: ResolvedStorageConfig): FileStorage {
   return new FileStorage({
-    basePath: config.path as string,
+    path: config.path as string,
     fsync: config.fsync as boolean | undefined,
     orphanAge: config.orphanAge as number | undefined,
     timeout: config.timeout,

@@ -375,7 +375,7 @@ describe("FileStorage: constructor", () => {
     expect(typo.message).toBe("FileStorage options.fsnc: unknown option (did you mean fsync?) (known: clock, defaultTtl, fsync, maxSize, orphanAge, timeout)");
     // The one-object form knows basePath too; snake_case gets the code's name.
     expect(refused(() => new FileStorage({ basePath: path, orphan_age: 5 } as never)).message).toMatch(
-      /^FileStorage options\.orphan_age: unknown option \(in code the option is orphanAge\) \(known: basePath, clock, /,
+      /^FileStorage options\.orphan_age: unknown option \(in code the option is orphanAge\) \(known: basePath, clock, defaultTtl, fsync, maxSize, orphanAge, path, /,
     );
     // With a path first, a basePath among the other options would be ignored: refused.
     expect(refused(() => new FileStorage(path, { basePath: "/elsewhere" } as never)).message).toMatch(/^FileStorage options\.basePath: unknown option/);
@@ -383,5 +383,19 @@ describe("FileStorage: constructor", () => {
     // Every documented option, and the common ones, still pass.
     expect(() => new FileStorage(path, { fsync: false, orphanAge: 1000, timeout: 5, maxSize: 10, defaultTtl: 1000, clock: Date.now })).not.toThrow();
     expect(() => new FileStorage({ basePath: path, fsync: true, orphanAge: 1000 })).not.toThrow();
+  });
+
+  it("names the base directory path in an options object, as config does; basePath, its former name, still works but not beside it", async () => {
+    const dir = join(root, "ctor-path");
+    const byPath = new FileStorage({ path: dir, fsync: false });
+    await byPath.put("k.txt", "v");
+    expect(byPath.basePath).toBe(dir);
+    const byOldName = new FileStorage({ basePath: dir, fsync: false });
+    expect(await byOldName.get("k.txt")).toBe("v");
+    expect(() => new FileStorage({ path: dir, basePath: dir })).toThrow(/give path or its former name basePath, not both/);
+    expect(() => new FileStorage({ fsync: false })).toThrow(/FileStorage needs a path/);
+    expect(() => new FileStorage(dir, { path: "/elsewhere" } as never)).toThrow(/^FileStorage options\.path: unknown option/);
+    await byPath.close();
+    await byOldName.close();
   });
 });
