@@ -152,10 +152,13 @@ export async function hashInChunks(hash: Hash, data: Uint8Array): Promise<void> 
 
 /**
  * The SHA-256 (hex) of the regular file at `path` (never followed), read in {@link IO_CHUNK}
- * calls, when it is exactly `size` bytes and not changed by the time it is read through;
- * `undefined` otherwise (missing, another size, not a regular file).
+ * calls, when the file there is still the version `expected` (same device, inode, size and
+ * modification time: the one the caller opened or stat-ed) and not truncated while it is
+ * read; `undefined` otherwise (missing, replaced, not a regular file). The name alone is
+ * not enough: a concurrent writer may have renamed another version over it since, and the
+ * hash of that version must never be taken for the caller's.
  */
-export async function hashFile(path: string, size: bigint, signal?: AbortSignal): Promise<string | undefined> {
+export async function hashFile(path: string, expected: BigIntStats, signal?: AbortSignal): Promise<string | undefined> {
   let fd: number;
   try {
     fd = await openFd(path, READ_FLAGS);
@@ -165,7 +168,8 @@ export async function hashFile(path: string, size: bigint, signal?: AbortSignal)
   }
   try {
     const st = await fstatFd(fd);
-    if (!st.isFile() || st.size !== size) return undefined;
+    if (!st.isFile() || st.ino !== expected.ino || st.dev !== expected.dev || st.size !== expected.size || st.mtimeNs !== expected.mtimeNs) return undefined;
+    const size = st.size;
     const hash = contentHash();
     const buf = Buffer.allocUnsafe(Math.min(Number(size), IO_CHUNK));
     let position = 0;

@@ -1,4 +1,3 @@
-import { randomInt } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { promises as fsp } from "node:fs";
 import { contentTypeFromKey, inferValueType, type ObjectInfo, type ValueType } from "@pepperpy/storage-core";
@@ -44,15 +43,10 @@ const PLAIN_MARK = 5;
  * microsecond, strictly increasing within the process. The coarse clock the kernel stamps files with
  * ticks every few milliseconds, so two quick writes of one key that reuse a freed inode
  * and have the same size would otherwise share their identity (inode, size, mtime).
- * Across processes the wall clock alone can tie (two writers of one key in the same
- * microsecond, the second reusing the inode the first just freed, with the same size): a
- * random offset of up to about 1 ms, in steps that keep the plain mark's residue, makes such
- * a tie about 128 times rarer (the 8-writer proof saw one in ~3,500 reads under load without it).
  * `plain`: the stamp carries the mark of a plain write; otherwise it never does.
  */
 export function uniqueStampMicros(plain: boolean): number {
-  const now = Math.round((performance.timeOrigin + performance.now()) * 1000) + PLAIN_MARK_MOD * randomInt(0, 128);
-  let micros = Math.max(now, lastStampMicros + 1);
+  let micros = Math.max(Math.round((performance.timeOrigin + performance.now()) * 1000), lastStampMicros + 1);
   const r = micros % PLAIN_MARK_MOD;
   if (plain) micros += (PLAIN_MARK - r + PLAIN_MARK_MOD) % PLAIN_MARK_MOD;
   else if (r === PLAIN_MARK) micros += 1;
@@ -177,7 +171,8 @@ export function infoOf(key: string, st: BigIntStats, record: SidecarRecord | und
  * The record among `records` (the sidecar of `name` in `dirPath`) that describes the
  * content file `st`: by identity, else by content — a record of the same size whose
  * SHA-256 is the file's, read and hashed now (a copy of the data folder: new inode, new
- * times, same bytes; see sidecar.ts). `records` comes back with such a record
+ * times, same bytes; see sidecar.ts). Only the version `st` is hashed: when another version
+ * holds the name by then, no record matches (see {@link hashFile}). `records` comes back with such a record
  * re-identified as `st`, so remembering them serves the next read without hashing.
  */
 export async function resolveRecord(
@@ -191,7 +186,7 @@ export async function resolveRecord(
   if (record) return { record, records };
   const candidates = contentCandidates(records, st);
   if (candidates.length === 0) return { record: undefined, records };
-  const sha = await hashFile(`${dirPath}/${name}`, st.size, signal);
+  const sha = await hashFile(`${dirPath}/${name}`, st, signal);
   const found = sha === undefined ? undefined : candidates.find((r) => r.sha === sha);
   if (!found) return { record: undefined, records };
   const adopted = adoptRecord(found, st);
