@@ -49,10 +49,13 @@ describeStorageConformance("s3 (s3rver)", ({ clock }) => s3StorageFor(server!, b
     "list: code-point order with astral characters (UTF-8 byte order, as S3)": "not supported by s3rver: its StartAfter compares UTF-16 code units",
     "keys: a key can also be a prefix of other keys":
       "not supported by s3rver: it lists 'a/b' before 'a' (file-system walk order); storing both works",
-    // s3rver rewrites an object file in place, so a GET racing a PUT reads a file shorter
-    // than its Content-Length; the driver then rejects with a retryable error (a torn
-    // body is never returned), which this case counts as a failure.
-    "concurrency: reads during writes see the old or the new value": "not supported by s3rver: PUT rewrites the object file in place (no atomic replace)",
+    // s3rver answers a GET from two lookups by name: the object's size (stat), then its
+    // bytes (open). startS3Server makes its PUTs atomic (temp file, then rename), but a PUT
+    // landing between those two lookups still gives a body of another length than the
+    // Content-Length; the driver then rejects with a retryable error (a torn body is never
+    // returned), which this case counts as a failure.
+    "concurrency: reads during writes see the old or the new value":
+      "not supported by s3rver: a GET takes the object's size and its bytes in two lookups by name, so a PUT between them mismatches the Content-Length",
     // s3rver ignores If-None-Match / If-Match on PUT; conditional.test.ts covers the
     // headers and the 412 mapping against a loopback server that answers like S3.
     "conditional: ifNoneMatch '*' on an existing key rejects with StorageConflictError":

@@ -42,9 +42,58 @@ export interface S3Server {
 // Runs inside the child. s3rver's list continuation tokens use DES, which OpenSSL 3
 // only offers under --openssl-legacy-provider; a child process keeps that flag (and
 // s3rver's event-loop work) out of the test process.
+//
+// s3rver 3.7 acknowledges a PUT once it has read the request body, before the object file is
+// completely written (it waits for its hashing stream, not the file stream), and writes the
+// object and its .md5 / metadata files in place. A GET right after an acknowledged PUT could
+// then read an empty or short object, with a Content-Length to match (taken from the file's
+// size): 5 in 400 put-then-get pairs of this library, under load. Real S3 is atomic with
+// read-after-write consistency, so the child makes s3rver's store write each file to a temp
+// file beside the data directory, wait until it is written and closed, then rename it into
+// place: an acknowledged PUT is readable, and a reader never sees a half-written object.
 const CHILD_SCRIPT = `
+const fs = require("node:fs");
+const path = require("node:path");
+const crypto = require("node:crypto");
+const stream = require("node:stream");
 const S3rver = require(process.env.S3RVER_PATH);
 const server = new S3rver({ address: "127.0.0.1", port: 0, directory: process.env.S3RVER_DIR, silent: true, allowMismatchedSignatures: false });
+const store = server.store;
+const tmpDir = process.env.S3RVER_TMP;
+fs.mkdirSync(tmpDir, { recursive: true });
+let seq = 0;
+async function replaceFile(target, write) {
+  const tmp = path.join(tmpDir, process.pid + "-" + ++seq);
+  try {
+    await write(tmp);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await fs.promises.rename(tmp, target);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+}
+const writeAtomically = (target, data) => replaceFile(target, (tmp) => fs.promises.writeFile(tmp, data));
+store.putObject = async function putObject(object) {
+  const md5 = crypto.createHash("md5");
+  let size = 0;
+  const source = Buffer.isBuffer(object.content) ? stream.Readable.from([object.content]) : object.content;
+  const count = new stream.Transform({ transform(chunk, encoding, callback) { md5.update(chunk); size += chunk.length; callback(null, chunk); } });
+  await replaceFile(this.getResourcePath(object.bucket, object.key, "object"), (tmp) => stream.promises.pipeline(source, count, fs.createWriteStream(tmp)));
+  const digest = md5.digest("hex");
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
+const S3Object = require(path.join(path.dirname(process.env.S3RVER_PATH), "models", "object.js"));
+const pickMetadata = (metadata) => {
+  const json = {};
+  for (const [k, v] of Object.entries(metadata)) if (S3Object.ALLOWED_METADATA.includes(k) || k.startsWith("x-amz-meta-")) json[k] = v;
+  return json;
+};
+store.putMetadata = async function putMetadata(bucket, key, metadata, md5) {
+  if (md5) await writeAtomically(this.getResourcePath(bucket, key, "object.md5"), md5);
+  await writeAtomically(this.getResourcePath(bucket, key, "metadata.json"), JSON.stringify(pickMetadata(metadata), null, 2));
+};
 server.run().then((addr) => process.send({ type: "ready", port: addr.port }), (err) => { process.send({ type: "error", message: String(err && err.stack || err) }); process.exit(1); });
 process.on("message", (msg) => {
   if (msg.type === "createBucket") {
@@ -73,8 +122,11 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
   }
   const ownDir = opts.directory === undefined;
   const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), "pepperpy-s3rver-")));
+  // Beside the data directory (same file system, so a rename lands), never inside it: s3rver
+  // takes every directory there for a bucket.
+  const tmpDir = `${directory.replace(/\/+$/, "")}.pepperpy-tmp`;
   const child: ChildProcess = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD_SCRIPT], {
-    env: { ...process.env, S3RVER_PATH: s3rverPath, S3RVER_DIR: directory, NODE_OPTIONS: "" },
+    env: { ...process.env, S3RVER_PATH: s3rverPath, S3RVER_DIR: directory, S3RVER_TMP: tmpDir, NODE_OPTIONS: "" },
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
   let stderr = "";
@@ -137,6 +189,7 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
         await exited;
         clearTimeout(timer);
       }
+      await rm(tmpDir, { recursive: true, force: true });
       if (ownDir) await rm(directory, { recursive: true, force: true });
     })();
     return stopped;
