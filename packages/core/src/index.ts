@@ -113,16 +113,21 @@ export { PrefixDriver } from "./prefixed.js";
 export { type KeySpace, keySpace } from "./key-space.js";
 export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
-  BUILTIN_LAYER_PACKAGES,
-  BUILTIN_STORAGE_PACKAGES,
   type FieldKind,
   type LayerPlugin,
+  type LazyLayerPlugin,
+  type LazyStoragePlugin,
+  PLUGIN_PACKAGE_PREFIX,
+  type PluginModule,
   type PluginContext,
   type ResolvedStorageConfig,
   type StoragePlugin,
   getLayerPlugin,
   getStoragePlugin,
+  pluginPackageName,
   registerLayer,
+  registerLazyLayer,
+  registerLazyStorage,
   registerStorage,
   registeredLayers,
   registeredStorageTypes,
