@@ -114,11 +114,15 @@ export { type KeySpace, keySpace } from "./key-space.js";
 export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {
   type FieldKind,
+  type FieldValue,
   type LayerPlugin,
   type LazyLayerPlugin,
   type LazyStoragePlugin,
   PLUGIN_PACKAGE_PREFIX,
+  type PluginConfig,
   type PluginModule,
+  type TypedStoragePlugin,
+  definePlugin,
   type PluginContext,
   type ResolvedStorageConfig,
   type StoragePlugin,

@@ -1,5 +1,6 @@
 import { StorageConfigError } from "./errors.js";
 import { didYouMean } from "./options.js";
+import type { Secret } from "./secret.js";
 import type { Storage } from "./types.js";
 
 /**
@@ -69,6 +70,71 @@ export interface StoragePlugin {
   required?: readonly string[];
   /** A field a single string shorthand maps to, e.g. `path` for `file`. */
   create(config: ResolvedStorageConfig, ctx: PluginContext): Storage | Promise<Storage>;
+}
+
+/** The value a field of kind `K` has in a resolved config (sizes in bytes, durations in ms). */
+export type FieldValue<K extends FieldKind> = K extends "string"
+  ? string
+  : K extends "number" | "integer" | "size" | "duration"
+    ? number
+    : K extends "boolean"
+      ? boolean
+      : K extends "secret"
+        ? Secret
+        : K extends "string-map"
+          ? Record<string, string>
+          : K extends "secret-map"
+            ? Record<string, Secret>
+            : K extends "storage-list"
+              ? ResolvedStorageConfig[]
+              : K extends "storage-map"
+                ? Record<string, ResolvedStorageConfig>
+                : K extends { enum: readonly (infer E)[] }
+                  ? E
+                  : unknown;
+
+/**
+ * The config a plugin defined with {@link definePlugin} gets: its `fields` typed by kind,
+ * the `required` ones present, the others possibly `undefined`, beside the common fields.
+ */
+export type PluginConfig<F extends Record<string, FieldKind>, R extends string = never> = {
+  /** The type the config named (the plugin's type or one of its aliases). */
+  type: string;
+  /** Default operation timeout in ms. */
+  timeout?: number | undefined;
+  /** Largest value in bytes. */
+  maxSize?: number | undefined;
+  /** Default TTL in ms of values put without one. */
+  defaultTtl?: number | undefined;
+  /** Layer options by layer name (layers are built by `createStorage`, not by the plugin). */
+  options: Record<string, Record<string, unknown> | false>;
+} & { [K in keyof F & R]: FieldValue<F[K]> } & { [K in Exclude<keyof F, R>]?: FieldValue<F[K]> | undefined };
+
+/** What {@link definePlugin} takes: a {@link StoragePlugin} whose `create` gets a typed config. */
+export interface TypedStoragePlugin<F extends Record<string, FieldKind>, R extends keyof F & string> {
+  /** The config `type`. */
+  type: string;
+  /** Other names for the same type. */
+  aliases?: readonly string[];
+  /** Type-specific config fields and their kinds; `create`'s config is typed from them. */
+  fields: F;
+  /** Fields that must be present: typed as present in `create`'s config. */
+  required?: readonly R[];
+  /** Builds the storage from the validated config. */
+  create(config: PluginConfig<F, R>, ctx: PluginContext): Storage | Promise<Storage>;
+}
+
+/**
+ * A storage plugin whose `create` gets its config typed from `fields` (and `required`), so
+ * it needs no casts: `definePlugin({ type: "file", fields: { path: "string" }, required:
+ * ["path"], create: (config) => new FileStorage({ path: config.path }) })`. Returns the
+ * plugin unchanged, as a {@link StoragePlugin} for `registerStorage` or a package export;
+ * the run-time validation that makes the types true is the registry's, as for any plugin.
+ */
+export function definePlugin<const F extends Record<string, FieldKind>, const R extends keyof F & string = never>(
+  plugin: TypedStoragePlugin<F, R>,
+): StoragePlugin {
+  return plugin as unknown as StoragePlugin;
 }
 
 /** A layer for `options.<name>` in config. */

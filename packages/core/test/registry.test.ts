@@ -5,6 +5,7 @@ import {
   type Storage,
   StorageConfigError,
   createStorage,
+  definePlugin,
   getLayerPlugin,
   getStoragePlugin,
   pluginPackageName,
@@ -17,7 +18,7 @@ import {
   resolveStoragePlugin,
 } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 
 // Declaration merging, as a plugin package types its config (docs/configuration.md): the
 // types and layers this file registers become checked members of StorageConfig.
@@ -31,6 +32,7 @@ declare module "@pepperpy/storage-core" {
     "lazy-alias": {};
     "lazy-missing": {};
     "lazy-broken": {};
+    typed: { name: string; size?: number | string; mode?: "a" | "b"; token?: string };
   }
   interface LayerConfigTypes {
     outer: {};
@@ -198,5 +200,32 @@ describe("lazy plugins", () => {
   it("rejects malformed lazy plugins", () => {
     expect(() => registerLazyStorage({ type: "x", package: "p" } as never)).toThrow(/registerLazyStorage needs/);
     expect(() => registerLazyLayer({ name: "x", load: async () => ({}) } as never)).toThrow(/registerLazyLayer needs/);
+  });
+});
+
+describe("definePlugin", () => {
+  it("types create's config from fields and required, and validates it at run time as any plugin", async () => {
+    const seen: unknown[] = [];
+    registerStorage(
+      definePlugin({
+        type: "typed",
+        fields: { name: "string", size: "size", mode: { enum: ["a", "b"] }, token: "secret" },
+        required: ["name"],
+        create(config) {
+          expectTypeOf(config.name).toEqualTypeOf<string>();
+          expectTypeOf(config.size).toEqualTypeOf<number | undefined>();
+          expectTypeOf(config.mode).toEqualTypeOf<"a" | "b" | undefined>();
+          expectTypeOf(config.token).toEqualTypeOf<Secret | undefined>();
+          expectTypeOf(config.timeout).toEqualTypeOf<number | undefined>();
+          // @ts-expect-error not a field of this plugin
+          void config.nmae;
+          seen.push({ name: config.name.toUpperCase(), size: config.size, mode: config.mode, token: Secret.isSecret(config.token) });
+          return new MemoryStorage();
+        },
+      }),
+    );
+    await createStorage({ type: "typed", name: "x", size: "1KiB", mode: "b", token: "t" });
+    expect(seen).toStrictEqual([{ name: "X", size: 1024, mode: "b", token: true }]);
+    await expect(createStorage({ type: "typed", name: "x", mode: "c" } as never)).rejects.toThrow(/storage\.mode: expected one of a, b/);
   });
 });
