@@ -9,6 +9,7 @@ import {
   type StorageDriver,
   type StoredEntry,
   type WriteRequest,
+  definePlugin,
   registerStorage,
   StorageConflictError,
 } from "@pepperpy/storage";
@@ -92,9 +93,13 @@ declare module "@pepperpy/storage-core" {
     "shared-map": { space: string };
   }
 }
-registerStorage({
-  type: "shared-map",
-  fields: { space: "string" },
-  required: ["space"],
-  create: (config) => new SharedMapStorage(config.space as string, { timeout: config.timeout, maxSize: config.maxSize }),
-});
+// definePlugin types `create`'s config from `fields` and `required`: `config.space` is a
+// string, no cast.
+registerStorage(
+  definePlugin({
+    type: "shared-map",
+    fields: { space: "string" },
+    required: ["space"],
+    create: (config) => new SharedMapStorage(config.space, { timeout: config.timeout, maxSize: config.maxSize }),
+  }),
+);

@@ -12,11 +12,19 @@ import {
   compareKeys,
   createStorage,
   parseConfig,
+  registerLayer,
 } from "@pepperpy/storage-core";
+import { layerPlugin as compressionPlugin } from "@pepperpy/storage-compress";
+import { layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import { RetryStorage } from "@pepperpy/storage-retry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AzureBlobStorage, decodeName, encodeName, mapAzureError } from "../src/index.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, azureStorageFor, createContainer, startAzurite, uniqueContainer } from "./helpers.js";
+
+// Core loads a layer from @pepperpy/storage-<name>; compression and encryption are named
+// otherwise, so a core-only setup registers them (the umbrella @pepperpy/storage does it itself).
+registerLayer(compressionPlugin);
+registerLayer(encryptionPlugin);
 
 let server: Azurite;
 let container: string;

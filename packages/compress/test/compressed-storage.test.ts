@@ -1,9 +1,14 @@
-import { StorageConfigError, StorageIntegrityError, StorageUnsupportedError, StorageValidationError, createStorage } from "@pepperpy/storage-core";
-import { EncryptedStorage } from "@pepperpy/storage-crypto";
+import { StorageConfigError, StorageIntegrityError, StorageUnsupportedError, StorageValidationError, createStorage, registerLayer } from "@pepperpy/storage-core";
+import { EncryptedStorage, layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CompressedStorage, type CompressionAlgorithm, MAGIC, ZSTD_AVAILABLE, layerPlugin } from "../src/index.js";
+
+// Core loads a layer from @pepperpy/storage-<name>; compression and encryption are named
+// otherwise, so a core-only setup registers them (the umbrella @pepperpy/storage does it itself).
+registerLayer(layerPlugin);
+registerLayer(encryptionPlugin);
 
 const ALGORITHMS: CompressionAlgorithm[] = ["gzip", "deflate", "brotli", ...(ZSTD_AVAILABLE ? (["zstd"] as const) : [])];
 

@@ -8,7 +8,7 @@ import {
   resolveLayerPlugin,
   resolveStoragePlugin,
   getLayerPlugin,
-  BUILTIN_LAYER_PACKAGES,
+  pluginPackageName,
   registeredLayers,
   registerStorage,
   type StoragePlugin,
@@ -300,9 +300,14 @@ export async function resolveConfig(
       if (rawValue !== null && rawValue !== undefined) fields[name] = convertField(COMMON_FIELDS[name]!, rawValue, field, unit, origins);
       continue;
     }
-    if (!Object.hasOwn(BUILTIN_LAYER_PACKAGES, name) && !getLayerPlugin(name)) {
-      const known = [...new Set([...Object.keys(BUILTIN_LAYER_PACKAGES), ...registeredLayers(), "timeout", "max_size", "default_ttl"])].sort();
-      throw new StorageConfigError(`${field}: unknown option (known: ${known.join(", ")})`, { operation: "createStorage" });
+    // A name is known when a layer is registered (or registered lazily) under it, or when
+    // the package named by convention provides it; that package loads here, even for a
+    // layer set to false, so a misspelt name is an error either way.
+    if (!getLayerPlugin(name) && !registeredLayers().includes(name) && !(await resolveLayerPlugin(name, field))) {
+      const known = [...new Set([...registeredLayers(), "timeout", "max_size", "default_ttl"])].sort();
+      const pkg = pluginPackageName(name);
+      const install = pkg ? `; no installed ${pkg} provides a layer "${name}" (install it with: npm install ${pkg})` : "";
+      throw new StorageConfigError(`${field}: unknown option${didYouMean(name, known)} (known: ${known.join(", ")})${install}`, { operation: "createStorage" });
     }
     let value: Record<string, unknown> | false;
     if (rawValue === false || rawValue === null || rawValue === undefined) value = false;

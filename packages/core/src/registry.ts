@@ -1,4 +1,6 @@
 import { StorageConfigError } from "./errors.js";
+import { didYouMean } from "./options.js";
+import type { Secret } from "./secret.js";
 import type { Storage } from "./types.js";
 
 /**
@@ -70,6 +72,71 @@ export interface StoragePlugin {
   create(config: ResolvedStorageConfig, ctx: PluginContext): Storage | Promise<Storage>;
 }
 
+/** The value a field of kind `K` has in a resolved config (sizes in bytes, durations in ms). */
+export type FieldValue<K extends FieldKind> = K extends "string"
+  ? string
+  : K extends "number" | "integer" | "size" | "duration"
+    ? number
+    : K extends "boolean"
+      ? boolean
+      : K extends "secret"
+        ? Secret
+        : K extends "string-map"
+          ? Record<string, string>
+          : K extends "secret-map"
+            ? Record<string, Secret>
+            : K extends "storage-list"
+              ? ResolvedStorageConfig[]
+              : K extends "storage-map"
+                ? Record<string, ResolvedStorageConfig>
+                : K extends { enum: readonly (infer E)[] }
+                  ? E
+                  : unknown;
+
+/**
+ * The config a plugin defined with {@link definePlugin} gets: its `fields` typed by kind,
+ * the `required` ones present, the others possibly `undefined`, beside the common fields.
+ */
+export type PluginConfig<F extends Record<string, FieldKind>, R extends string = never> = {
+  /** The type the config named (the plugin's type or one of its aliases). */
+  type: string;
+  /** Default operation timeout in ms. */
+  timeout?: number | undefined;
+  /** Largest value in bytes. */
+  maxSize?: number | undefined;
+  /** Default TTL in ms of values put without one. */
+  defaultTtl?: number | undefined;
+  /** Layer options by layer name (layers are built by `createStorage`, not by the plugin). */
+  options: Record<string, Record<string, unknown> | false>;
+} & { [K in keyof F & R]: FieldValue<F[K]> } & { [K in Exclude<keyof F, R>]?: FieldValue<F[K]> | undefined };
+
+/** What {@link definePlugin} takes: a {@link StoragePlugin} whose `create` gets a typed config. */
+export interface TypedStoragePlugin<F extends Record<string, FieldKind>, R extends keyof F & string> {
+  /** The config `type`. */
+  type: string;
+  /** Other names for the same type. */
+  aliases?: readonly string[];
+  /** Type-specific config fields and their kinds; `create`'s config is typed from them. */
+  fields: F;
+  /** Fields that must be present: typed as present in `create`'s config. */
+  required?: readonly R[];
+  /** Builds the storage from the validated config. */
+  create(config: PluginConfig<F, R>, ctx: PluginContext): Storage | Promise<Storage>;
+}
+
+/**
+ * A storage plugin whose `create` gets its config typed from `fields` (and `required`), so
+ * it needs no casts: `definePlugin({ type: "file", fields: { path: "string" }, required:
+ * ["path"], create: (config) => new FileStorage({ path: config.path }) })`. Returns the
+ * plugin unchanged, as a {@link StoragePlugin} for `registerStorage` or a package export;
+ * the run-time validation that makes the types true is the registry's, as for any plugin.
+ */
+export function definePlugin<const F extends Record<string, FieldKind>, const R extends keyof F & string = never>(
+  plugin: TypedStoragePlugin<F, R>,
+): StoragePlugin {
+  return plugin as unknown as StoragePlugin;
+}
+
 /** A layer for `options.<name>` in config. */
 export interface LayerPlugin {
   /** The key under `options` (`cache`, `compression`, …). */
@@ -90,30 +157,71 @@ export interface LayerPlugin {
   create(backend: Storage, options: Record<string, unknown>): Storage | Promise<Storage>;
 }
 
-/** Built-in types and layers, loaded on demand from their packages. */
-export const BUILTIN_STORAGE_PACKAGES: Readonly<Record<string, string>> = {
-  memory: "@pepperpy/storage-memory",
-  file: "@pepperpy/storage-fs",
-  fs: "@pepperpy/storage-fs",
-  s3: "@pepperpy/storage-s3",
-  redis: "@pepperpy/storage-redis",
-  postgres: "@pepperpy/storage-postgres",
-  sqlite: "@pepperpy/storage-sqlite",
-  "azure-blob": "@pepperpy/storage-azure-blob",
-};
+/**
+ * The scope and prefix of the package a type or layer name is loaded from when no plugin is
+ * registered for it: `type: redis` loads `@pepperpy/storage-redis`.
+ */
+export const PLUGIN_PACKAGE_PREFIX = "@pepperpy/storage-";
 
-/** Built-in layers and their packages. */
-export const BUILTIN_LAYER_PACKAGES: Readonly<Record<string, string>> = {
-  tracing: "@pepperpy/storage-otel",
-  metrics: "@pepperpy/storage-metrics",
-  cache: "@pepperpy/storage-cache",
-  compression: "@pepperpy/storage-compress",
-  encryption: "@pepperpy/storage-crypto",
-  retry: "@pepperpy/storage-retry",
-};
+/**
+ * A name that may complete {@link PLUGIN_PACKAGE_PREFIX}: lowercase letters, digits and
+ * inner hyphens (`azure-blob`), at most 100 characters. Nothing else reaches `import()`: no
+ * `/`, `.`, `@`, space or uppercase.
+ */
+const PACKAGE_SEGMENT = /^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/;
 
+/**
+ * The package a type or layer name is loaded from by convention (`redis` →
+ * `@pepperpy/storage-redis`), or `undefined` when the name is not a plain package-name
+ * segment (`../x`, `@evil/pkg`, `toString`, `a b`): such a name is never imported.
+ */
+export function pluginPackageName(name: string): string | undefined {
+  return typeof name === "string" && PACKAGE_SEGMENT.test(name) ? `${PLUGIN_PACKAGE_PREFIX}${name}` : undefined;
+}
+
+/**
+ * What a plugin package exports: `storagePlugin`, `storagePlugins` and / or `layerPlugin`.
+ * Loading a package registers every plugin it exports.
+ */
+export interface PluginModule {
+  /** A backend type. */
+  storagePlugin?: StoragePlugin;
+  /** Several backend types (`file` and `fs`). */
+  storagePlugins?: readonly StoragePlugin[];
+  /** A layer. */
+  layerPlugin?: LayerPlugin;
+}
+
+/**
+ * A backend type whose package loads on first use. It registers names the convention
+ * (`@pepperpy/storage-<type>`) does not reach, such as `file` from `@pepperpy/storage-fs`.
+ */
+export interface LazyStoragePlugin {
+  /** The config `type`. */
+  type: string;
+  /** Other names that load the same package. */
+  aliases?: readonly string[];
+  /** The package `load` imports, named in the "install it" error when it is missing. */
+  package: string;
+  /** Imports the package, e.g. `() => import("@pepperpy/storage-fs")`. */
+  load(): Promise<PluginModule>;
+}
+
+/** A layer whose package loads on first use (`tracing` from `@pepperpy/storage-otel`). */
+export interface LazyLayerPlugin {
+  /** The key under `options`. */
+  name: string;
+  /** The package `load` imports, named in the "install it" error when it is missing. */
+  package: string;
+  /** Imports the package, e.g. `() => import("@pepperpy/storage-otel")`. */
+  load(): Promise<PluginModule>;
+}
+
+// Maps, not objects: `constructor` or `__proto__` are names like any other, never Object's members.
 const storages = new Map<string, StoragePlugin>();
 const layers = new Map<string, LayerPlugin>();
+const lazyStorages = new Map<string, LazyStoragePlugin>();
+const lazyLayers = new Map<string, LazyLayerPlugin>();
 
 /** Registers a backend type. A later registration of the same type replaces the earlier one. */
 export function registerStorage(plugin: StoragePlugin): void {
@@ -132,30 +240,53 @@ export function registerLayer(plugin: LayerPlugin): void {
   layers.set(plugin.name, plugin);
 }
 
-/** Types registered so far, sorted. */
+/**
+ * Registers a backend type to load on first use: `createStorage({ type })` calls `load()`
+ * and registers the plugins the package exports. A plugin registered with
+ * {@link registerStorage} wins over a lazy one of the same name.
+ */
+export function registerLazyStorage(plugin: LazyStoragePlugin): void {
+  if (!plugin || typeof plugin.type !== "string" || !plugin.type || typeof plugin.package !== "string" || typeof plugin.load !== "function") {
+    throw new StorageConfigError("registerLazyStorage needs { type, package, load }");
+  }
+  lazyStorages.set(plugin.type, plugin);
+  for (const alias of plugin.aliases ?? []) lazyStorages.set(alias, plugin);
+}
+
+/**
+ * Registers a layer to load on first use: a config that enables `options.<name>` calls
+ * `load()` and registers the plugins the package exports. A plugin registered with
+ * {@link registerLayer} wins over a lazy one of the same name.
+ */
+export function registerLazyLayer(plugin: LazyLayerPlugin): void {
+  if (!plugin || typeof plugin.name !== "string" || !plugin.name || typeof plugin.package !== "string" || typeof plugin.load !== "function") {
+    throw new StorageConfigError("registerLazyLayer needs { name, package, load }");
+  }
+  lazyLayers.set(plugin.name, plugin);
+}
+
+/** Types registered so far (loaded or lazy), sorted. */
 export function registeredStorageTypes(): string[] {
-  return [...storages.keys()].sort();
+  return [...new Set([...storages.keys(), ...lazyStorages.keys()])].sort();
 }
 
-/** Layers registered so far, sorted by name. */
+/** Layers registered so far (loaded or lazy), sorted by name. */
 export function registeredLayers(): string[] {
-  return [...layers.keys()].sort();
+  return [...new Set([...layers.keys(), ...lazyLayers.keys()])].sort();
 }
 
-/** Exports a plugin package may have. */
-interface PluginModule {
-  storagePlugin?: StoragePlugin;
-  storagePlugins?: StoragePlugin[];
-  layerPlugin?: LayerPlugin;
-}
-
-async function importPackage(name: string): Promise<PluginModule | undefined> {
+/**
+ * Imports a plugin package; `undefined` when the package itself is not installed (a missing
+ * dependency of an installed package is a load failure, not a missing package).
+ */
+async function importPackage(pkg: string, load: () => Promise<PluginModule>): Promise<PluginModule | undefined> {
   try {
-    return (await import(name)) as PluginModule;
+    return await load();
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return undefined;
-    throw new StorageConfigError(`Loading ${name} failed: ${(error as Error).message}`, { cause: error, operation: "createStorage" });
+    const { code, message } = error as { code?: string; message?: string };
+    const missing = (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String(message).includes(`'${pkg}'`);
+    if (missing) return undefined;
+    throw new StorageConfigError(`Loading ${pkg} failed: ${(error as Error).message}`, { cause: error, operation: "createStorage" });
   }
 }
 
@@ -165,50 +296,68 @@ function registerModule(mod: PluginModule): void {
   if (mod.layerPlugin) registerLayer(mod.layerPlugin);
 }
 
+/** How a name's package loads: registered lazily, else by convention, else not at all. */
+function packageFor(name: string, lazy: LazyStoragePlugin | LazyLayerPlugin | undefined): { pkg: string; load: () => Promise<PluginModule> } | undefined {
+  if (lazy) return { pkg: lazy.package, load: () => lazy.load() };
+  const pkg = pluginPackageName(name);
+  return pkg === undefined ? undefined : { pkg, load: () => import(/* @vite-ignore */ pkg) as Promise<PluginModule> };
+}
+
 /**
- * The plugin for a type, loading a built-in package on first use.
- * Throws `StorageConfigError` listing the registered types and the package to install.
+ * The plugin for a type: a registered one, else one registered lazily
+ * ({@link registerLazyStorage}), else the package named by convention
+ * (`@pepperpy/storage-<type>`, {@link pluginPackageName}), loaded on first use. Throws
+ * `StorageConfigError` listing the registered types and saying what to install.
  */
 export async function resolveStoragePlugin(type: string, field = "storage.type"): Promise<StoragePlugin> {
-  let plugin = storages.get(type);
-  if (plugin) return plugin;
-  // Own properties only: `constructor` or `toString` are unknown types, not Object's members.
-  const pkg = Object.hasOwn(BUILTIN_STORAGE_PACKAGES, type) ? BUILTIN_STORAGE_PACKAGES[type] : undefined;
-  if (pkg) {
-    const mod = await importPackage(pkg);
-    if (!mod) {
-      throw new StorageConfigError(`${field}: storage type "${type}" needs the package ${pkg}; install it with: npm install ${pkg}`, {
+  const found = storages.get(type);
+  if (found) return found;
+  const source = packageFor(type, lazyStorages.get(type));
+  let missing: string | undefined;
+  if (source) {
+    const mod = await importPackage(source.pkg, source.load);
+    if (mod) {
+      registerModule(mod);
+      const plugin = storages.get(type);
+      if (plugin) return plugin;
+      throw new StorageConfigError(`${field}: the package ${source.pkg} was loaded but exports no plugin for storage type "${type}"`, {
         operation: "createStorage",
       });
     }
-    registerModule(mod);
-    plugin = storages.get(type);
-    if (plugin) return plugin;
+    missing = source.pkg;
   }
-  const known = [...new Set([...registeredStorageTypes(), ...Object.keys(BUILTIN_STORAGE_PACKAGES)])].sort();
+  const known = registeredStorageTypes();
+  const hint = missing
+    ? `No plugin is registered for it, and the package it would load from, ${missing}, is not installed; install it with: npm install ${missing}.`
+    : `"${type}" is not a package name, so no package is loaded for it.`;
   throw new StorageConfigError(
-    `${field}: unknown storage type "${type}". Known types: ${known.join(", ")}. ` +
-      "A third-party type must be registered with registerStorage({ type, create }) before createStorage, " +
-      `usually by importing its package; built-in types come from ${[...new Set(Object.values(BUILTIN_STORAGE_PACKAGES))].join(", ")}.`,
+    `${field}: unknown storage type "${type}"${didYouMean(type, known)}. Known types: ${known.join(", ")}. ${hint} ` +
+      "A third-party type is registered with registerStorage({ type, create }) before createStorage, usually by importing its package.",
     { operation: "createStorage" },
   );
 }
 
-/** The plugin for a layer, loading a built-in package on first use. */
+/**
+ * The plugin for a layer: a registered one, else one registered lazily
+ * ({@link registerLazyLayer}), else the package named by convention
+ * (`@pepperpy/storage-<name>`), loaded on first use. `undefined` when no package provides
+ * it (a name that is not a package name is never imported).
+ */
 export async function resolveLayerPlugin(name: string, field = `storage.options.${name}`): Promise<LayerPlugin | undefined> {
-  let plugin = layers.get(name);
-  if (plugin) return plugin;
-  const pkg = Object.hasOwn(BUILTIN_LAYER_PACKAGES, name) ? BUILTIN_LAYER_PACKAGES[name] : undefined;
-  if (!pkg) return undefined;
-  const mod = await importPackage(pkg);
+  const found = layers.get(name);
+  if (found) return found;
+  const lazy = lazyLayers.get(name);
+  const source = packageFor(name, lazy);
+  if (!source) return undefined;
+  const mod = await importPackage(source.pkg, source.load);
   if (!mod) {
-    throw new StorageConfigError(`${field}: the ${name} layer needs the package ${pkg}; install it with: npm install ${pkg}`, {
+    if (!lazy) return undefined;
+    throw new StorageConfigError(`${field}: the ${name} layer needs the package ${source.pkg}; install it with: npm install ${source.pkg}`, {
       operation: "createStorage",
     });
   }
   registerModule(mod);
-  plugin = layers.get(name);
-  return plugin;
+  return layers.get(name);
 }
 
 /** A registered layer, without loading anything. */

@@ -29,6 +29,7 @@ import {
   createStorage,
   defineConfig,
   getStoragePlugin,
+  registerLayer,
 } from "@pepperpy/storage-core";
 import { layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import { storagePlugins as filePlugins } from "@pepperpy/storage-fs";
@@ -41,6 +42,10 @@ import { layerPlugin as retryPlugin } from "@pepperpy/storage-retry";
 import { storagePlugin as s3Plugin } from "@pepperpy/storage-s3";
 import { storagePlugin as sqlitePlugin } from "@pepperpy/storage-sqlite";
 import { describe, expect, expectTypeOf, it } from "vitest";
+
+// Core alone loads a type or layer from @pepperpy/storage-<name>; a built-in named otherwise
+// is registered as a core-only user does (the umbrella @pepperpy/storage registers them itself).
+registerLayer(compressionPlugin);
 
 describe("typed config: the compiler refuses what createStorage refuses", () => {
   it("an unknown type does not compile, and is a StorageConfigError at run time", async () => {

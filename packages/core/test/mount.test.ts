@@ -12,10 +12,15 @@ import {
   compareKeys,
   createStorage,
   parseConfig,
+  registerStorage,
 } from "@pepperpy/storage-core";
-import { FileStorage } from "@pepperpy/storage-fs";
+import { FileStorage, storagePlugins as filePlugins } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { afterAll, describe, expect, it } from "vitest";
+
+// Core alone loads a type or layer from @pepperpy/storage-<name>; `type: file`, named otherwise,
+// is registered as a core-only user does (the umbrella @pepperpy/storage registers them itself).
+for (const plugin of filePlugins) registerStorage(plugin);
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -1,9 +1,13 @@
-import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage } from "@pepperpy/storage-core";
+import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage, registerLayer } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { EncryptedStorage, MAGIC, layerPlugin } from "../src/index.js";
+
+// Core loads a layer from @pepperpy/storage-<name>; encryption is named otherwise, so a
+// core-only setup registers it (the umbrella @pepperpy/storage does it itself).
+registerLayer(layerPlugin);
 
 const KEY = Buffer.alloc(32, 0x11);
 const OTHER = Buffer.alloc(32, 0x22);

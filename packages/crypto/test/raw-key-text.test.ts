@@ -1,8 +1,12 @@
-import { StorageConfigError, createStorage } from "@pepperpy/storage-core";
+import { StorageConfigError, createStorage, registerLayer } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { EncryptedStorage } from "../src/index.js";
+import { EncryptedStorage, layerPlugin } from "../src/index.js";
+
+// Core loads a layer from @pepperpy/storage-<name>; encryption is named otherwise, so a
+// core-only setup registers it (the umbrella @pepperpy/storage does it itself).
+registerLayer(layerPlugin);
 
 /** scrypt runs of an instance so far. */
 function derivations(storage: unknown): number {

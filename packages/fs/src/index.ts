@@ -9,26 +9,22 @@
 export { DEFAULT_ORPHAN_AGE_MS, FileDriver, FileStorage, type FileStorageOptions, SIDECAR_PREFIX, TEMP_PREFIX } from "./file-storage.js";
 export type { SidecarRecord } from "./sidecar.js";
 
-import type { ResolvedStorageConfig, StoragePlugin } from "@pepperpy/storage-core";
+import { type StoragePlugin, definePlugin } from "@pepperpy/storage-core";
 import { FileStorage } from "./file-storage.js";
 
-function create(config: ResolvedStorageConfig): FileStorage {
-  return new FileStorage({
-    path: config.path as string,
-    fsync: config.fsync as boolean | undefined,
-    orphanAge: config.orphanAge as number | undefined,
-    timeout: config.timeout,
-    maxSize: config.maxSize,
+/** One plugin per name: `definePlugin` types `create`'s config from `fields`, so no casts. */
+function plugin(type: "file" | "fs"): StoragePlugin {
+  return definePlugin({
+    type,
+    fields: { path: "string", fsync: "boolean", orphanAge: "duration" },
+    required: ["path"],
+    create: (config) =>
+      new FileStorage({ path: config.path, fsync: config.fsync, orphanAge: config.orphanAge, timeout: config.timeout, maxSize: config.maxSize }),
   });
 }
-
-const fields = { path: "string", fsync: "boolean", orphanAge: "duration" } as const;
 
 /**
  * Registry plugins for config `type: file` and its alias `type: fs`
  * (`path` required; `fsync` true or false; `orphan_age` a duration).
  */
-export const storagePlugins: StoragePlugin[] = [
-  { type: "file", fields, required: ["path"], create },
-  { type: "fs", fields, required: ["path"], create },
-];
+export const storagePlugins: StoragePlugin[] = [plugin("file"), plugin("fs")];

@@ -7,12 +7,12 @@
  */
 export { MemoryDriver, MemoryStorage, type MemoryStorageOptions } from "./memory-storage.js";
 
-import type { StoragePlugin } from "@pepperpy/storage-core";
+import { type StoragePlugin, definePlugin } from "@pepperpy/storage-core";
 import { MemoryStorage } from "./memory-storage.js";
 
 /** Registry plugin for config `type: memory`. */
-export const storagePlugin: StoragePlugin = {
+export const storagePlugin: StoragePlugin = definePlugin({
   type: "memory",
-  create: (config) => new MemoryStorage({ timeout: config.timeout, maxSize: config.maxSize, capacity: config.capacity as number | undefined }),
   fields: { capacity: "size" },
-};
+  create: (config) => new MemoryStorage({ timeout: config.timeout, maxSize: config.maxSize, capacity: config.capacity }),
+});

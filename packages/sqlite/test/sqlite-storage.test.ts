@@ -3,10 +3,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { NEVER_ABORTED, StorageConflictError, StorageIntegrityError, compareKeys, createStorage, parseConfig } from "@pepperpy/storage-core";
+import { NEVER_ABORTED, StorageConflictError, StorageIntegrityError, compareKeys, createStorage, parseConfig, registerLayer } from "@pepperpy/storage-core";
+import { layerPlugin as compressionPlugin } from "@pepperpy/storage-compress";
+import { layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqliteDriver, SqliteStorage, prefixUpperBound } from "../src/index.js";
+
+// Core loads a layer from @pepperpy/storage-<name>; compression and encryption are named
+// otherwise, so a core-only setup registers them (the umbrella @pepperpy/storage does it itself).
+registerLayer(compressionPlugin);
+registerLayer(encryptionPlugin);
 
 let root: string;
 beforeAll(async () => {

@@ -3,13 +3,16 @@
  * `@pepperpy/storage`: one async API for storing and reading values by key over files,
  * memory and S3-compatible object stores, with cache, compression, encryption, retry and
  * metrics layers. This umbrella re-exports every runtime package and registers every
- * built-in plugin, so `createStorage` knows all built-in types and layers with one import.
+ * built-in plugin, so `createStorage` knows all built-in types and layers with one import:
+ * the plugins of the packages it re-exports at once, and the built-in names that do not
+ * follow the `@pepperpy/storage-<name>` convention of core (`tracing`, `postgresql`) lazily,
+ * so their packages load on first use.
  *
  * The testing kit (`MockStorage`, fault injection, the conformance suite) is not
  * re-exported: it imports vitest, which production code should not load. Import it from
  * `@pepperpy/storage-testing` in tests.
  */
-import { registerLayer, registerStorage } from "@pepperpy/storage-core";
+import { type PluginModule, registerLayer, registerLazyLayer, registerLazyStorage, registerStorage } from "@pepperpy/storage-core";
 import { layerPlugin as cachePlugin } from "@pepperpy/storage-cache";
 import { layerPlugin as compressionPlugin } from "@pepperpy/storage-compress";
 import { layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
@@ -58,6 +61,8 @@ export {
   type StorageMetrics,
 } from "@pepperpy/storage-metrics";
 
+// Loaded with the umbrella anyway (it re-exports them), so registered at once: `file` and
+// `fs`, `compression` and `encryption` need no convention.
 registerStorage(memoryPlugin);
 for (const plugin of filePlugins) registerStorage(plugin);
 registerStorage(s3Plugin);
@@ -66,3 +71,15 @@ registerLayer(cachePlugin);
 registerLayer(compressionPlugin);
 registerLayer(encryptionPlugin);
 registerLayer(retryPlugin);
+
+/**
+ * Imports an optional package the umbrella does not depend on. The name is a variable so
+ * the bundler leaves the import to run time, where it resolves next to the user's install.
+ */
+function loadOptional(pkg: string): () => Promise<PluginModule> {
+  return () => import(/* @vite-ignore */ pkg) as Promise<PluginModule>;
+}
+
+// Built-in names whose package is not `@pepperpy/storage-<name>`; they load on first use.
+registerLazyLayer({ name: "tracing", package: "@pepperpy/storage-otel", load: loadOptional("@pepperpy/storage-otel") });
+registerLazyStorage({ type: "postgresql", package: "@pepperpy/storage-postgres", load: loadOptional("@pepperpy/storage-postgres") });
