@@ -150,6 +150,12 @@ export async function hashInChunks(hash: Hash, data: Uint8Array): Promise<void> 
   }
 }
 
+/** True when `a` and `b` are the same version of a content file (or both missing). */
+export function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
+}
+
 /**
  * The SHA-256 (hex) of the regular file at `path` (never followed), read in {@link IO_CHUNK}
  * calls, when the file there is still the version `expected` (same device, inode, size and
@@ -168,7 +174,7 @@ export async function hashFile(path: string, expected: BigIntStats, signal?: Abo
   }
   try {
     const st = await fstatFd(fd);
-    if (!st.isFile() || st.ino !== expected.ino || st.dev !== expected.dev || st.size !== expected.size || st.mtimeNs !== expected.mtimeNs) return undefined;
+    if (!st.isFile() || !sameVersion(st, expected)) return undefined;
     const size = st.size;
     const hash = contentHash();
     const buf = Buffer.allocUnsafe(Math.min(Number(size), IO_CHUNK));

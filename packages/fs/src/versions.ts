@@ -83,11 +83,6 @@ export function readsAsPlain(
   return inferValueType({ contentType: req.contentType }) === "bytes";
 }
 
-/** True when `a` and `b` are the same version of a content file (or both missing). */
-export function sameVersion(a: BigIntStats | undefined, b: BigIntStats | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
-}
 
 /** Sidecar records by key, each valid while its content file keeps exactly the identity it had (see {@link CachedRecords}). */
 export class RecordCache {

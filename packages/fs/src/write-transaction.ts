@@ -4,11 +4,11 @@ import type { FileHandle } from "node:fs/promises";
 import { compareKeys, type DriverContext, type ObjectInfo, StorageConflictError, type ValueType, type WriteRequest } from "@pepperpy/storage-core";
 import { type BaseDir, type DirRef, isMissing } from "./contained-dir.js";
 import { DirectoryVanished, settled } from "./driver-support.js";
-import { closeFd, closeQuietly, CREATE_FLAGS, errorCode, fsyncFd, fstatFd, futimesFd, hashInChunks, lstatOrUndefined, openFd, unlinkQuietly, writeFullyFd, writeNewFile } from "./fd-io.js";
+import { closeFd, closeQuietly, CREATE_FLAGS, errorCode, fsyncFd, fstatFd, futimesFd, hashInChunks, lstatOrUndefined, openFd, sameVersion, unlinkQuietly, writeFullyFd, writeNewFile } from "./fd-io.js";
 import { acquireKeyLock, LOCK_HOLDER } from "./key-lock.js";
 import { acquire, type HolderPool, type LockHolder } from "./locks.js";
 import { foreignEtag, makeRecord, newEtag, readSidecar, type SidecarRecord, serializeSidecar, sidecarName, sidecarRecords, tempName } from "./sidecar.js";
-import { infoOf, type RecordCache, readsAsPlain, resolveRecord, sameVersion, uniqueStampMicros } from "./versions.js";
+import { infoOf, type RecordCache, readsAsPlain, resolveRecord, uniqueStampMicros } from "./versions.js";
 
 /**
  * The write transaction of FileStorage, shared by `put`, `copy` and `move`: stage (the value into a
