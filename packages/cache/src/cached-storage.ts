@@ -18,6 +18,8 @@ import {
   type StoredStream,
   StorageValidationError,
   type WriteRequest,
+  readEntry,
+  type ReadUse,
 } from "@pepperpy/storage-core";
 import { LRUCache } from "lru-cache";
 
@@ -80,9 +82,6 @@ type Cached = StoredEntry | typeof MISSING;
  * reached the backend, and the entry is dropped.
  */
 const UNCHANGED_ON_FAILURE: ReadonlySet<StorageErrorCode> = new Set(["VALIDATION", "CONFLICT", "PERMISSION", "UNSUPPORTED", "QUOTA", "NOT_FOUND", "CONFIG"]);
-
-/** Public operations that only decode the bytes they get, so they may get the cached buffer itself. */
-const DECODING_OPERATIONS: ReadonlySet<string> = new Set(["getText", "getJSON"]);
 
 /** One backend read that concurrent misses of a key share. */
 interface Load {
@@ -208,14 +207,20 @@ export class CacheDriver extends ForwardingDriver {
    * Hands out a cached entry. The cached buffer is shared, so callers that could keep or
    * change the bytes get a copy; operations that only decode them get the buffer itself.
    */
-  private handOut(entry: StoredEntry, operation: string): StoredEntry {
-    if (operation === "get") {
-      // `get` hands the caller only the decoded value, never the info: the cached info is
-      // shared as is, and the bytes are copied only when they are handed out as bytes.
-      return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: copyBytes(entry.data) } : entry;
+  /** What of a cached entry may leave the cache for this read (see `DriverContext.reads`): copies of what the caller may keep. */
+  private handOut(entry: StoredEntry, reads: ReadUse | undefined): StoredEntry {
+    switch (reads) {
+      case "decoded":
+        return entry;
+      case "value":
+        // `get` hands the caller only the decoded value, never the info: the cached info is
+        // shared as is, and the bytes are copied only when they are handed out as bytes.
+        return inferValueType(entry.info) === "bytes" ? { info: entry.info, data: copyBytes(entry.data) } : entry;
+      case "bytes":
+        return { info: entry.info, data: copyBytes(entry.data) };
+      default:
+        return { info: copyInfo(entry.info), data: copyBytes(entry.data) };
     }
-    if (DECODING_OPERATIONS.has(operation)) return entry;
-    return { info: copyInfo(entry.info), data: copyBytes(entry.data) };
   }
 
   /**
@@ -240,18 +245,19 @@ export class CacheDriver extends ForwardingDriver {
     if (cached !== undefined) {
       this.hits++;
       // Answered now: the core arms no deadline and makes no promise for a hit.
-      return cached === MISSING ? undefined : this.handOut(cached, ctx.operation);
+      return cached === MISSING ? undefined : this.handOut(cached, ctx.reads);
     }
     this.misses++;
-    const load = this.loads.get(key) ?? this.startLoad(key);
-    return this.wait(load, ctx).then((entry) => entry && this.handOut(entry, ctx.operation));
+    const load = this.loads.get(key) ?? this.startLoad(key, ctx.operation);
+    return this.wait(load, ctx).then((entry) => entry && this.handOut(entry, ctx.reads));
   }
 
-  private startLoad(key: string): Load {
+  /** Starts the backend read that misses of `key` share; errors name the public operation of the first miss. */
+  private startLoad(key: string, operation: string): Load {
     const controller = new AbortController();
     const load: Load = { key, controller, waiters: 0, stale: false, promise: undefined as unknown as Promise<StoredEntry | undefined> };
     this.loadCount++;
-    load.promise = orUndefined(this.inner.getEntry(key, { signal: controller.signal })).then(
+    load.promise = orUndefined(readEntry(this.inner, key, { signal: controller.signal }, operation)).then(
       (entry) => {
         if (this.loads.get(key) === load) this.loads.delete(key);
         if (!load.stale && !controller.signal.aborted && !this.writing.has(key)) {

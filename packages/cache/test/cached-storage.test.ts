@@ -6,6 +6,7 @@ import {
   StorageNotFoundError,
   StorageTimeoutError,
   StorageValidationError,
+  readEntry
 } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { describe, expect, it } from "vitest";
@@ -67,7 +68,7 @@ describe("CachedStorage: hits and single flight", () => {
     v[0] = 42;
     const bytes = await cache.getBytes("bin");
     bytes[1] = 42;
-    const entry = await cache.getEntry("bin");
+    const entry = await readEntry(cache, "bin");
     entry.data[2] = 42;
     entry.info.metadata.owner = "mallory";
     const info = await cache.stat("bin");

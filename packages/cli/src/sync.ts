@@ -1,4 +1,4 @@
-import { type ListEntry, type ObjectInfo, type Storage, StorageAbortedError, StorageNotFoundError, compareKeys, mapLimit } from "@pepperpy/storage";
+import { type ListEntry, type ObjectInfo, type Storage, StorageAbortedError, StorageNotFoundError, compareKeys, mapLimit, readEntryStream } from "@pepperpy/storage";
 import { abortable } from "./io.js";
 import { listsStoredSizes } from "./sizes.js";
 
@@ -141,7 +141,7 @@ export async function copyAcross(
   toKey: string,
   opts: { signal?: AbortSignal | undefined; onBytes?: (n: number) => void; onOpen?: (info: ObjectInfo) => void },
 ): Promise<number> {
-  const { info, stream } = await from.getEntryStream(fromKey, { signal: opts.signal });
+  const { info, stream } = await readEntryStream(from, fromKey, { signal: opts.signal }, "get");
   opts.onOpen?.(info);
   let moved = 0;
   async function* counted(): AsyncIterable<Uint8Array> {

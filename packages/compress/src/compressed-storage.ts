@@ -20,6 +20,7 @@ import {
   innerOptions,
   isStorageError,
   orUndefined,
+  readEntryStream
 } from "@pepperpy/storage-core";
 import { Readable, pipeline } from "node:stream";
 import { DecompressionBudget, sharedDecompressionBudget } from "./budget.js";
@@ -43,6 +44,17 @@ import {
   hasMagic,
   zstdUnsupported,
 } from "./format.js";
+
+declare module "@pepperpy/storage-core" {
+  interface PutOptions {
+    /**
+     * The compression layer's level for this value (gzip/deflate 0–9, brotli 0–11, zstd
+     * 1–22); default: the layer's `level`. Offered by `put` once `@pepperpy/storage-compress`
+     * is installed and imported; other storages ignore it.
+     */
+    compressionLevel?: number | undefined;
+  }
+}
 
 /** Default `threshold`: values smaller than this are stored uncompressed (headers cost more than they save). */
 export const DEFAULT_THRESHOLD = 1024;
@@ -237,7 +249,7 @@ export class CompressionDriver extends ForwardingDriver {
   override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     const hasRange = range.start !== undefined || range.end !== undefined;
     for (let attempt = 0; ; attempt++) {
-      const opened = await orUndefined(this.inner.getEntryStream(key, innerOptions(ctx)));
+      const opened = await orUndefined(readEntryStream(this.inner, key, innerOptions(ctx), ctx.operation));
       if (!opened) return undefined;
       const reader = new ByteReader(opened.stream);
       let raw: boolean;
@@ -259,7 +271,7 @@ export class CompressionDriver extends ForwardingDriver {
         if (hasRange && this.inner.capabilities.rangeRead) {
           // A value written without the layer: let the backend read only the range.
           await reader.close();
-          return orUndefined(this.inner.getEntryStream(key, { ...range, ...innerOptions(ctx) }));
+          return orUndefined(readEntryStream(this.inner, key, { ...range, ...innerOptions(ctx) }, ctx.operation));
         }
         return { info: opened.info, stream: Readable.from(sliceRange(drain(reader), range.start, range.end), { objectMode: false }) };
       }
@@ -283,7 +295,7 @@ export class CompressionDriver extends ForwardingDriver {
    * object changed since `info` was taken. Refuses bombs before any decompression.
    */
   private async readDeclaredSize(key: string, info: ObjectInfo, ctx: DriverContext, refuseBombs: boolean): Promise<number | undefined> {
-    const tail = await this.inner.getEntryStream(key, { start: info.size - TRAILER_LENGTH, end: info.size - 1, ...innerOptions(ctx) });
+    const tail = await readEntryStream(this.inner, key, { start: info.size - TRAILER_LENGTH, end: info.size - 1, ...innerOptions(ctx) }, ctx.operation);
     const bytes = await collect(tail.stream);
     if (tail.info.size !== info.size || (info.etag !== undefined && tail.info.etag !== info.etag)) return undefined;
     if (bytes.byteLength !== TRAILER_LENGTH) throw new StorageIntegrityError("Compressed value is truncated (no trailer)");
@@ -339,7 +351,7 @@ export class CompressionDriver extends ForwardingDriver {
 
   override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const head = await orUndefined(this.inner.getEntryStream(key, { start: 0, end: HEADER_LENGTH - 1, ...innerOptions(ctx) }));
+      const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
       if (!head) return undefined;
       const bytes = await collect(head.stream);
       if (!hasMagic(bytes)) return head.info;

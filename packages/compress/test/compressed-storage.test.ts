@@ -1,4 +1,4 @@
-import { StorageConfigError, StorageIntegrityError, StorageUnsupportedError, StorageValidationError, createStorage, registerLayer } from "@pepperpy/storage-core";
+import { StorageConfigError, StorageIntegrityError, StorageUnsupportedError, StorageValidationError, createStorage, registerLayer, forwardedValueType } from "@pepperpy/storage-core";
 import { EncryptedStorage, layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { Readable } from "node:stream";
@@ -72,7 +72,7 @@ describe.each(ALGORITHMS)("%s", (algorithm) => {
     for (let i = 0; i < stored.length; i++) {
       const bad = Buffer.from(stored);
       bad[i]! ^= 0x01;
-      await inner.put("x", bad, { valueType: "bytes" });
+      await inner.put("x", bad, forwardedValueType("bytes"));
       for (const read of [() => storage.getBytes("x"), async () => readAll(await storage.getStream("x"))]) {
         try {
           const got = Buffer.from(await read());
@@ -97,7 +97,7 @@ describe.each(ALGORITHMS)("%s", (algorithm) => {
     await storage.put("k", compressible(20_000));
     const stored = Buffer.from(await inner.getBytes("k"));
     for (let n = MAGIC.length; n < stored.length; n++) {
-      await inner.put("x", stored.subarray(0, n), { valueType: "bytes" });
+      await inner.put("x", stored.subarray(0, n), forwardedValueType("bytes"));
       await expect(storage.getBytes("x"), `cut at ${n}`).rejects.toBeInstanceOf(StorageIntegrityError);
       await expect(
         storage.getStream("x").then(readAll),

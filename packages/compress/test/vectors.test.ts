@@ -1,3 +1,4 @@
+import { forwardedValueType } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +21,7 @@ it.each(readable.map((v) => [v.file, v] as const))("reads the committed v1 vecto
   const inner = new MemoryStorage();
   const bytes = readFileSync(join(dir, v.file));
   expect(bytes[7], "algorithm byte").toBe({ stored: 0, gzip: 1, deflate: 2, brotli: 3, zstd: 4 }[v.algorithm]);
-  await inner.put(v.key, bytes, { valueType: v.valueType });
+  await inner.put(v.key, bytes, forwardedValueType(v.valueType));
   const storage = new CompressedStorage({ backend: inner });
   expect(await storage.get(v.key)).toEqual(v.value);
   const expectedSize = Buffer.byteLength(typeof v.value === "string" ? v.value : JSON.stringify(v.value));

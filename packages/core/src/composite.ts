@@ -1,7 +1,7 @@
 import { checkOptionNames } from "./options.js";
 import { compareKeys, sortKeys } from "./keys.js";
 import { orUndefined, innerOptions } from "./layer.js";
-import { BaseStorage, type BaseStorageOptions, forwardedExpiry, requestExpiry } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, forwardedExpiry, forwardedValueType, readEntry, readEntryStream, requestExpiry } from "./storage.js";
 import {
   type BackendFailure,
   type StorageError,
@@ -171,7 +171,7 @@ export class CompositeDriver implements StorageDriver {
   }
 
   private async readFirst(key: string, ctx: DriverContext, repair?: RepairToken): Promise<StoredEntry | undefined> {
-    const { hit, missing, failures } = await this.firstHit((b) => orUndefined(b.getEntry(key, innerOptions(ctx))));
+    const { hit, missing, failures } = await this.firstHit((b) => orUndefined(readEntry(b, key, innerOptions(ctx), ctx.operation)));
     if (!hit) {
       if (failures.length > 0) throw failures[0];
       return undefined;
@@ -186,7 +186,7 @@ export class CompositeDriver implements StorageDriver {
             this.backends[i]!.put(key, data, {
               contentType: info.contentType,
               metadata: info.metadata,
-              valueType: info.valueType ?? "bytes",
+              ...forwardedValueType(info.valueType ?? "bytes"),
               // The copy expires with the value it repairs.
               ...forwardedExpiry(info.expiresAt ?? null),
               ...innerOptions(ctx),
@@ -199,7 +199,7 @@ export class CompositeDriver implements StorageDriver {
   }
 
   async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const { hit, failures } = await this.firstHit((b) => orUndefined(b.getEntryStream(key, { ...range, ...innerOptions(ctx) })));
+    const { hit, failures } = await this.firstHit((b) => orUndefined(readEntryStream(b, key, { ...range, ...innerOptions(ctx) }, ctx.operation)));
     if (!hit) {
       if (failures.length > 0) throw failures[0];
       return undefined;
@@ -259,7 +259,7 @@ export class CompositeDriver implements StorageDriver {
         ...req.options,
         contentType: req.contentType,
         metadata: req.metadata,
-        valueType: req.valueType,
+        ...forwardedValueType(req.valueType),
         maxSize: undefined,
         ...forwardedExpiry(requestExpiry(req)),
         ...innerOptions(ctx),

@@ -21,6 +21,7 @@ export type {
   OperationOptions,
   PutOptions,
   RangeOptions,
+  ReadUse,
   Storage,
   StorageCapabilities,
   StorageDriver,
@@ -97,10 +98,16 @@ export {
   DEFAULT_PAGE_SIZE,
   DEFAULT_TIMEOUT_MS,
   NEVER_ABORTED,
+  READ_ENTRY,
+  READ_ENTRY_STREAM,
   RESOLVED_EXPIRY,
+  VALUE_TYPE,
   abortableSleep,
   forwardedExpiry,
+  forwardedValueType,
   mapLimit,
+  readEntry,
+  readEntryStream,
   requestExpiry,
 } from "./storage.js";
 export { Secret } from "./secret.js";
@@ -109,7 +116,7 @@ export { checkOptionNames, didYouMean, toSnakeCase } from "./options.js";
 export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnostics.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";
 export { MountDriver, MountStorage, type MountTable, mountPlugin } from "./mount.js";
-export { PrefixDriver } from "./prefixed.js";
+export { PrefixDriver, putOptionsOf } from "./prefixed.js";
 export { type KeySpace, keySpace } from "./key-space.js";
 export { ENCODED_SEGMENT_BYTES, decodeKey, encodeKey } from "./key-encoding.js";
 export {

@@ -1,5 +1,6 @@
-import { StorageNotFoundError } from "./errors.js";
-import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED, forwardedExpiry, requestExpiry } from "./storage.js";
+import { StorageNotFoundError, StorageValidationError } from "./errors.js";
+import { putOptionsOf } from "./prefixed.js";
+import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED, READ_ENTRY, readEntry, readEntryStream } from "./storage.js";
 import type {
   DriverContext,
   ListPage,
@@ -45,6 +46,12 @@ export class ForwardingDriver implements StorageDriver {
 
   /** @param layer - the layer's name; the driver is named `layer(inner)` in errors and events */
   constructor(inner: Storage, layer: string) {
+    // Checked now, so a storage that cannot be wrapped fails where the stack is built.
+    if (typeof (inner as { [READ_ENTRY]?: unknown } | undefined)?.[READ_ENTRY] !== "function") {
+      throw new StorageValidationError(`${String(inner?.name ?? "storage")} cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage`, {
+        backend: layer,
+      });
+    }
     this.inner = inner;
     this.name = `${layer}(${inner.name})`;
   }
@@ -58,11 +65,11 @@ export class ForwardingDriver implements StorageDriver {
 
   /** Declared as the driver contract allows (a value now or later), so a layer may answer synchronously (a cache hit). */
   read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> | StoredEntry | undefined {
-    return orUndefined(this.inner.getEntry(key, innerOptions(ctx)));
+    return orUndefined(readEntry(this.inner, key, innerOptions(ctx), ctx.operation));
   }
 
   readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    return orUndefined(this.inner.getEntryStream(key, { ...range, ...innerOptions(ctx) }));
+    return orUndefined(readEntryStream(this.inner, key, { ...range, ...innerOptions(ctx) }, ctx.operation));
   }
 
   /** Declared as the driver contract allows, like {@link ForwardingDriver.read}. */
@@ -79,19 +86,7 @@ export class ForwardingDriver implements StorageDriver {
   }
 
   write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    return this.inner.put(key, req.body, {
-      ...req.options,
-      contentType: req.contentType,
-      metadata: req.metadata,
-      valueType: req.valueType,
-      ifNoneMatch: req.ifNoneMatch,
-      ifMatch: req.ifMatch,
-      // The outer storage already enforced its limit; the inner one applies its own.
-      maxSize: undefined,
-      // The deadline the outer storage resolved (or none: the inner default TTL applies).
-      ...forwardedExpiry(requestExpiry(req)),
-      ...innerOptions(ctx),
-    });
+    return this.inner.put(key, req.body, putOptionsOf(req, ctx));
   }
 
   delete(key: string, ctx: DriverContext): Promise<void> {

@@ -4,7 +4,7 @@ import { compareKeys } from "./keys.js";
 import { innerOptions, orUndefined } from "./layer.js";
 import { checkNamespacePrefix, putOptionsOf } from "./prefixed.js";
 import type { ResolvedStorageConfig, StoragePlugin } from "./registry.js";
-import { BaseStorage, type BaseStorageOptions, forwardedExpiry } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, forwardedExpiry, forwardedValueType, readEntry, readEntryStream } from "./storage.js";
 import type {
   BatchOptions,
   DriverContext,
@@ -151,13 +151,13 @@ export class MountDriver implements StorageDriver {
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
     const r = this.route(key);
-    const entry = await orUndefined(r.mount.storage.getEntry(r.key, innerOptions(ctx))).catch(this.relabel(r.mount));
+    const entry = await orUndefined(readEntry(r.mount.storage, r.key, innerOptions(ctx), ctx.operation)).catch(this.relabel(r.mount));
     return entry && { info: this.withKey(r.mount, entry.info), data: entry.data };
   }
 
   async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     const r = this.route(key);
-    const opened = await orUndefined(r.mount.storage.getEntryStream(r.key, { ...range, ...innerOptions(ctx) })).catch(this.relabel(r.mount));
+    const opened = await orUndefined(readEntryStream(r.mount.storage, r.key, { ...range, ...innerOptions(ctx) }, ctx.operation)).catch(this.relabel(r.mount));
     return opened && { info: this.withKey(r.mount, opened.info), stream: opened.stream };
   }
 
@@ -214,13 +214,13 @@ export class MountDriver implements StorageDriver {
       const done = move ? storage.move(a.key, b.key, opts) : storage.copy(a.key, b.key, opts);
       return (await orUndefined(done.then(() => true)).catch(this.relabel(a.mount))) ?? false;
     }
-    const source = await orUndefined(a.mount.storage.getEntryStream(a.key, opts)).catch(this.relabel(a.mount));
+    const source = await orUndefined(readEntryStream(a.mount.storage, a.key, opts, ctx.operation)).catch(this.relabel(a.mount));
     if (!source) return false;
     const { info, stream } = source;
     const put: PutOptions = {
       contentType: info.contentType,
       metadata: info.metadata,
-      valueType: info.valueType ?? "bytes",
+      ...forwardedValueType(info.valueType ?? "bytes"),
       // A copy keeps the deadline, as a copy inside one backend does.
       ...forwardedExpiry(info.expiresAt ?? null),
       ...opts,

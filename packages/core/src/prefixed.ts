@@ -3,7 +3,7 @@
 // before storage.ts has defined it. It uses storage.ts only inside functions.
 import { StorageNotFoundError, StorageValidationError, isStorageError } from "./errors.js";
 import { isValidKey } from "./keys.js";
-import { NEVER_ABORTED, forwardedExpiry, requestExpiry } from "./storage.js";
+import { NEVER_ABORTED, forwardedExpiry, forwardedValueType, readEntry, readEntryStream, requestExpiry } from "./storage.js";
 import type {
   DriverContext,
   ListEntry,
@@ -44,7 +44,7 @@ export function putOptionsOf(req: WriteRequest, ctx: DriverContext): PutOptions 
     ...req.options,
     contentType: req.contentType,
     metadata: req.metadata,
-    valueType: req.valueType,
+    ...forwardedValueType(req.valueType),
     ifNoneMatch: req.ifNoneMatch,
     ifMatch: req.ifMatch,
     // The outer storage already enforced its limit; the inner one applies its own.
@@ -118,12 +118,12 @@ export class PrefixDriver implements StorageDriver {
   };
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const entry = await orMissing(this.inner.getEntry(this.full(key), signalOf(ctx))).catch(this.relabel);
+    const entry = await orMissing(readEntry(this.inner, this.full(key), signalOf(ctx), ctx.operation)).catch(this.relabel);
     return entry && { info: this.relative(entry.info), data: entry.data };
   }
 
   async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const opened = await orMissing(this.inner.getEntryStream(this.full(key), { ...range, ...signalOf(ctx) })).catch(this.relabel);
+    const opened = await orMissing(readEntryStream(this.inner, this.full(key), { ...range, ...signalOf(ctx) }, ctx.operation)).catch(this.relabel);
     return opened && { info: this.relative(opened.info), stream: opened.stream };
   }
 

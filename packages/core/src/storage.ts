@@ -32,6 +32,7 @@ import type {
   PutOptions,
   PutValue,
   RangeOptions,
+  ReadUse,
   Storage,
   StorageCapabilities,
   StorageDriver,
@@ -40,6 +41,7 @@ import type {
   StorageValue,
   StoredEntry,
   StoredStream,
+  ValueType,
   WriteRequest,
 } from "./types.js";
 
@@ -70,6 +72,71 @@ export interface BaseStorageOptions {
  * than refused). Use {@link forwardedExpiry} to set it.
  */
 export const RESOLVED_EXPIRY: unique symbol = Symbol.for("@pepperpy/storage.resolved-expiry");
+
+/**
+ * Put option set by a storage that forwards a write to the storage it wraps: how `get`
+ * decodes the bytes it forwards (a layer that compressed or encrypted a string says
+ * `"text"`, so the inner record keeps the value's type). Not a user option.
+ */
+export const VALUE_TYPE: unique symbol = Symbol.for("@pepperpy/storage.value-type");
+
+/** The put options that carry a value type to an inner storage (see {@link VALUE_TYPE}). */
+export function forwardedValueType(valueType: ValueType | undefined): PutOptions {
+  return { [VALUE_TYPE]: valueType } as PutOptions;
+}
+
+/** The value type a forwarding storage set on these put options, if any. */
+function valueTypeOf(opts: PutOptions): ValueType | undefined {
+  return (opts as { [VALUE_TYPE]?: ValueType })[VALUE_TYPE];
+}
+
+/**
+ * The method of a {@link BaseStorage} that reads a key's bytes with their info in one
+ * backend call: what a layer, a composite or a tool reads an inner storage with. A symbol
+ * rather than a public method, so that the public `Storage` holds only what users call;
+ * registered with `Symbol.for`, so two installed copies of the core still find each other's.
+ */
+export const READ_ENTRY: unique symbol = Symbol.for("@pepperpy/storage.read-entry");
+/** Like {@link READ_ENTRY}, as a stream: the bytes (or a range of them) with their info. */
+export const READ_ENTRY_STREAM: unique symbol = Symbol.for("@pepperpy/storage.read-entry-stream");
+
+/** A storage that can be read entry by entry: every {@link BaseStorage}. */
+interface EntryReadable {
+  [READ_ENTRY](key: string, opts: OperationOptions | undefined, operation: string): Promise<StoredEntry>;
+  [READ_ENTRY_STREAM](key: string, opts: RangeOptions | undefined, operation: string): Promise<StoredStream>;
+}
+
+function entryReadable(storage: Storage, operation: string): EntryReadable {
+  if (typeof (storage as Partial<EntryReadable>)[READ_ENTRY] !== "function") {
+    throw new StorageValidationError(`${String(storage?.name ?? "storage")} cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage`, {
+      operation,
+    });
+  }
+  return storage as unknown as EntryReadable;
+}
+
+/**
+ * Reads `key` of `storage` as bytes with their info, in one backend call: what a layer or a
+ * tool reads an inner storage with (the public `get*` methods decode the bytes or drop the
+ * info). Errors and events name `operation`, the public operation this read serves
+ * (default `"get"`). A missing key rejects with `StorageNotFoundError`.
+ */
+export function readEntry(storage: Storage, key: string, opts?: OperationOptions, operation = "get"): Promise<StoredEntry> {
+  try {
+    return entryReadable(storage, operation)[READ_ENTRY](key, opts, operation);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** {@link readEntry} as a stream, optionally of a byte range (`end` inclusive); default operation `"getStream"`. */
+export function readEntryStream(storage: Storage, key: string, opts?: RangeOptions, operation = "getStream"): Promise<StoredStream> {
+  try {
+    return entryReadable(storage, operation)[READ_ENTRY_STREAM](key, opts, operation);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 /**
  * The put options that hand a resolved deadline to an inner storage (see
@@ -138,12 +205,14 @@ function checkPositive(name: string, value: unknown, allowZero: boolean): void {
  */
 class CallContext implements DriverContext {
   readonly operation: string;
+  readonly reads: ReadUse | undefined;
   private controller: AbortController | undefined;
   private reason: unknown;
   private aborted = false;
 
-  constructor(operation: string) {
+  constructor(operation: string, reads: ReadUse | undefined) {
     this.operation = operation;
+    this.reads = reads;
   }
 
   get signal(): AbortSignal {
@@ -380,6 +449,7 @@ export class BaseStorage implements Storage {
     opts: OperationOptions | undefined,
     fn: (ctx: DriverContext) => MaybePromise<T>,
     success: SuccessEvent<T> | undefined,
+    reads?: ReadUse,
   ): MaybePromise<T> {
     // Durations are measured only while someone listens to events or traces operations.
     const started = this.events.active || tracing() ? performance.now() : 0;
@@ -393,7 +463,7 @@ export class BaseStorage implements Storage {
     const untimed = !(timeout > 0) && !userSignal;
     // The controller is created only when the driver asks for the signal or the call is
     // cut short: most calls finish first, and an AbortController per call is costly.
-    const ctx: DriverContext = untimed ? { signal: NEVER_ABORTED, operation } : new CallContext(operation);
+    const ctx: DriverContext = untimed ? { signal: NEVER_ABORTED, operation, reads } : new CallContext(operation, reads);
     let out: MaybePromise<T>;
     try {
       out = fn(ctx);
@@ -533,7 +603,7 @@ export class BaseStorage implements Storage {
   }
 
   /** Checks the key and reads its entry: now when the driver answers now; missing throws. */
-  private readNow(key: string, operation: string, opts: OperationOptions | undefined): MaybePromise<StoredEntry> {
+  private readNow(key: string, operation: string, opts: OperationOptions | undefined, reads: ReadUse): MaybePromise<StoredEntry> {
     this.checkKey(key, operation);
     return this.call(
       operation,
@@ -541,15 +611,16 @@ export class BaseStorage implements Storage {
       opts,
       (ctx) => then(this.driver.read(key, ctx), (entry) => (entry && this.isLive(entry.info) ? entry : this.throwNotFound(key, operation))),
       ON_READ,
+      reads,
     );
   }
 
-  private readEntry(key: string, operation: string, opts: OperationOptions | undefined): Promise<StoredEntry> {
-    return promiseOf(() => this.readNow(key, operation, opts));
+  private readEntry(key: string, operation: string, opts: OperationOptions | undefined, reads: ReadUse): Promise<StoredEntry> {
+    return promiseOf(() => this.readNow(key, operation, opts, reads));
   }
 
   get<T = unknown>(key: string, opts?: OperationOptions): Promise<T> {
-    return promiseOf(() => then(this.readNow(key, "get", opts), (entry) => this.decode<T>(entry, key)));
+    return promiseOf(() => then(this.readNow(key, "get", opts, "value"), (entry) => this.decode<T>(entry, key)));
   }
 
   /** The value of an entry read by `get`, or a rejection naming the key. */
@@ -561,16 +632,20 @@ export class BaseStorage implements Storage {
     }
   }
 
-  async getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry> {
-    return this.readEntry(key, "getEntry", opts);
+  /**
+   * The stored bytes with their info, for a layer or a tool (see {@link readEntry}); errors
+   * and events name `operation`, the public operation the read serves.
+   */
+  [READ_ENTRY](key: string, opts: OperationOptions | undefined, operation: string): Promise<StoredEntry> {
+    return this.readEntry(key, operation, opts, "entry");
   }
 
   async getBytes(key: string, opts?: OperationOptions): Promise<Uint8Array> {
-    return toBuffer((await this.readEntry(key, "getBytes", opts)).data);
+    return toBuffer((await this.readEntry(key, "getBytes", opts, "bytes")).data);
   }
 
   async getText(key: string, opts?: OperationOptions): Promise<string> {
-    const entry = await this.readEntry(key, "getText", opts);
+    const entry = await this.readEntry(key, "getText", opts, "decoded");
     try {
       return decodeText(entry.data, key, "getText");
     } catch (error) {
@@ -579,7 +654,7 @@ export class BaseStorage implements Storage {
   }
 
   async getJSON<T = JsonValue>(key: string, opts?: OperationOptions): Promise<T> {
-    const entry = await this.readEntry(key, "getJSON", opts);
+    const entry = await this.readEntry(key, "getJSON", opts, "decoded");
     try {
       return decodeJSON<T>(entry.data, key, "getJSON");
     } catch (error) {
@@ -587,8 +662,9 @@ export class BaseStorage implements Storage {
     }
   }
 
-  async getEntryStream(key: string, opts?: RangeOptions): Promise<StoredStream> {
-    return this.openStream(key, "getEntryStream", opts);
+  /** The stored bytes as a stream with their info, for a layer or a tool (see {@link readEntryStream}). */
+  [READ_ENTRY_STREAM](key: string, opts: RangeOptions | undefined, operation: string): Promise<StoredStream> {
+    return this.openStream(key, operation, opts);
   }
 
   async getStream(key: string, opts?: RangeOptions): Promise<Readable> {
@@ -749,7 +825,7 @@ export class BaseStorage implements Storage {
     const metadata = validateMetadata(opts.metadata, key);
     const expiresAt = this.resolveExpiry(opts);
     const maxSize = opts.maxSize ?? this.maxSize;
-    const encoded = encodeValue(value, key, opts.valueType);
+    const encoded = encodeValue(value, key, valueTypeOf(opts));
     let body: WriteRequest["body"];
     let size: number | undefined;
     if (encoded.kind === "bytes") {
@@ -772,6 +848,7 @@ export class BaseStorage implements Storage {
       ifNoneMatch: opts.ifNoneMatch,
       ifMatch: opts.ifMatch,
       expiresAt,
+      owned: encoded.kind === "bytes" ? true : undefined,
       options: opts,
     };
   }

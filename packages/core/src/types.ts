@@ -97,7 +97,18 @@ export interface OperationOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Options of `put`. Layers add their own (for example `compressionLevel`). */
+/**
+ * Options of `put`. A layer adds its own by declaration merging, so that a misspelled
+ * option is a compile error and an option of a layer that is not installed is not offered:
+ *
+ * @example
+ * declare module "@pepperpy/storage-core" {
+ *   interface PutOptions {
+ *     // the compression layer's level
+ *     compressionLevel?: number | undefined;
+ *   }
+ * }
+ */
 export interface PutOptions extends OperationOptions {
   /** MIME type to record; default from the value: text, JSON or octet-stream. */
   contentType?: string | undefined;
@@ -109,19 +120,10 @@ export interface PutOptions extends OperationOptions {
   ifMatch?: string | undefined;
   /** Largest value accepted, in bytes; overrides the storage's `maxSize`. */
   maxSize?: number | undefined;
-  /**
-   * How `get` should decode these bytes later. Layers that transform bytes set it to the
-   * type of the value they were given; users normally leave it unset.
-   */
-  valueType?: ValueType | undefined;
-  /** Compression level for the compression layer (ignored elsewhere). */
-  compressionLevel?: number | undefined;
   /** Expiry: the value is absent from every read this many milliseconds after the write (SPEC §11). */
   ttl?: number | undefined;
   /** Expiry: the value is absent from every read from this instant on (SPEC §11). */
   expiresAt?: Date | undefined;
-  /** Extra layer options. */
-  [option: string]: unknown;
 }
 
 /** Byte range of `getStream`: `start` and `end` are inclusive offsets, as in `fs.createReadStream`. */
@@ -320,11 +322,6 @@ export interface Storage {
    */
   withPrefix(prefix: string): Storage;
 
-  /** Layer contract: the stored bytes with their info, in one backend call. */
-  getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry>;
-  /** Layer contract: the stored bytes as a stream with their info. */
-  getEntryStream(key: string, opts?: RangeOptions): Promise<StoredStream>;
-
   /** Adds an event listener. */
   on(event: StorageEventName, listener: StorageListener): this;
   /** Removes an event listener. */
@@ -340,9 +337,22 @@ export interface Storage {
 export interface DriverContext {
   /** Aborted when the caller aborts or the timeout fires. Drivers pass it to their I/O. */
   signal: AbortSignal;
-  /** The public operation that led to this call (for error messages). */
+  /** The public operation that led to this call (for error messages, events and metrics). */
   operation: string;
+  /**
+   * What leaves the storage from a `read`, so that a driver keeping values in memory (the
+   * memory backend, a cache) knows what it must copy — rather than guessing from `operation`:
+   * - `"value"` (`get`): the decoded value only; the info never reaches the caller, and the
+   *   bytes do only for a value of type `bytes`;
+   * - `"bytes"` (`getBytes`): the bytes, never the info;
+   * - `"decoded"` (`getText`, `getJSON`): neither; the bytes are only decoded;
+   * - `"entry"` or absent (a layer's read, the `copy` fallback, tools): both, to be kept or changed.
+   */
+  reads?: ReadUse | undefined;
 }
+
+/** What a caller does with what a driver's `read` returns: see {@link DriverContext.reads}. */
+export type ReadUse = "value" | "bytes" | "decoded" | "entry";
 
 /** What a driver writes: the bytes, how to decode them, and the user-visible info. */
 export interface WriteRequest {
@@ -372,6 +382,14 @@ export interface WriteRequest {
    * `readStream` and, where cheap, `list`; the core hides what has expired. Absent: never expires.
    */
   expiresAt?: number | undefined;
+  /**
+   * `true` when the bytes of `body` belong to this write: the core made them at `put` (a
+   * copy of the caller's buffer, or an encoded string / JSON value) or a layer made them,
+   * and nobody else holds them, so a driver that keeps values in memory may keep these
+   * bytes without copying them. Absent for bytes another path lends (the `copy` fallback
+   * writes what it read).
+   */
+  owned?: boolean | undefined;
   /** Layer options from `put`, passed down unchanged. */
   options: PutOptions;
 }

@@ -4,6 +4,8 @@ import {
   StorageNotFoundError,
   StorageUnavailableError,
   StorageValidationError,
+  readEntryStream,
+  readEntry
 } from "@pepperpy/storage-core";
 import { EncryptedStorage } from "@pepperpy/storage-crypto";
 import { MemoryStorage } from "@pepperpy/storage-memory";
@@ -26,8 +28,8 @@ describe("withPrefix", () => {
     expect(await root.get("tenant-a/x")).toBe("mine");
     expect(await a.get("x")).toBe("mine");
     expect((await a.stat("x")).key).toBe("x");
-    expect((await a.getEntry("x")).info.key).toBe("x");
-    expect((await a.getEntryStream("x")).info.key).toBe("x");
+    expect((await readEntry(a, "x")).info.key).toBe("x");
+    expect((await readEntryStream(a, "x")).info.key).toBe("x");
     expect(await a.exists("x")).toBe(true);
     expect(await a.list()).toStrictEqual(["x"]);
     await expect(a.get("tenant-b/x")).rejects.toBeInstanceOf(StorageNotFoundError);

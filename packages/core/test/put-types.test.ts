@@ -5,7 +5,13 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   BaseStorage,
+  ForwardingDriver,
   type Jsonable,
+  LayerStorage,
+  type Storage,
+  StorageIOError,
+  readEntry,
+  readEntryStream,
   type StorageErrorCode,
   StorageNotFoundError,
   StorageTimeoutError,
@@ -118,5 +124,74 @@ describe("timeout errors state the limit", () => {
     expect((error as Error).message).toBe('Timed out after 40 ms [delete "k" on hang]');
     const perCall = await hang.get("k", { timeout: 25 }).catch((e: unknown) => e);
     expect((perCall as Error).message).toMatch(/^Timed out after 25 ms \[get "k" on hang\]$/);
+  });
+});
+
+describe("put options are typed and the public Storage holds only what users call (issue 17)", () => {
+  it("a misspelled or internal put option is a compile error; the known ones compile", async () => {
+    const storage = new MemoryStorage();
+    await storage.put("k", "v", { contentType: "text/x-note", metadata: { a: "1" }, ttl: 60_000, timeout: 1000 });
+    // @ts-expect-error a misspelled option (contentTyp) is caught, as the index signature used to hide
+    await storage.put("k2", "v", { contentTyp: "text/plain" });
+    // @ts-expect-error valueType is how a layer forwards a value's type, not a user option
+    await storage.put("k3", new Uint8Array([104, 105]), { valueType: "text" });
+    expect((await storage.stat("k")).contentType).toBe("text/x-note");
+    // The misspelled option was ignored at run time: the value got the default content type.
+    expect((await storage.stat("k2")).contentType).toBe("text/plain; charset=utf-8");
+    // And the internal one was not honoured from a user: bytes stay bytes.
+    expect(await storage.get("k3")).toStrictEqual(Buffer.from("hi"));
+  });
+
+  it("Storage has no getEntry / getEntryStream; readEntry reads bytes and info in one call", async () => {
+    expectTypeOf<Storage>().not.toHaveProperty("getEntry");
+    expectTypeOf<Storage>().not.toHaveProperty("getEntryStream");
+    const storage: Storage = new MemoryStorage();
+    expect("getEntry" in storage).toBe(false);
+    expect("getEntryStream" in storage).toBe(false);
+    await storage.put("e", "hello", { metadata: { m: "1" } });
+    const entry = await readEntry(storage, "e");
+    expect(Buffer.from(entry.data).toString()).toBe("hello");
+    expect(entry.info).toMatchObject({ key: "e", valueType: "text", metadata: { m: "1" } });
+    const { info, stream } = await readEntryStream(storage, "e", { start: 1, end: 2 });
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe("el");
+    expect(info.size).toBe(5);
+    await expect(readEntry(storage, "missing")).rejects.toThrow(StorageNotFoundError);
+  });
+
+  it("a storage not built on BaseStorage cannot be read by entry: a clear StorageValidationError", async () => {
+    const foreign = { name: "hand-made" } as unknown as Storage;
+    const error = await readEntry(foreign, "k").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageValidationError);
+    expect((error as Error).message).toMatch(/hand-made cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage/);
+    // A layer over it fails where the stack is built, not at its first read.
+    expect(() => new LayerStorage(new ForwardingDriver(foreign, "pass"))).toThrow(StorageValidationError);
+  });
+
+  it("errors and events of a layer's read name the public operation the user called, never an internal one", async () => {
+    const failing = new BaseStorage({
+      name: "flaky",
+      capabilities: { rangeRead: false, conditionalWrite: false, serverSideCopy: false, keyIsAlsoPrefix: true, durable: false, persistent: false },
+      read: () => Promise.reject(new Error("disk on fire")),
+      stat: () => undefined,
+      write: () => Promise.reject(new Error("no")),
+      delete: () => undefined,
+      list: () => Promise.resolve({ items: [] }),
+    });
+    const seen: string[] = [];
+    failing.on("storage.error", (e) => seen.push(`inner:${e.operation}`));
+    const layered = new LayerStorage(new ForwardingDriver(failing, "pass"));
+    layered.on("storage.error", (e) => seen.push(`outer:${e.operation}`));
+    for (const [call, op] of [
+      [() => layered.get("k"), "get"],
+      [() => layered.getText("k"), "getText"],
+      [() => layered.getStream("k"), "getStream"],
+    ] as const) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageIOError);
+      expect((error as StorageIOError).operation).toBe(op);
+    }
+    expect(seen).toStrictEqual(["inner:get", "outer:get", "inner:getText", "outer:getText", "inner:getStream", "outer:getStream"]);
   });
 });

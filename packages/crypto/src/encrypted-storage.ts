@@ -23,6 +23,9 @@ import {
   innerOptions,
   isStorageError,
   orUndefined,
+  readEntryStream,
+  readEntry,
+  forwardedValueType
 } from "@pepperpy/storage-core";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -245,7 +248,7 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const opened = await orUndefined(this.inner.getEntryStream(key, innerOptions(ctx)));
+    const opened = await orUndefined(readEntryStream(this.inner, key, innerOptions(ctx), ctx.operation));
     if (!opened) return undefined;
     const reader = new ByteReader(opened.stream);
     let obj: OpenObject;
@@ -291,7 +294,7 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    const head = await orUndefined(this.inner.getEntryStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }));
+    const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
     if (!head) return undefined;
     const bytes = await collect(head.stream);
     // A plaintext object reports its own size; reading it is what allowPlaintext governs.
@@ -330,7 +333,7 @@ export class EncryptionDriver extends ForwardingDriver {
 
   /** Key id of an object's header, `null` for a plaintext object, `undefined` when missing. */
   async keyIdOf(key: string, ctx: DriverContext): Promise<string | null | undefined> {
-    const head = await orUndefined(this.inner.getEntryStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }));
+    const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
     if (!head) return undefined;
     const bytes = await collect(head.stream);
     if (!hasMagic(bytes)) return null;
@@ -398,7 +401,7 @@ export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
           result.upToDate++;
           continue;
         }
-        const entry = await this.getEntry(key, { signal: opts.signal });
+        const entry = await readEntry(this, key, { signal: opts.signal }, "reencrypt");
         if (!conditional) {
           // The best check there is without ifMatch: the object as it is now, just before the write.
           const now = await orUndefined(this.backend.stat(key, { signal: opts.signal }));
@@ -408,7 +411,7 @@ export class EncryptedStorage extends LayerStorage<EncryptionDriver> {
           }
         }
         await this.put(key, entry.data, {
-          valueType: entry.info.valueType ?? "bytes",
+          ...forwardedValueType(entry.info.valueType ?? "bytes"),
           contentType: entry.info.contentType,
           metadata: entry.info.metadata,
           // Re-encrypting keeps the value's deadline.

@@ -1,4 +1,4 @@
-import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage, registerLayer } from "@pepperpy/storage-core";
+import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage, registerLayer, forwardedValueType } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -89,7 +89,7 @@ describe("tampering", () => {
     for (let i = 0; i < stored.length; i++) {
       const bad = Buffer.from(stored);
       bad[i]! ^= 0xff;
-      await inner.put("x", bad, { valueType: "bytes" });
+      await inner.put("x", bad, forwardedValueType("bytes"));
       const buffered = await storage.getBytes("x").then(
         (v) => ({ error: undefined, released: v.byteLength }),
         (error: unknown) => ({ error, released: 0 }),
@@ -120,7 +120,7 @@ describe("tampering", () => {
     }
     let released = 0;
     for (const n of points) {
-      await inner.put("x", stored.subarray(0, n), { valueType: "bytes" });
+      await inner.put("x", stored.subarray(0, n), forwardedValueType("bytes"));
       await expect(storage.getBytes("x"), `cut at ${n}`).rejects.toBeInstanceOf(StorageIntegrityError);
       const streamed = await drainStream(() => storage.getStream("x"));
       expect(streamed.error, `stream cut at ${n}`).toBeInstanceOf(StorageIntegrityError);
@@ -132,7 +132,7 @@ describe("tampering", () => {
     console.log(`[figures] crypto truncation: ${points.size} cut points (all of the header, every record boundary, 64 bytes around each), all rejected; ${released} bytes released from the first record`);
     expect(released).toBe(0);
     // A missing final record: drop the whole last record.
-    await inner.put("x", stored.subarray(0, header + 2 * (65536 + 16)), { valueType: "bytes" });
+    await inner.put("x", stored.subarray(0, header + 2 * (65536 + 16)), forwardedValueType("bytes"));
     await expect(storage.getBytes("x")).rejects.toBeInstanceOf(StorageIntegrityError);
   });
 

@@ -1,3 +1,4 @@
+import { forwardedValueType } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -17,7 +18,7 @@ function material(secret: string): string | Buffer {
 
 it.each(manifest.vectors.map((v) => [v.file, v] as const))("reads the committed v1 vector %s", async (_, v) => {
   const inner = new MemoryStorage();
-  await inner.put(v.key, readFileSync(join(dir, v.file)), { valueType: v.valueType });
+  await inner.put(v.key, readFileSync(join(dir, v.file)), forwardedValueType(v.valueType));
   const storage = new EncryptedStorage({ backend: inner, keys: { [v.keyId]: material(v.secret) } });
   const got = await storage.get(v.key);
   if (v.valueType === "bytes") {

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type StoredEntry, readEntry } from "@pepperpy/storage-core";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { checkValue } from "./fixtures/values.js";
@@ -51,9 +52,9 @@ it(`kill -9 during writes: ${TRIALS} trials leave 0 torn or empty values`, async
       await exited;
       stats.trials++;
       let text: string;
-      let got: Awaited<ReturnType<typeof reader.getEntry>>;
+      let got: StoredEntry;
       try {
-        got = await reader.getEntry(key);
+        got = await readEntry(reader, key);
         text = Buffer.from(got.data).toString("utf8");
       } catch {
         stats.missing++;

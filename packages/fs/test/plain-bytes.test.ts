@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StorageConflictError } from "@pepperpy/storage-core";
+import { StorageConflictError, readEntry } from "@pepperpy/storage-core";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -27,7 +27,7 @@ describe("FileStorage: plain bytes need no sidecar", () => {
     expect(sidecars(join(basePath, "p"))).toEqual([]);
     expect(put).toMatchObject({ key: "p/blob", size: 3, valueType: "bytes", contentType: "application/octet-stream", metadata: {} });
     expect(put.etag).toBeTruthy();
-    const here = await storage.getEntry("p/blob");
+    const here = await readEntry(storage, "p/blob");
     expect(here.info).toEqual(put);
     expect(here.data).toEqual(Buffer.from([1, 2, 3]));
     const again = new FileStorage(basePath); // no remembered records

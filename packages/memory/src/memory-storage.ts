@@ -140,9 +140,11 @@ export class MemoryDriver implements StorageDriver {
     if (!r) return undefined;
     // A fresh copy of the bytes: callers may change what they get without changing what is stored.
     const data = copyBytes(r.data);
-    // A plain `get` decodes the bytes by the record's value and content type and never hands
-    // out the info: the record stands in for it (no Date, no metadata copy per read).
-    return { info: ctx?.operation === "get" ? (r as unknown as ObjectInfo) : infoOf(key, r), data };
+    // A read whose info never reaches the caller (`get`, `getBytes`, `getText`, `getJSON`)
+    // decodes the bytes by the record's value and content type: the record stands in for the
+    // info (no Date, no metadata copy per read).
+    const reads = ctx?.reads;
+    return { info: reads === undefined || reads === "entry" ? infoOf(key, r) : (r as unknown as ObjectInfo), data };
   }
 
   stat(key: string): ObjectInfo | undefined {
@@ -162,7 +164,7 @@ export class MemoryDriver implements StorageDriver {
       // to its exact size so that the store keeps no slab alive. A driver called directly
       // (copy fallback) gets bytes it does not own: those are copied too.
       const body = req.body;
-      const exact = body.byteOffset === 0 && body.buffer.byteLength === body.byteLength && ctx.operation === "put";
+      const exact = req.owned === true && body.byteOffset === 0 && body.buffer.byteLength === body.byteLength;
       return this.commit(key, exact ? Buffer.from(body.buffer, 0, body.byteLength) : copyBytes(body), req);
     }
     return this.writeStream(key, req.body, req, ctx);

@@ -12,6 +12,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readEntry } from "@pepperpy/storage-core";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SqliteStorage } from "../src/index.js";
@@ -70,7 +71,7 @@ it(`kill -9 during writes: ${TRIALS} trials lose no acknowledged write and leave
       }
       const reader = new SqliteStorage(db);
       try {
-        const got = await reader.getEntry("hot").catch(() => undefined);
+        const got = await readEntry(reader, "hot").catch(() => undefined);
         if (lastAck >= 0 || got) {
           const text = got ? Buffer.from(got.data).toString("utf8") : "";
           const parsed = checkValue(text);

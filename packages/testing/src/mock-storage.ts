@@ -3,6 +3,8 @@ import type { Readable } from "node:stream";
 import {
   checkOptionNames,
   BaseStorage,
+  READ_ENTRY,
+  READ_ENTRY_STREAM,
   type BaseStorageOptions,
   type BatchOptions,
   type DriverContext,
@@ -45,8 +47,6 @@ export type MockOperation =
   | "deleteMany"
   | "copy"
   | "move"
-  | "getEntry"
-  | "getEntryStream"
   | "close";
 
 /** One recorded call of a public method. */
@@ -292,11 +292,12 @@ export class MockStorage extends BaseStorage {
   override move(from: string, to: string, opts?: OperationOptions): Promise<void> {
     return this.track("move", from, [from, to, opts], () => super.move(from, to, opts));
   }
-  override getEntry(key: string, opts?: OperationOptions): Promise<StoredEntry> {
-    return this.track("getEntry", key, [key, opts], () => super.getEntry(key, opts));
+  /** A layer's read of this storage is recorded as the public operation it serves (`get`, `getStream`, …). */
+  override [READ_ENTRY](key: string, opts: OperationOptions | undefined, operation: string): Promise<StoredEntry> {
+    return this.track(operation as MockOperation, key, [key, opts], () => super[READ_ENTRY](key, opts, operation));
   }
-  override getEntryStream(key: string, opts?: RangeOptions): Promise<StoredStream> {
-    return this.track("getEntryStream", key, [key, opts], () => super.getEntryStream(key, opts));
+  override [READ_ENTRY_STREAM](key: string, opts: RangeOptions | undefined, operation: string): Promise<StoredStream> {
+    return this.track(operation as MockOperation, key, [key, opts], () => super[READ_ENTRY_STREAM](key, opts, operation));
   }
   override close(): Promise<void> {
     return this.track("close", undefined, [], () => super.close());

@@ -3,7 +3,7 @@ import { access, constants, rename, rm, stat as statFile } from "node:fs/promise
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StorageNotFoundError, isStorageError } from "@pepperpy/storage";
+import { StorageNotFoundError, isStorageError, readEntryStream } from "@pepperpy/storage";
 import type { Command } from "commander";
 import { type CommandContext, out, outputFileError, printJSON } from "../context.js";
 import { formatBytes } from "../format.js";
@@ -38,7 +38,7 @@ export function registerGet(program: Command, ctx: CommandContext): void {
     .action(async (key: string, opts: { output?: string; progress: boolean }) => {
       const storage = await ctx.open(ctx.configFile());
       if (opts.output) await checkOutputPath(opts.output);
-      const { info, stream } = await storage.getEntryStream(key, { signal: ctx.signal }).catch((error: unknown) => {
+      const { info, stream } = await readEntryStream(storage, key, { signal: ctx.signal }, "get").catch((error: unknown) => {
         // Named as the user's command, not the library call behind it.
         if (error instanceof StorageNotFoundError) throw new StorageNotFoundError("Key not found", { key, operation: "get", backend: error.backend, cause: error });
         throw error;

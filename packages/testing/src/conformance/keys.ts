@@ -1,4 +1,4 @@
-import { type Storage, StorageValidationError } from "@pepperpy/storage-core";
+import { type Storage, StorageValidationError, readEntry } from "@pepperpy/storage-core";
 import { expect } from "vitest";
 import { type ConformanceCase, collect, expectRejects } from "./helpers.js";
 
@@ -40,7 +40,7 @@ function keyedCalls(storage: Storage, key: string, valid: string): [string, () =
     ["getText", () => storage.getText(key)],
     ["getJSON", () => storage.getJSON(key)],
     ["getStream", () => storage.getStream(key)],
-    ["getEntry", () => storage.getEntry(key)],
+    ["getEntry", () => readEntry(storage, key)],
     ["copy (from)", () => storage.copy(key, valid)],
     ["copy (to)", () => storage.copy(valid, key)],
     ["move (from)", () => storage.move(key, valid)],
