@@ -1,6 +1,6 @@
-import { StorageNotFoundError, StorageValidationError } from "./errors.js";
+import { StorageNotFoundError } from "./errors.js";
 import { putOptionsOf } from "./prefixed.js";
-import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED, READ_ENTRY, readEntry, readEntryStream } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, NEVER_ABORTED, entryReadable, readEntry, readEntryStream } from "./storage.js";
 import type {
   DriverContext,
   ListPage,
@@ -47,11 +47,7 @@ export class ForwardingDriver implements StorageDriver {
   /** @param layer - the layer's name; the driver is named `layer(inner)` in errors and events */
   constructor(inner: Storage, layer: string) {
     // Checked now, so a storage that cannot be wrapped fails where the stack is built.
-    if (typeof (inner as { [READ_ENTRY]?: unknown } | undefined)?.[READ_ENTRY] !== "function") {
-      throw new StorageValidationError(`${String(inner?.name ?? "storage")} cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage`, {
-        backend: layer,
-      });
-    }
+    entryReadable(inner, { backend: layer });
     this.inner = inner;
     this.name = `${layer}(${inner.name})`;
   }

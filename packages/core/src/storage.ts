@@ -101,16 +101,18 @@ export const READ_ENTRY: unique symbol = Symbol.for("@pepperpy/storage.read-entr
 export const READ_ENTRY_STREAM: unique symbol = Symbol.for("@pepperpy/storage.read-entry-stream");
 
 /** A storage that can be read entry by entry: every {@link BaseStorage}. */
-interface EntryReadable {
+export interface EntryReadable {
   [READ_ENTRY](key: string, opts: OperationOptions | undefined, operation: string): Promise<StoredEntry>;
   [READ_ENTRY_STREAM](key: string, opts: RangeOptions | undefined, operation: string): Promise<StoredStream>;
 }
 
-function entryReadable(storage: Storage, operation: string): EntryReadable {
-  if (typeof (storage as Partial<EntryReadable>)[READ_ENTRY] !== "function") {
-    throw new StorageValidationError(`${String(storage?.name ?? "storage")} cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage`, {
-      operation,
-    });
+/**
+ * `storage` as one that can be read entry by entry, or a `StorageValidationError` saying it
+ * cannot be wrapped (it is not built on `BaseStorage`); `context` names where it was checked.
+ */
+export function entryReadable(storage: Storage, context: { operation?: string; backend?: string }): EntryReadable {
+  if (typeof (storage as Partial<EntryReadable> | undefined)?.[READ_ENTRY] !== "function") {
+    throw new StorageValidationError(`${String(storage?.name ?? "storage")} cannot be wrapped: a layer, composite or mount needs a storage built on BaseStorage`, context);
   }
   return storage as unknown as EntryReadable;
 }
@@ -123,7 +125,7 @@ function entryReadable(storage: Storage, operation: string): EntryReadable {
  */
 export function readEntry(storage: Storage, key: string, opts?: OperationOptions, operation = "get"): Promise<StoredEntry> {
   try {
-    return entryReadable(storage, operation)[READ_ENTRY](key, opts, operation);
+    return entryReadable(storage, { operation })[READ_ENTRY](key, opts, operation);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -132,7 +134,7 @@ export function readEntry(storage: Storage, key: string, opts?: OperationOptions
 /** {@link readEntry} as a stream, optionally of a byte range (`end` inclusive); default operation `"getStream"`. */
 export function readEntryStream(storage: Storage, key: string, opts?: RangeOptions, operation = "getStream"): Promise<StoredStream> {
   try {
-    return entryReadable(storage, operation)[READ_ENTRY_STREAM](key, opts, operation);
+    return entryReadable(storage, { operation })[READ_ENTRY_STREAM](key, opts, operation);
   } catch (error) {
     return Promise.reject(error);
   }

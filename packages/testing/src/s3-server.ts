@@ -60,7 +60,7 @@ const S3rver = require(process.env.S3RVER_PATH);
 const server = new S3rver({ address: "127.0.0.1", port: 0, directory: process.env.S3RVER_DIR, silent: true, allowMismatchedSignatures: false });
 const store = server.store;
 const tmpDir = process.env.S3RVER_TMP;
-fs.mkdirSync(tmpDir, { recursive: true });
+fs.mkdirSync(tmpDir, { recursive: true }); // sync-ok: once, at the child server's start-up, before it listens
 let seq = 0;
 async function replaceFile(target, write) {
   const tmp = path.join(tmpDir, process.pid + "-" + ++seq);
