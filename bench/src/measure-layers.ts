@@ -1,13 +1,14 @@
 /**
- * One-off measurement (not a test): cache-hit latency against a plain lru-cache get, and
- * the per-operation overhead of MetricsStorage on the memory backend.
+ * One-off measurement (not a test): cache-hit latency against a plain lru-cache get, the
+ * per-operation cost of three pass-through layers, and the overhead of MetricsStorage on
+ * the memory backend.
  *
  *   cd bench && node --conditions=source --import ./src/register.mjs src/measure-layers.ts
  *
  * (It lives in the bench, which depends on every package, so that no package imports
  * another package's `src/` or needs a dependency cycle between cache and metrics.)
  */
-import { ForwardingDriver, LayerStorage, type Storage, type StoredEntry } from "@pepperpy/storage-core";
+import { ForwardingDriver, type Layer, LayerStorage, type Storage, type StoredEntry, stack } from "@pepperpy/storage-core";
 import { CachedStorage } from "@pepperpy/storage-cache";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { LRUCache } from "lru-cache";
@@ -34,8 +35,10 @@ for (const k of keys) await cache.get(k);
 
 const memory = new MemoryStorage();
 const pass = new PassThrough(new MemoryStorage());
+const passLayer: Layer = (inner) => new ForwardingDriver(inner, "pass");
+const pass3 = stack(new MemoryStorage(), [passLayer, passLayer, passLayer]);
 const metrics = new MetricsStorage({ backend: new MemoryStorage() });
-for (const s of [memory, pass, metrics]) for (const k of keys) await s.put(k, value);
+for (const s of [memory, pass, pass3, metrics]) for (const k of keys) await s.put(k, value);
 
 // The machine may be shared: CPU time is measured, candidates run in rotation, in short rounds, and each keeps
 // its median round, so drift in load hits them all alike.
@@ -46,9 +49,13 @@ const candidates: [string, (i: number) => Promise<unknown> | unknown][] = [
   ["CachedStorage.getBytes hit (copy)", (i) => cache.getBytes(keys[i % 100]!)],
   ["MemoryStorage.get", (i) => memory.get(keys[i % 100]!)],
   ["PassThrough(memory).get", (i) => pass.get(keys[i % 100]!)],
+  ["stack(memory, 3 pass).get", (i) => pass3.get(keys[i % 100]!)],
+  ["stack(memory, 3 pass).exists", (i) => pass3.exists(keys[i % 100]!)],
+  ["MemoryStorage.exists", (i) => memory.exists(keys[i % 100]!)],
   ["MetricsStorage(memory).get", (i) => metrics.get(keys[i % 100]!)],
   ["MemoryStorage.put", (i) => memory.put(keys[i % 100]!, value)],
   ["PassThrough(memory).put", (i) => pass.put(keys[i % 100]!, value)],
+  ["stack(memory, 3 pass).put", (i) => pass3.put(keys[i % 100]!, value)],
   ["MetricsStorage(memory).put", (i) => metrics.put(keys[i % 100]!, value)],
 ];
 const samples = new Map<string, number[]>(candidates.map(([n]) => [n, []]));
@@ -68,4 +75,5 @@ const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)} %`;
 console.log(`cache hit vs awaited lru-cache get: ${(r["CachedStorage.get hit (text)"]! / r["lru-cache get (awaited)"]!).toFixed(1)}x`);
 console.log(`metrics get overhead vs pass-through layer: ${pct(r["MetricsStorage(memory).get"]!, r["PassThrough(memory).get"]!)}, vs bare memory: ${pct(r["MetricsStorage(memory).get"]!, r["MemoryStorage.get"]!)}`);
 console.log(`metrics put overhead vs pass-through layer: ${pct(r["MetricsStorage(memory).put"]!, r["PassThrough(memory).put"]!)}, vs bare memory: ${pct(r["MetricsStorage(memory).put"]!, r["MemoryStorage.put"]!)}`);
+console.log(`three pass-through layers vs bare memory: get ${(r["stack(memory, 3 pass).get"]! / r["MemoryStorage.get"]!).toFixed(2)}x, exists ${(r["stack(memory, 3 pass).exists"]! / r["MemoryStorage.exists"]!).toFixed(2)}x, put ${(r["stack(memory, 3 pass).put"]! / r["MemoryStorage.put"]!).toFixed(2)}x the time`);
 console.log(`metrics recorded ${metrics.getMetrics().operationsCount} operations`);

@@ -150,6 +150,9 @@ export function computeTargets(results: RunResults): Target[] {
     ["put-seq", "get-seq", "exists-seq", "list", "delete-seq", `put-${c}`, `get-${c}`, `exists-${c}`, `delete-${c}`].map((p) => [ws, p]);
   ratioTarget("MemoryStorage ≥ 0.5× plain Map (1 KiB values, isolating by copy)", "memory", "map", smallPhases("small"), 0.5);
   ratioTarget("Cache hit ≥ 0.5× raw lru-cache get", "cache-file", "lru", [["small", "get-seq"], ["small", `get-${c}`]], 0.5);
+  ratioTarget("Cached get never slower than an uncached FileStorage get (every value size)", "cache-file", "file", [["small", "get-seq"], ["small", `get-${c}`], ["medium", "get"], ["large", "get"]], 1);
+  // ≤ 1.3× the time per operation is ≥ 1 / 1.3 of the speed.
+  ratioTarget("Three pass-through layers over MemoryStorage ≤ 1.3× bare MemoryStorage per operation", "pass3-memory", "memory", smallPhases("small"), 1 / 1.3);
   // Measured in one process, alternating with the bare backend (the overhead workload);
   // separate processes (the small table) differ by more than 5 % run to run on their own.
   ratioTarget("Metrics layer ≤ 5 % overhead over FileStorage (one process, alternating)", "metrics-file", "metrics-file", ["put", "get", "exists", "delete"].map((p) => ["overhead", p] as [string, string]), 0.95, (p) => `${p}-plain`);

@@ -748,12 +748,27 @@ export const SYSTEMS: SystemDef[] = [
     kind: "ours",
     label: "CachedStorage(FileStorage), gets are cache hits",
     durability: "durable (writes go through to FileStorage)",
-    workloads: ["small"],
+    // Every value size: a cached get is never slower than an uncached one (issue 17).
+    workloads: ["small", "medium", "large"],
     baseline: "lru",
     warmGets: true,
     create: async (env) => {
       const Cached = await layer<{ backend: Storage; cacheSize: number }>("@pepperpy/storage-cache", "CachedStorage");
       return ours(new Cached({ backend: await ourFile(env.dir), cacheSize: env.smallCount * 2 + 16 }));
+    },
+  },
+  {
+    id: "pass3-memory",
+    kind: "ours",
+    label: "stack(MemoryStorage, three pass-through layers)",
+    durability: "as MemoryStorage",
+    workloads: ["small"],
+    baseline: "memory",
+    create: async () => {
+      const core = await load<typeof import("@pepperpy/storage-core")>("@pepperpy/storage-core");
+      // A layer that changes nothing: what being a layer costs.
+      const pass = (inner: import("@pepperpy/storage-core").StorageDriver) => new core.ForwardingDriver(inner, "pass");
+      return ours(core.stack(await ourMemory(), [pass, pass, pass]));
     },
   },
   {

@@ -10,16 +10,17 @@ import {
   LayerStorage,
   NEVER_ABORTED,
   type ObjectInfo,
-  orUndefined,
   type Storage,
   type StorageCapabilities,
+  type StorageDriver,
+  type MaybePromise,
   type StorageErrorCode,
   type StoredEntry,
   type StoredStream,
   StorageValidationError,
   type WriteRequest,
-  readEntry,
   type ReadUse,
+  stackOptions,
 } from "@pepperpy/storage-core";
 import { LRUCache } from "lru-cache";
 
@@ -135,10 +136,14 @@ export class CacheDriver extends ForwardingDriver {
   /** The expiry clock (epoch ms): a cached value is never served from its deadline on. */
   private readonly now: () => number;
 
-  constructor(inner: Storage, options: Omit<CachedStorageOptions, "backend" | "timeout" | "maxSize" | "defaultTtl">) {
+  /**
+   * @param inner - the driver (or storage) the cache is in front of
+   * @param options - the cache's options; without a clock it uses the one of the storage underneath
+   */
+  constructor(inner: StorageDriver | Storage, options: Omit<CachedStorageOptions, "backend" | "timeout" | "maxSize" | "defaultTtl">) {
     super(inner, "cache");
     const clock = options.clock;
-    this.now = typeof clock === "function" ? clock : Date.now;
+    this.now = typeof clock === "function" ? clock : (stackOptions(this.inner).clock ?? Date.now);
     const max = positiveInteger("cacheSize", options.cacheSize ?? 1000, false)!;
     const maxBytes = positiveInteger("maxBytes", options.maxBytes);
     if (options.ttl !== undefined && (typeof options.ttl !== "number" || !(options.ttl > 0))) {
@@ -257,7 +262,14 @@ export class CacheDriver extends ForwardingDriver {
     const controller = new AbortController();
     const load: Load = { key, controller, waiters: 0, stale: false, promise: undefined as unknown as Promise<StoredEntry | undefined> };
     this.loadCount++;
-    load.promise = orUndefined(readEntry(this.inner, key, { signal: controller.signal }, operation)).then(
+    let read: Promise<StoredEntry | undefined>;
+    try {
+      // The entry is kept: the driver underneath hands out bytes and info of its own.
+      read = Promise.resolve(this.inner.read(key, { signal: controller.signal, operation, reads: "entry" }));
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    load.promise = read.then(
       (entry) => {
         if (this.loads.get(key) === load) this.loads.delete(key);
         if (!load.stale && !controller.signal.aborted && !this.writing.has(key)) {
@@ -343,7 +355,7 @@ export class CacheDriver extends ForwardingDriver {
    * ends the entries are dropped, unless it failed with an error after which the backend
    * certainly did not change (then the cache is left as it was).
    */
-  private async guardWrite<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+  private async guardWrite<T>(keys: readonly string[], fn: () => MaybePromise<T>): Promise<T> {
     for (const key of keys) this.writing.set(key, (this.writing.get(key) ?? 0) + 1);
     let unchanged = false;
     try {
@@ -418,7 +430,7 @@ export class CachedStorage extends LayerStorage<CacheDriver> {
     if (!options?.backend) throw new StorageValidationError("CachedStorage needs { backend }", { backend: "cache" });
     const { backend, timeout, maxSize, defaultTtl, ...cacheOptions } = options;
     const clock = typeof cacheOptions.clock === "function" ? cacheOptions.clock : undefined;
-    super(new CacheDriver(backend, cacheOptions), { timeout, maxSize, defaultTtl, clock });
+    super(new CacheDriver(backend, cacheOptions), { timeout, maxSize, defaultTtl, clock, backend });
   }
 
   /** Hit, miss, eviction and load counters, entries and bytes held. */

@@ -3,7 +3,7 @@ import {
   ByteReader,
   collect,
   drain,
-  handOver,
+  entryContext,
   sliceRange,
   type DriverContext,
   ForwardingDriver,
@@ -13,14 +13,12 @@ import {
   type Storage,
   type StorageCapabilities,
   StorageConfigError,
+  type StorageDriver,
   StorageIntegrityError,
   type StoredEntry,
   type StoredStream,
   type WriteRequest,
-  innerOptions,
   isStorageError,
-  orUndefined,
-  readEntryStream
 } from "@pepperpy/storage-core";
 import { Readable, pipeline } from "node:stream";
 import { DecompressionBudget, sharedDecompressionBudget } from "./budget.js";
@@ -126,7 +124,7 @@ export class CompressionDriver extends ForwardingDriver {
   readonly budget: DecompressionBudget;
 
   constructor(
-    inner: Storage,
+    inner: StorageDriver | Storage,
     options: {
       algorithm: CompressionAlgorithm;
       level: number;
@@ -155,8 +153,9 @@ export class CompressionDriver extends ForwardingDriver {
     if (req.body instanceof Uint8Array) {
       // `req.body` is the core's own copy, taken when `put` was called: the CRC-32 and the
       // compressor read the same bytes, so the trailer always matches what was compressed.
-      const body = handOver(await this.encode(req.body, level));
-      const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
+      const body = await this.encode(req.body, level);
+      // The layer made these bytes: they belong to the write (`owned`), nobody copies them again.
+      const info = await super.write(key, { ...req, body, size: body.byteLength, owned: true }, ctx);
       return { ...info, size: req.body.byteLength };
     }
     const counter = { size: 0 };
@@ -209,7 +208,7 @@ export class CompressionDriver extends ForwardingDriver {
   }
 
   override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const entry = await super.read(key, ctx);
+    const entry = await super.read(key, entryContext(ctx));
     if (!entry || !hasMagic(entry.data)) return entry;
     const data = await this.decode(entry.data, ctx.signal);
     return { info: { ...entry.info, size: data.byteLength }, data };
@@ -249,7 +248,7 @@ export class CompressionDriver extends ForwardingDriver {
   override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     const hasRange = range.start !== undefined || range.end !== undefined;
     for (let attempt = 0; ; attempt++) {
-      const opened = await orUndefined(readEntryStream(this.inner, key, innerOptions(ctx), ctx.operation));
+      const opened = await super.readStream(key, {}, ctx);
       if (!opened) return undefined;
       const reader = new ByteReader(opened.stream);
       let raw: boolean;
@@ -271,7 +270,7 @@ export class CompressionDriver extends ForwardingDriver {
         if (hasRange && this.inner.capabilities.rangeRead) {
           // A value written without the layer: let the backend read only the range.
           await reader.close();
-          return orUndefined(readEntryStream(this.inner, key, { ...range, ...innerOptions(ctx) }, ctx.operation));
+          return super.readStream(key, range, ctx);
         }
         return { info: opened.info, stream: Readable.from(sliceRange(drain(reader), range.start, range.end), { objectMode: false }) };
       }
@@ -295,7 +294,9 @@ export class CompressionDriver extends ForwardingDriver {
    * object changed since `info` was taken. Refuses bombs before any decompression.
    */
   private async readDeclaredSize(key: string, info: ObjectInfo, ctx: DriverContext, refuseBombs: boolean): Promise<number | undefined> {
-    const tail = await readEntryStream(this.inner, key, { start: info.size - TRAILER_LENGTH, end: info.size - 1, ...innerOptions(ctx) }, ctx.operation);
+    const tail = await super.readStream(key, { start: info.size - TRAILER_LENGTH, end: info.size - 1 }, ctx);
+    // Gone since `info` was taken: it changed.
+    if (!tail) return undefined;
     const bytes = await collect(tail.stream);
     if (tail.info.size !== info.size || (info.etag !== undefined && tail.info.etag !== info.etag)) return undefined;
     if (bytes.byteLength !== TRAILER_LENGTH) throw new StorageIntegrityError("Compressed value is truncated (no trailer)");
@@ -351,7 +352,7 @@ export class CompressionDriver extends ForwardingDriver {
 
   override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
+      const head = await super.readStream(key, { start: 0, end: HEADER_LENGTH - 1 }, ctx);
       if (!head) return undefined;
       const bytes = await collect(head.stream);
       if (!hasMagic(bytes)) return head.info;

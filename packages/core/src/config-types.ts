@@ -223,6 +223,8 @@ export interface RetryLayerConfig {
   maxDelay?: ConfigDuration | undefined;
   /** Retries allowed in a burst across all operations. */
   budget?: number | undefined;
+  /** Limit of one attempt; a hung attempt is aborted and retried (default: none). */
+  attemptTimeout?: ConfigDuration | undefined;
 }
 
 /**

@@ -101,8 +101,13 @@ export {
   READ_ENTRY,
   READ_ENTRY_STREAM,
   RESOLVED_EXPIRY,
+  STACK_BASE,
+  type MaybePromise,
+  type StackBase,
   VALUE_TYPE,
   abortableSleep,
+  andThen,
+  wasCutShort,
   forwardedExpiry,
   forwardedValueType,
   mapLimit,
@@ -111,7 +116,7 @@ export {
   requestExpiry,
 } from "./storage.js";
 export { Secret } from "./secret.js";
-export { ForwardingDriver, type LayerOptions, LayerStorage, innerOptions, orUndefined } from "./layer.js";
+export { ForwardingDriver, type Layer, type LayerOptions, LayerStorage, driverOf, entryContext, innerOptions, orUndefined, stack, stackOptions } from "./layer.js";
 export { checkOptionNames, didYouMean, toSnakeCase } from "./options.js";
 export { OPERATION_CHANNEL_NAME, type OperationMessage, redact } from "./diagnostics.js";
 export { CompositeDriver, CompositeStorage, type CompositeStorageOptions } from "./composite.js";

@@ -4,7 +4,7 @@ import { compareKeys } from "./keys.js";
 import { innerOptions, orUndefined } from "./layer.js";
 import { checkNamespacePrefix, putOptionsOf } from "./prefixed.js";
 import type { ResolvedStorageConfig, StoragePlugin } from "./registry.js";
-import { BaseStorage, type BaseStorageOptions, forwardedExpiry, forwardedValueType, readEntry, readEntryStream } from "./storage.js";
+import { BaseStorage, type BaseStorageOptions, STACK_BASE, forwardedExpiry, forwardedValueType, readEntry, readEntryStream } from "./storage.js";
 import type {
   BatchOptions,
   DriverContext,
@@ -353,6 +353,11 @@ export class MountStorage extends BaseStorage {
   /** The mounted storages by point (`""` is the root). */
   get mounts(): ReadonlyMap<string, Storage> {
     return this.driver.mounts;
+  }
+
+  /** Not composed onto: a layer over a mount goes through its public methods, so `putMany` routes every key first. */
+  override [STACK_BASE](): undefined {
+    return undefined;
   }
 
   /** Routes every key before writing any, so a key under no mount stores nothing. */

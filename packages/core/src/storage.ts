@@ -45,6 +45,36 @@ import type {
   WriteRequest,
 } from "./types.js";
 
+/**
+ * Copy for a driver without a native one: read the entry and write it back with its type,
+ * content type, metadata and deadline; `false` when the source is missing (or not `live`).
+ */
+export async function copyByReading(
+  driver: StorageDriver,
+  from: string,
+  to: string,
+  ctx: DriverContext,
+  live: (info: ObjectInfo) => boolean = () => true,
+): Promise<boolean> {
+  const entry = await driver.read(from, ctx);
+  if (!entry || !live(entry.info)) return false;
+  await driver.write(
+    to,
+    {
+      body: entry.data,
+      size: entry.data.byteLength,
+      valueType: entry.info.valueType ?? "bytes",
+      contentType: entry.info.contentType,
+      metadata: entry.info.metadata,
+      // A copy keeps the deadline, as a backend copy of the object and its metadata does.
+      expiresAt: entry.info.expiresAt?.getTime(),
+      options: {},
+    },
+    ctx,
+  );
+  return true;
+}
+
 /** Options every storage accepts. */
 export interface BaseStorageOptions {
   /** Default timeout of every operation in milliseconds (default 30 000; `0` disables). */
@@ -233,6 +263,11 @@ class CallContext implements DriverContext {
     this.rearm?.();
   }
 
+  /** True once the call was cut short (timed out or aborted). */
+  get wasCutShort(): boolean {
+    return this.aborted;
+  }
+
   /** Aborts the call once; false when it was already cut short. */
   cutShort(reason: unknown): boolean {
     if (this.aborted) return false;
@@ -241,6 +276,15 @@ class CallContext implements DriverContext {
     this.controller?.abort(reason);
     return true;
   }
+}
+
+/**
+ * True once the call of `ctx` timed out or was aborted; unlike `ctx.signal.aborted`, it does
+ * not create the call's signal (the core makes one only for drivers that ask), so a layer
+ * can check it on every call at no cost.
+ */
+export function wasCutShort(ctx: DriverContext): boolean {
+  return ctx instanceof CallContext ? ctx.wasCutShort : ctx.signal.aborted;
 }
 
 /** Passes a stream through, re-arming the call's timeout at every chunk. */
@@ -258,9 +302,10 @@ function elapsed(started: number): number {
 }
 
 /** A value now or later: drivers may answer synchronously. */
-type MaybePromise<T> = T | Promise<T>;
+export type MaybePromise<T> = T | Promise<T>;
 
-function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
+/** True when `value` is a promise (a driver's later answer) rather than the answer itself. */
+export function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }
 
@@ -278,10 +323,12 @@ function promiseOf<T>(f: () => MaybePromise<T>): Promise<T> {
   }
 }
 
-/** Applies `f` to a value now or later, without a promise when it is there now. */
+/** Applies `f` to a value now or later, without a promise when it is there now (exported as `andThen`). */
 function then<T, R>(value: MaybePromise<T>, f: (v: T) => R): MaybePromise<R> {
   return isPromiseLike(value) ? value.then(f) : f(value);
 }
+
+export { then as andThen };
 
 /**
  * Checks a driver's page before anyone trusts it: every key under `prefix`, strictly
@@ -378,6 +425,27 @@ async function* limitBytes(source: AsyncIterable<Uint8Array>, max: number, key: 
  * and so all check keys, encode values, time out, batch, emit events and report errors
  * the same way.
  */
+/**
+ * Method of a storage that layers may compose onto: it returns its driver and what a stack
+ * over it needs (see `driverOf` in layer.ts), or `undefined` when the storage must be
+ * wrapped through its public methods (the testing kit's `MockStorage`, a `MountStorage`).
+ */
+export const STACK_BASE: unique symbol = Symbol.for("@pepperpy/storage.stack-base");
+
+/** What {@link STACK_BASE} returns: the bottom of a layer stack. */
+export interface StackBase {
+  /** The storage's driver; the stack calls it directly. */
+  readonly driver: StorageDriver;
+  /** True once the storage was closed: the stack refuses calls, as the storage does. */
+  isClosed(): boolean;
+  /** Closes the storage (closing the stack closes it). */
+  close(): Promise<void>;
+  /** Maps what the driver threw into the error family, named after the storage (its `toStorageError`). */
+  mapError(error: unknown, operation: string, key: string | undefined): StorageError;
+  /** The storage's timeout, size limit, default TTL and clock, which the stack inherits. */
+  readonly options: BaseStorageOptions;
+}
+
 export class BaseStorage implements Storage {
   /** The driver this storage runs on. */
   protected readonly driver: StorageDriver;
@@ -410,6 +478,17 @@ export class BaseStorage implements Storage {
   [SET_DEFAULT_TTL](ttl: number | undefined): void {
     checkTtl("defaultTtl", ttl);
     this.defaultTtl = ttl === Number.POSITIVE_INFINITY ? undefined : ttl;
+  }
+
+  /** The bottom of a layer stack over this storage: see {@link STACK_BASE}. */
+  [STACK_BASE](): StackBase | undefined {
+    return {
+      driver: this.driver,
+      isClosed: () => this.closed,
+      close: () => this.close(),
+      mapError: (error, operation, key) => this.toStorageError(error, operation, key),
+      options: { timeout: this.timeout, maxSize: this.maxSize, defaultTtl: this.defaultTtl, clock: this.now },
+    };
   }
 
   /** True when `info` has no deadline or its deadline is still ahead. */
@@ -1066,25 +1145,9 @@ export class BaseStorage implements Storage {
     );
   }
 
-  /** Copy fallback: read the entry and write it back with its type, content type and metadata. */
-  private async copyByReading(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    const entry = await this.driver.read(from, ctx);
-    if (!entry || !this.isLive(entry.info)) return false;
-    await this.driver.write(
-      to,
-      {
-        body: entry.data,
-        size: entry.data.byteLength,
-        valueType: entry.info.valueType ?? "bytes",
-        contentType: entry.info.contentType,
-        metadata: entry.info.metadata,
-        // A copy keeps the deadline, as a backend copy of the object and its metadata does.
-        expiresAt: entry.info.expiresAt?.getTime(),
-        options: {},
-      },
-      ctx,
-    );
-    return true;
+  /** Copy fallback over this storage's driver, skipping an expired source. */
+  private copyByReading(from: string, to: string, ctx: DriverContext): Promise<boolean> {
+    return copyByReading(this.driver, from, to, ctx, (info) => this.isLive(info));
   }
 
   async move(from: string, to: string, opts?: OperationOptions): Promise<void> {

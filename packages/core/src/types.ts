@@ -365,7 +365,7 @@ export interface WriteRequest {
    * of a stream are lent: a driver may hold chunks until its write settles (to batch them
    * into larger writes) without copying each, because a source does not reuse a chunk's
    * buffer once yielded, as Node's own streams assume. A layer that passes bytes it made
-   * (or this body) to its inner storage marks them with `handOver` so they are not copied again.
+   * (or this body) to the driver underneath marks the request `owned: true` so they are not copied again.
    */
   body: Uint8Array | AsyncIterable<Uint8Array>;
   /** Size of `body` when known in advance. */

@@ -149,7 +149,7 @@ const layerFields: { [L in BuiltinLayer]: Fields<LayerConfigTypes[L]> } = {
   cache: { cacheSize: true, size: true, maxBytes: true, ttl: true, negative: true } satisfies Fields<CacheLayerConfig>,
   compression: { algorithm: true, level: true, threshold: true, maxDecompressedSize: true, decompressionBudget: true } satisfies Fields<CompressionLayerConfig>,
   encryption: { key: true, keys: true, activeKeyId: true, allowPlaintext: true } satisfies Fields<EncryptionLayerConfig>,
-  retry: { maxRetries: true, max: true, delay: true, maxDelay: true, budget: true } satisfies Fields<RetryLayerConfig>,
+  retry: { maxRetries: true, max: true, delay: true, maxDelay: true, budget: true, attemptTimeout: true } satisfies Fields<RetryLayerConfig>,
 };
 
 describe("the config types and the plugins' field descriptors name the same fields", () => {

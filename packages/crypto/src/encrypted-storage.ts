@@ -3,7 +3,7 @@ import {
   ByteReader,
   collect,
   drain,
-  handOver,
+  entryContext,
   sliceRange,
   type DriverContext,
   ForwardingDriver,
@@ -13,6 +13,7 @@ import {
   type ObjectInfo,
   type Storage,
   type StorageCapabilities,
+  type StorageDriver,
   StorageConfigError,
   type StorageError,
   StorageIntegrityError,
@@ -20,11 +21,10 @@ import {
   type StoredEntry,
   type StoredStream,
   type WriteRequest,
-  innerOptions,
   isStorageError,
   orUndefined,
-  readEntryStream,
   readEntry,
+  stackOptions,
   forwardedValueType
 } from "@pepperpy/storage-core";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
@@ -154,9 +154,12 @@ function sealRecord(key: Buffer, aad: Buffer, index: number, final: boolean, chu
 export class EncryptionDriver extends ForwardingDriver {
   readonly keyRing: KeyRing;
   readonly allowPlaintext: boolean;
+  /** The expiry clock of the storage underneath: `copy` and `move` treat an expired source as missing. */
+  private readonly now: () => number;
 
-  constructor(inner: Storage, keyRing: KeyRing, allowPlaintext: boolean) {
+  constructor(inner: StorageDriver | Storage, keyRing: KeyRing, allowPlaintext: boolean) {
     super(inner, "crypto");
+    this.now = stackOptions(this.inner).clock ?? Date.now;
     this.keyRing = keyRing;
     this.allowPlaintext = allowPlaintext;
   }
@@ -184,8 +187,9 @@ export class EncryptionDriver extends ForwardingDriver {
       for (let i = 0; i < records; i++) {
         sealRecord(objKey, aad, i, i === records - 1, data.subarray(i * chunk, Math.min(data.byteLength, (i + 1) * chunk)), parts);
       }
-      const body = handOver(Buffer.concat(parts));
-      const info = await super.write(key, { ...req, body, size: body.byteLength }, ctx);
+      const body = Buffer.concat(parts);
+      // The layer made these bytes: they belong to the write (`owned`), nobody copies them again.
+      const info = await super.write(key, { ...req, body, size: body.byteLength, owned: true }, ctx);
       return { ...info, size: data.byteLength };
     }
     const counter = { size: 0 };
@@ -223,7 +227,7 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const entry = await super.read(key, ctx);
+    const entry = await super.read(key, entryContext(ctx));
     if (!entry) return undefined;
     const bytes = Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
     if (!hasMagic(bytes)) {
@@ -248,7 +252,7 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const opened = await orUndefined(readEntryStream(this.inner, key, innerOptions(ctx), ctx.operation));
+    const opened = await super.readStream(key, {}, ctx);
     if (!opened) return undefined;
     const reader = new ByteReader(opened.stream);
     let obj: OpenObject;
@@ -294,7 +298,7 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
+    const head = await super.readStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1 }, ctx);
     if (!head) return undefined;
     const bytes = await collect(head.stream);
     // A plaintext object reports its own size; reading it is what allowPlaintext governs.
@@ -309,6 +313,12 @@ export class EncryptionDriver extends ForwardingDriver {
   override async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const source = await this.readStream(from, {}, ctx);
     if (!source) return false;
+    // An expired source is missing, as the driver underneath treats it (honorsExpiry).
+    const deadline = source.info.expiresAt;
+    if (deadline !== undefined && deadline.getTime() <= this.now()) {
+      source.stream.destroy();
+      return false;
+    }
     await this.write(
       to,
       {
@@ -327,13 +337,13 @@ export class EncryptionDriver extends ForwardingDriver {
 
   override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     if (!(await this.copy(from, to, ctx))) return false;
-    await this.inner.delete(from, innerOptions(ctx));
+    await super.delete(from, ctx);
     return true;
   }
 
   /** Key id of an object's header, `null` for a plaintext object, `undefined` when missing. */
   async keyIdOf(key: string, ctx: DriverContext): Promise<string | null | undefined> {
-    const head = await orUndefined(readEntryStream(this.inner, key, { start: 0, end: MAX_HEADER_LENGTH - 1, ...innerOptions(ctx) }, ctx.operation));
+    const head = await super.readStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1 }, ctx);
     if (!head) return undefined;
     const bytes = await collect(head.stream);
     if (!hasMagic(bytes)) return null;

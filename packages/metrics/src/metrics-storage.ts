@@ -1,4 +1,5 @@
 import {
+  andThen,
   checkOptionNames,
   type DriverContext,
   ForwardingDriver,
@@ -8,13 +9,16 @@ import {
   type ListPageRequest,
   type ObjectInfo,
   type OperationOptions,
+  type MaybePromise,
   type Storage,
+  type StorageDriver,
   type StorageEvent,
   type StoredEntry,
   type StoredStream,
   StorageValidationError,
   isStorageError,
   type WriteRequest,
+  wasCutShort,
 } from "@pepperpy/storage-core";
 import { BUCKETS, bucketBound, Histogram } from "./histogram.js";
 
@@ -232,17 +236,17 @@ function formatNumber(n: number): string {
 export class MetricsDriver extends ForwardingDriver {
   readonly recorder: MetricsRecorder;
 
-  constructor(inner: Storage, recorder: MetricsRecorder) {
+  constructor(inner: StorageDriver | Storage, recorder: MetricsRecorder) {
     super(inner, "metrics");
     this.recorder = recorder;
   }
 
-  override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+  override read(key: string, ctx: DriverContext): MaybePromise<StoredEntry | undefined> {
     const started = performance.now();
-    return Promise.resolve(super.read(key, ctx)).then((entry) => {
+    return andThen(super.read(key, ctx), (entry) => {
       // A miss becomes a NOT_FOUND failure (counted from the event); a call that already
       // timed out or was aborted was counted as that failure.
-      if (entry !== undefined && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, entry.data.byteLength, 0);
+      if (entry !== undefined && !wasCutShort(ctx)) this.recorder.success(ctx.operation, started, entry.data.byteLength, 0);
       return entry;
     });
   }
@@ -250,7 +254,7 @@ export class MetricsDriver extends ForwardingDriver {
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     const started = performance.now();
     return super.readStream(key, range, ctx).then((opened) => {
-      if (opened !== undefined && !ctx.signal.aborted) {
+      if (opened !== undefined && !wasCutShort(ctx)) {
         // The bytes the stream delivers when read to its end (no per-chunk accounting on the hot path).
         const size = opened.info.size;
         const from = Math.min(range.start ?? 0, size);
@@ -261,43 +265,43 @@ export class MetricsDriver extends ForwardingDriver {
     });
   }
 
-  override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
+  override stat(key: string, ctx: DriverContext): MaybePromise<ObjectInfo | undefined> {
     const started = performance.now();
-    return Promise.resolve(super.stat(key, ctx)).then((info) => {
+    return andThen(super.stat(key, ctx), (info) => {
       // `exists` answers false without failing; `stat` of a missing key fails (counted from the event).
-      if ((info !== undefined || ctx.operation === "exists") && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if ((info !== undefined || ctx.operation === "exists") && !wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
       return info;
     });
   }
 
-  override exists(key: string, ctx: DriverContext): Promise<boolean> {
+  override exists(key: string, ctx: DriverContext): MaybePromise<boolean> {
     const started = performance.now();
-    return Promise.resolve(super.exists(key, ctx)).then((found) => {
+    return andThen(super.exists(key, ctx), (found) => {
       // `exists` answers false without failing.
-      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if (!wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
       return found;
     });
   }
 
-  override write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
+  override write(key: string, req: WriteRequest, ctx: DriverContext): MaybePromise<ObjectInfo> {
     const started = performance.now();
-    return super.write(key, req, ctx).then((info) => {
-      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, info.size);
+    return andThen(super.write(key, req, ctx), (info) => {
+      if (!wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, info.size);
       return info;
     });
   }
 
-  override delete(key: string, ctx: DriverContext): Promise<void> {
+  override delete(key: string, ctx: DriverContext): MaybePromise<void> {
     const started = performance.now();
-    return super.delete(key, ctx).then(() => {
-      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+    return andThen(super.delete(key, ctx), () => {
+      if (!wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
     });
   }
 
   override list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const started = performance.now();
     return super.list(prefix, page, ctx).then((result) => {
-      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if (!wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
       return result;
     });
   }
@@ -305,7 +309,7 @@ export class MetricsDriver extends ForwardingDriver {
   override copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const started = performance.now();
     return super.copy(from, to, ctx).then((copied) => {
-      if (copied && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if (copied && !wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
       return copied;
     });
   }
@@ -313,7 +317,7 @@ export class MetricsDriver extends ForwardingDriver {
   override move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const started = performance.now();
     return super.move(from, to, ctx).then((moved) => {
-      if (moved && !ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if (moved && !wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
       return moved;
     });
   }
@@ -321,7 +325,7 @@ export class MetricsDriver extends ForwardingDriver {
   override deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
     const started = performance.now();
     return super.deleteMany(keys, ctx).then(() => {
-      if (!ctx.signal.aborted) this.recorder.success(ctx.operation, started, 0, 0);
+      if (!wasCutShort(ctx)) this.recorder.success(ctx.operation, started, 0, 0);
     });
   }
 }

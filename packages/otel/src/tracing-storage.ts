@@ -8,6 +8,7 @@ import {
   type ListPageRequest,
   type ObjectInfo,
   type Storage,
+  type StorageDriver,
   type StoredEntry,
   type StoredStream,
   isStorageError,
@@ -60,7 +61,7 @@ export class TracingDriver extends ForwardingDriver {
   private readonly tracer: Tracer;
   private readonly recordKeys: boolean;
 
-  constructor(inner: Storage, tracer: Tracer, recordKeys: boolean) {
+  constructor(inner: StorageDriver | Storage, tracer: Tracer, recordKeys: boolean) {
     super(inner, "tracing");
     this.tracer = tracer;
     this.recordKeys = recordKeys;

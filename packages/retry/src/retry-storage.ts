@@ -9,9 +9,13 @@ import {
   type ListPageRequest,
   type ObjectInfo,
   type Storage,
+  type StorageDriver,
+  type MaybePromise,
+  NEVER_ABORTED,
   type StorageError,
   type StorageErrorCode,
   StorageOutcomeUnknownError,
+  StorageTimeoutError,
   type StoredEntry,
   type StoredStream,
   StorageValidationError,
@@ -36,6 +40,8 @@ export interface RetryEvent {
 /** The settings a {@link RetryStorage} runs with (defaults filled in). */
 export interface RetryPolicy {
   maxRetries: number;
+  /** Limit of one attempt in ms; `0`: none. */
+  attemptTimeout: number;
   delay: number;
   maxDelay: number;
   budget: number;
@@ -64,6 +70,13 @@ export interface RetryStorageOptions extends LayerOptions {
   onRetry?: ((event: RetryEvent) => void) | undefined;
   /** Source of randomness in `[0, 1)` for the jitter (default `Math.random`); tests inject one. */
   random?: (() => number) | undefined;
+  /**
+   * Limit of one attempt in milliseconds (default: none). The stack's timeout bounds the
+   * whole call, retries and sleeps included; this bounds each attempt, so a hung attempt
+   * is aborted with a retryable `StorageTimeoutError` and retried while the call's time
+   * lasts. It covers opening a stream, not reading it.
+   */
+  attemptTimeout?: number | undefined;
 }
 
 /** Errors that are never retried, whatever their `retryable` says: trying again cannot help. */
@@ -108,8 +121,9 @@ export class RetryDriver extends ForwardingDriver {
   private tokens: number;
   private readonly onRetry: RetryStorageOptions["onRetry"];
   private readonly random: () => number;
+  private readonly attemptTimeout: number;
 
-  constructor(inner: Storage, options: Omit<RetryStorageOptions, "backend" | "timeout" | "maxSize">) {
+  constructor(inner: StorageDriver | Storage, options: Omit<RetryStorageOptions, "backend" | "timeout" | "maxSize">) {
     super(inner, "retry");
     this.maxRetries = option("maxRetries", options.maxRetries, 3, { integer: true });
     this.baseDelay = option("delay", options.delay, 1000);
@@ -119,6 +133,9 @@ export class RetryDriver extends ForwardingDriver {
     this.tokens = this.capacity;
     this.onRetry = options.onRetry;
     this.random = options.random ?? Math.random;
+    const attemptTimeout = option("attemptTimeout", options.attemptTimeout, 0);
+    // Infinity means none (a timer cannot wait that long).
+    this.attemptTimeout = Number.isFinite(attemptTimeout) ? attemptTimeout : 0;
   }
 
   /** Retries left in the budget now. */
@@ -128,7 +145,7 @@ export class RetryDriver extends ForwardingDriver {
 
   /** The settings in force. */
   get policy(): RetryPolicy {
-    return { maxRetries: this.maxRetries, delay: this.baseDelay, maxDelay: this.maxDelay, budget: this.capacity, budgetRefill: this.refill };
+    return { maxRetries: this.maxRetries, attemptTimeout: this.attemptTimeout, delay: this.baseDelay, maxDelay: this.maxDelay, budget: this.capacity, budgetRefill: this.refill };
   }
 
   /** The upper bound of the sleep before retry number `attempt` (1-based): `min(maxDelay, delay * 2^(attempt-1))`. */
@@ -150,10 +167,10 @@ export class RetryDriver extends ForwardingDriver {
    * retryable but this layer gave up, `retryable` is set to false, so an outer retry
    * layer (or the caller's own loop) does not multiply the attempts.
    */
-  private async withRetry<T>(ctx: DriverContext, key: string | undefined, fn: () => Promise<T>, replayable = true): Promise<T> {
+  private async withRetry<T>(ctx: DriverContext, key: string | undefined, fn: (ctx: DriverContext) => MaybePromise<T>, replayable = true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await fn();
+        const result = await (this.attemptTimeout > 0 ? this.timed(ctx, fn) : fn(ctx));
         if (this.tokens < this.capacity) this.tokens = Math.min(this.capacity, this.tokens + this.refill);
         return result;
       } catch (thrown) {
@@ -175,6 +192,38 @@ export class RetryDriver extends ForwardingDriver {
         await abortableSleep(delay, ctx.signal);
       }
     }
+  }
+
+  /**
+   * One attempt under {@link RetryStorageOptions.attemptTimeout}: its own signal, aborted by
+   * the caller's or when the attempt's time is up; then the attempt fails with a retryable
+   * `StorageTimeoutError`. A successful attempt keeps the caller's link (a stream it opened
+   * still stops when the caller aborts).
+   */
+  private timed<T>(ctx: DriverContext, fn: (ctx: DriverContext) => MaybePromise<T>): Promise<T> {
+    const controller = new AbortController();
+    const outer = ctx.signal === NEVER_ABORTED ? undefined : ctx.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener("abort", onAbort, { once: true });
+    const attemptCtx: DriverContext = { signal: controller.signal, operation: ctx.operation, reads: ctx.reads };
+    const ms = this.attemptTimeout;
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        outer?.removeEventListener("abort", onAbort);
+        reject(error);
+      };
+      const timer = setTimeout(() => {
+        const error = new StorageTimeoutError(`An attempt timed out after ${ms} ms (attemptTimeout)`, { retryable: true, operation: ctx.operation, backend: this.name });
+        controller.abort(error);
+        fail(error);
+      }, ms);
+      new Promise<T>((r) => r(fn(attemptCtx))).then((result) => {
+        clearTimeout(timer);
+        resolve(result);
+      }, fail);
+    });
   }
 
   /** Whether the layer would retry this error (the failure may have happened before or after the backend acted). */
@@ -199,20 +248,20 @@ export class RetryDriver extends ForwardingDriver {
   }
 
   override read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    return this.withRetry(ctx, key, async () => super.read(key, ctx));
+    return this.withRetry(ctx, key, (c) => super.read(key, c));
   }
 
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     // Opening the stream is retried; an error while it flows reaches the reader.
-    return this.withRetry(ctx, key, () => super.readStream(key, range, ctx));
+    return this.withRetry(ctx, key, (c) => super.readStream(key, range, c));
   }
 
   override stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
-    return this.withRetry(ctx, key, async () => super.stat(key, ctx));
+    return this.withRetry(ctx, key, (c) => super.stat(key, c));
   }
 
   override exists(key: string, ctx: DriverContext): Promise<boolean> {
-    return this.withRetry(ctx, key, async () => super.exists(key, ctx));
+    return this.withRetry(ctx, key, (c) => super.exists(key, c));
   }
 
   override async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
@@ -230,14 +279,14 @@ export class RetryDriver extends ForwardingDriver {
         throw this.finish(this.outcomeUnknown(`A put of a stream failed (${error.code}: ${error.detail}) and cannot be retried`, key, ctx, error), 1, false);
       }
     }
-    if (req.ifNoneMatch === undefined && req.ifMatch === undefined) return this.withRetry(ctx, key, () => super.write(key, req, ctx));
+    if (req.ifNoneMatch === undefined && req.ifMatch === undefined) return this.withRetry(ctx, key, (c) => super.write(key, req, c));
     // A conditional put after an ambiguous failure: if the first attempt did write, its
     // retry finds the condition failing because of that very write. A conflict then says
     // nothing about who wrote; a retry that succeeds is a true success.
     let ambiguous: StorageError | undefined;
-    return this.withRetry(ctx, key, async () => {
+    return this.withRetry(ctx, key, async (c) => {
       try {
-        return await super.write(key, req, ctx);
+        return await super.write(key, req, c);
       } catch (thrown) {
         const error = fromNodeError(thrown, { operation: ctx.operation, key });
         if (ambiguous && error.code === "CONFLICT") {
@@ -256,15 +305,15 @@ export class RetryDriver extends ForwardingDriver {
   }
 
   override delete(key: string, ctx: DriverContext): Promise<void> {
-    return this.withRetry(ctx, key, () => super.delete(key, ctx));
+    return this.withRetry(ctx, key, (c) => super.delete(key, c));
   }
 
   override list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
-    return this.withRetry(ctx, prefix || undefined, () => super.list(prefix, page, ctx));
+    return this.withRetry(ctx, prefix || undefined, (c) => super.list(prefix, page, c));
   }
 
   override copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    return this.withRetry(ctx, from, () => super.copy(from, to, ctx));
+    return this.withRetry(ctx, from, (c) => super.copy(from, to, c));
   }
 
   /**
@@ -274,7 +323,7 @@ export class RetryDriver extends ForwardingDriver {
    * etag and size → the move happened (success); otherwise → {@link StorageOutcomeUnknownError}.
    */
   override async move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    const before = await this.withRetry(ctx, from, async () => super.stat(from, ctx));
+    const before = await this.withRetry(ctx, from, (c) => super.stat(from, c));
     if (!before) return false;
     let ambiguous: StorageError | undefined;
     const settle = async (cause: StorageError): Promise<boolean> => {
@@ -287,10 +336,10 @@ export class RetryDriver extends ForwardingDriver {
         cause,
       );
     };
-    return this.withRetry(ctx, from, async () => {
-      if (ambiguous && !(await super.stat(from, ctx))) return settle(ambiguous);
+    return this.withRetry(ctx, from, async (c) => {
+      if (ambiguous && !(await super.stat(from, c))) return settle(ambiguous);
       try {
-        const moved = await super.move(from, to, ctx);
+        const moved = await super.move(from, to, c);
         if (!moved && ambiguous) return settle(ambiguous);
         return moved;
       } catch (thrown) {
@@ -302,7 +351,7 @@ export class RetryDriver extends ForwardingDriver {
   }
 
   override deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
-    return this.withRetry(ctx, undefined, () => super.deleteMany(keys, ctx));
+    return this.withRetry(ctx, undefined, (c) => super.deleteMany(keys, c));
   }
 }
 
@@ -323,10 +372,10 @@ export class RetryDriver extends ForwardingDriver {
  */
 export class RetryStorage extends LayerStorage<RetryDriver> {
   constructor(options: RetryStorageOptions) {
-    checkOptionNames(options, ["backend", "maxRetries", "delay", "maxDelay", "budget", "budgetRefill", "onRetry", "random", "timeout", "maxSize"], "RetryStorage");
+    checkOptionNames(options, ["backend", "maxRetries", "delay", "maxDelay", "budget", "budgetRefill", "onRetry", "random", "attemptTimeout", "timeout", "maxSize"], "RetryStorage");
     if (!options?.backend) throw new StorageValidationError("RetryStorage needs { backend }", { backend: "retry" });
     const { backend, timeout, maxSize, defaultTtl, clock, ...retryOptions } = options;
-    super(new RetryDriver(backend, retryOptions), { timeout, maxSize, defaultTtl, clock });
+    super(new RetryDriver(backend, retryOptions), { timeout, maxSize, defaultTtl, clock, backend });
   }
 
   /** Retries left in the shared budget (`Infinity` when the budget is disabled). */

@@ -30,8 +30,14 @@ class FlakyDriver extends ForwardingDriver {
     if (error) throw error;
   }
 
+  /** Decides per read: hang until the call's signal aborts (a server that never answers). */
+  hang: ((call: FlakyCall) => boolean) | undefined;
+
   override async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
     this.check("read", key, ctx);
+    if (this.hang?.(this.calls[this.calls.length - 1]!)) {
+      await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }));
+    }
     return super.read(key, ctx);
   }
   override async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
@@ -66,5 +72,9 @@ export class FlakyStorage extends LayerStorage<FlakyDriver> {
   }
   set failWith(fn: ((call: FlakyCall) => unknown) | undefined) {
     this.driver.fail = fn;
+  }
+  /** Reads for which this returns true hang until aborted. */
+  set hangWhen(fn: ((call: FlakyCall) => boolean) | undefined) {
+    this.driver.hang = fn;
   }
 }

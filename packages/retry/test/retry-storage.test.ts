@@ -282,6 +282,60 @@ describe("RetryStorage: the caller's timeout and signal bound the whole call", (
   });
 });
 
+describe("RetryStorage: attemptTimeout bounds each attempt (the stack's timeout bounds the call)", () => {
+  it("a hung first attempt is aborted after attemptTimeout and the second attempt answers", async () => {
+    const { memory, flaky, retry, events } = setup({ delay: 10, attemptTimeout: 200 });
+    await memory.put("k", "v");
+    flaky.hangWhen = () => flaky.calls.length === 1;
+    const { value, error } = await settle(retry.get("k", { timeout: 5_000 }));
+    expect(error).toBeUndefined();
+    expect(value).toBe("v");
+    expect(flaky.calls.length).toBe(2);
+    expect(flaky.calls[0]!.signal.aborted, "the hung attempt's own signal was aborted").toBe(true);
+    expect(events[0]!.error).toBeInstanceOf(StorageTimeoutError);
+    expect(events[0]!.error.message).toContain("attemptTimeout");
+  });
+
+  it("without it, one hung attempt uses up the call's timeout and nothing is retried", async () => {
+    const { memory, flaky, retry } = setup({ delay: 10 });
+    await memory.put("k", "v");
+    flaky.hangWhen = () => flaky.calls.length === 1;
+    const { error } = await settle(retry.get("k", { timeout: 1_000 }));
+    expect(error).toBeInstanceOf(StorageTimeoutError);
+    expect(flaky.calls.length).toBe(1);
+  });
+
+  it("when every attempt hangs, the call ends after maxRetries + 1 attempts with a final error naming the key and get", async () => {
+    const { flaky, retry } = setup({ delay: 10, maxRetries: 2, attemptTimeout: 100 });
+    flaky.hangWhen = () => true;
+    const { error } = await settle(retry.get("k", { timeout: 60_000 }));
+    expect(error).toBeInstanceOf(StorageTimeoutError);
+    expect(error!.retryable).toBe(false);
+    expect(error!.attempts).toBe(3);
+    expect(error!.key).toBe("k");
+    expect(error!.operation).toBe("get");
+    expect(flaky.calls.length).toBe(3);
+    expect(vi.getTimerCount(), "no attempt timer is left behind").toBe(0);
+  });
+
+  it("a stream opened within the attempt's time is read whole after that time has passed", async () => {
+    const { memory, retry } = setup({ attemptTimeout: 50 });
+    await memory.put("big", Buffer.alloc(100_000, 7));
+    const stream = await retry.getStream("big");
+    await vi.advanceTimersByTimeAsync(1_000);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(100_000, 7))).toBe(true);
+  });
+
+  it("is read from config as attempt_timeout (seconds in YAML) and shown in the policy", async () => {
+    const storage = (await createStorage(await parseConfig("storage:\n  type: memory\n  options:\n    retry: { attempt_timeout: 2.5 }\n"))) as RetryStorage;
+    expect(storage.policy.attemptTimeout).toBe(2500);
+    expect(new RetryStorage({ backend: new MemoryStorage() }).policy.attemptTimeout).toBe(0);
+    expect(() => new RetryStorage({ backend: new MemoryStorage(), attemptTimeout: -1 })).toThrow(StorageValidationError);
+  });
+});
+
 describe("RetryStorage: options and config", () => {
   it("rejects bad options", () => {
     const backend = new MemoryStorage();

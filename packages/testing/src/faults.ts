@@ -7,6 +7,7 @@ import {
   type ListPage,
   type ObjectInfo,
   type Storage,
+  type StorageDriver,
   StorageUnavailableError,
   type StoredEntry,
   type StoredStream,
@@ -104,7 +105,7 @@ export class FaultDriver extends ForwardingDriver {
   private readonly options: FaultOptions;
   private readonly random: () => number;
 
-  constructor(inner: Storage, options: FaultOptions = {}) {
+  constructor(inner: StorageDriver | Storage, options: FaultOptions = {}) {
     super(inner, "faults");
     checkOptions(options);
     this.options = options;

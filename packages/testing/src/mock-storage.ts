@@ -4,6 +4,7 @@ import {
   checkOptionNames,
   BaseStorage,
   READ_ENTRY,
+  STACK_BASE,
   READ_ENTRY_STREAM,
   type BaseStorageOptions,
   type BatchOptions,
@@ -293,6 +294,11 @@ export class MockStorage extends BaseStorage {
     return this.track("move", from, [from, to, opts], () => super.move(from, to, opts));
   }
   /** A layer's read of this storage is recorded as the public operation it serves (`get`, `getStream`, …). */
+  /** Not composed onto: a layer over a mock goes through its public methods, so every call is recorded. */
+  override [STACK_BASE](): undefined {
+    return undefined;
+  }
+
   override [READ_ENTRY](key: string, opts: OperationOptions | undefined, operation: string): Promise<StoredEntry> {
     return this.track(operation as MockOperation, key, [key, opts], () => super[READ_ENTRY](key, opts, operation));
   }
