@@ -141,32 +141,32 @@ class StackBaseDriver implements StorageDriver {
 
   exists(key: string, ctx: DriverContext): MaybePromise<boolean> {
     const d = this.driver;
-    return this.call(ctx, key, () => (d.exists ? d.exists(key, ctx) : andThen(d.stat(key, ctx), (info) => info !== undefined)));
+    return this.call(ctx, key, () => existsOf(d, key, ctx));
   }
 
   readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
     const d = this.driver;
-    return Promise.resolve(this.call(ctx, key, () => (d.readStream ? d.readStream(key, range, ctx) : streamByReading(d, key, range, ctx))));
+    return Promise.resolve(this.call(ctx, key, () => readStreamOf(d, key, range, ctx)));
   }
 
   copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const d = this.driver;
-    return Promise.resolve(this.call(ctx, from, () => (d.copy ? d.copy(from, to, ctx) : copyByReading(d, from, to, ctx))));
+    return Promise.resolve(this.call(ctx, from, () => copyOf(d, from, to, ctx)));
   }
 
   move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     const d = this.driver;
-    return Promise.resolve(this.call(ctx, from, () => (d.move ? d.move(from, to, ctx) : moveByCopying(d, from, to, ctx))));
+    return Promise.resolve(this.call(ctx, from, () => moveOf(d, from, to, ctx)));
   }
 
   deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
     const d = this.driver;
-    return Promise.resolve(this.call(ctx, undefined, () => (d.deleteMany ? d.deleteMany(keys, ctx) : deleteEach(d, keys, ctx))));
+    return Promise.resolve(this.call(ctx, undefined, () => deleteManyOf(d, keys, ctx)));
   }
 
   purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
     const d = this.driver;
-    return Promise.resolve(this.call(ctx, prefix || undefined, () => (d.purgeExpired ? d.purgeExpired(prefix, now, ctx) : purgeByListing(d, prefix, now, ctx))));
+    return Promise.resolve(this.call(ctx, prefix || undefined, () => purgeExpiredOf(d, prefix, now, ctx)));
   }
 
   close(): Promise<void> {
@@ -291,7 +291,7 @@ function streamByReading(
 
 /** `move` for a driver without one: copy (native or by reading), then delete the source. */
 async function moveByCopying(driver: StorageDriver, from: string, to: string, ctx: DriverContext): Promise<boolean> {
-  const copied = driver.copy ? await driver.copy(from, to, ctx) : await copyByReading(driver, from, to, ctx);
+  const copied = await copyOf(driver, from, to, ctx);
   if (copied) await driver.delete(from, ctx);
   return copied;
 }
@@ -320,6 +320,27 @@ async function purgeByListing(driver: StorageDriver, prefix: string, now: number
     cursor = page.cursor;
   } while (cursor !== undefined);
   return deleted;
+}
+
+// A driver's optional method, or the core's default for it when the driver has none: what
+// the guard and every ForwardingDriver call, so the choice is written once.
+function existsOf(d: StorageDriver, key: string, ctx: DriverContext): MaybePromise<boolean> {
+  return d.exists ? d.exists(key, ctx) : andThen(d.stat(key, ctx), (info) => info !== undefined);
+}
+function readStreamOf(d: StorageDriver, key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+  return d.readStream ? d.readStream(key, range, ctx) : Promise.resolve(streamByReading(d, key, range, ctx));
+}
+function copyOf(d: StorageDriver, from: string, to: string, ctx: DriverContext): Promise<boolean> {
+  return d.copy ? d.copy(from, to, ctx) : copyByReading(d, from, to, ctx);
+}
+function moveOf(d: StorageDriver, from: string, to: string, ctx: DriverContext): Promise<boolean> {
+  return d.move ? d.move(from, to, ctx) : moveByCopying(d, from, to, ctx);
+}
+function deleteManyOf(d: StorageDriver, keys: readonly string[], ctx: DriverContext): Promise<void> {
+  return d.deleteMany ? d.deleteMany(keys, ctx) : deleteEach(d, keys, ctx);
+}
+function purgeExpiredOf(d: StorageDriver, prefix: string, now: number, ctx: DriverContext): Promise<number> {
+  return d.purgeExpired ? d.purgeExpired(prefix, now, ctx) : purgeByListing(d, prefix, now, ctx);
 }
 
 /**
@@ -355,8 +376,7 @@ export class ForwardingDriver implements StorageDriver {
   }
 
   readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    const inner = this.inner;
-    return inner.readStream ? inner.readStream(key, range, ctx) : Promise.resolve(streamByReading(inner, key, range, ctx));
+    return readStreamOf(this.inner, key, range, ctx);
   }
 
   stat(key: string, ctx: DriverContext): MaybePromise<ObjectInfo | undefined> {
@@ -364,8 +384,7 @@ export class ForwardingDriver implements StorageDriver {
   }
 
   exists(key: string, ctx: DriverContext): MaybePromise<boolean> {
-    const inner = this.inner;
-    return inner.exists ? inner.exists(key, ctx) : andThen(inner.stat(key, ctx), (info) => info !== undefined);
+    return existsOf(this.inner, key, ctx);
   }
 
   write(key: string, req: WriteRequest, ctx: DriverContext): MaybePromise<ObjectInfo> {
@@ -381,28 +400,34 @@ export class ForwardingDriver implements StorageDriver {
   }
 
   copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    const inner = this.inner;
-    return inner.copy ? inner.copy(from, to, ctx) : copyByReading(inner, from, to, ctx);
+    return copyOf(this.inner, from, to, ctx);
   }
 
   move(from: string, to: string, ctx: DriverContext): Promise<boolean> {
-    const inner = this.inner;
-    return inner.move ? inner.move(from, to, ctx) : moveByCopying(inner, from, to, ctx);
+    return moveOf(this.inner, from, to, ctx);
   }
 
   deleteMany(keys: readonly string[], ctx: DriverContext): Promise<void> {
-    const inner = this.inner;
-    return inner.deleteMany ? inner.deleteMany(keys, ctx) : deleteEach(inner, keys, ctx);
+    return deleteManyOf(this.inner, keys, ctx);
   }
 
   purgeExpired(prefix: string, now: number, ctx: DriverContext): Promise<number> {
-    const inner = this.inner;
-    return inner.purgeExpired ? inner.purgeExpired(prefix, now, ctx) : purgeByListing(inner, prefix, now, ctx);
+    return purgeExpiredOf(this.inner, prefix, now, ctx);
   }
 
   close(): Promise<void> {
     return this.inner.close?.() ?? Promise.resolve();
   }
+}
+
+/** `options`, with what it leaves unset taken from `inherited` (a stack's backend). */
+function inherit(options: BaseStorageOptions, inherited: BaseStorageOptions): BaseStorageOptions {
+  return {
+    timeout: options.timeout ?? inherited.timeout,
+    maxSize: options.maxSize ?? inherited.maxSize,
+    defaultTtl: options.defaultTtl ?? inherited.defaultTtl,
+    clock: options.clock ?? inherited.clock,
+  };
 }
 
 /** Options every layer accepts. */
@@ -423,13 +448,7 @@ export class LayerStorage<D extends StorageDriver = ForwardingDriver> extends Ba
   private readonly wrapped: Storage | undefined;
 
   constructor(driver: D, options: BaseStorageOptions & { backend?: Storage | undefined } = {}) {
-    const inherited = stackOptions(driver);
-    super(driver, {
-      timeout: options.timeout ?? inherited.timeout,
-      maxSize: options.maxSize ?? inherited.maxSize,
-      defaultTtl: options.defaultTtl ?? inherited.defaultTtl,
-      clock: options.clock ?? inherited.clock,
-    });
+    super(driver, inherit(options, stackOptions(driver)));
     this.wrapped = options.backend;
   }
 
@@ -455,12 +474,6 @@ export function stack(backend: Storage, layers: readonly Layer[], options: BaseS
   const bottom = driverOf(backend, "stack");
   let driver = bottom;
   for (const layer of layers) driver = layer(driver);
-  const inherited = bottom instanceof StackBaseDriver ? bottom.options : { timeout: 0 };
-  return new LayerStorage(driver, {
-    timeout: options.timeout ?? inherited.timeout,
-    maxSize: options.maxSize ?? inherited.maxSize,
-    defaultTtl: options.defaultTtl ?? inherited.defaultTtl,
-    clock: options.clock ?? inherited.clock,
-    backend,
-  });
+  // From the bottom, not by walking the layers: a layer need not extend ForwardingDriver.
+  return new LayerStorage(driver, { ...inherit(options, stackOptions(bottom)), backend });
 }
