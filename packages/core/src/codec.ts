@@ -77,7 +77,12 @@ export function isWellFormedText(value: string): boolean {
   return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
-/** Describes why `value` is not exactly representable as JSON, or `undefined` when it is. */
+/**
+ * Describes why `value` is not exactly representable as JSON, or `undefined` when it is.
+ * Non-enumerable own properties are not looked at: they are left out of what is stored, as
+ * `JSON.stringify` leaves them out (rejecting them would reject values whose internals are
+ * hidden that way); docs/formats.md states the rule.
+ */
 function jsonProblem(value: unknown, seen: Set<object>, path: string, depth: number): string | undefined {
   switch (typeof value) {
     case "string":
@@ -263,7 +268,8 @@ export function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-const EXTENSION_TYPES: Record<string, string> = {
+// A Map, not an object: an extension named `constructor` or `__proto__` is unknown, never Object's member.
+const EXTENSION_TYPES: ReadonlyMap<string, string> = new Map(Object.entries({
   txt: "text/plain; charset=utf-8",
   md: "text/markdown; charset=utf-8",
   csv: "text/csv; charset=utf-8",
@@ -290,12 +296,12 @@ const EXTENSION_TYPES: Record<string, string> = {
   wasm: "application/wasm",
   mp3: "audio/mpeg",
   mp4: "video/mp4",
-};
+}));
 
 /** Content type from a key's extension, for objects this library did not write. */
 export function contentTypeFromKey(key: string): string {
   const name = key.slice(key.lastIndexOf("/") + 1);
   const dot = name.lastIndexOf(".");
   if (dot <= 0) return DEFAULT_CONTENT_TYPES.bytes;
-  return EXTENSION_TYPES[name.slice(dot + 1).toLowerCase()] ?? DEFAULT_CONTENT_TYPES.bytes;
+  return EXTENSION_TYPES.get(name.slice(dot + 1).toLowerCase()) ?? DEFAULT_CONTENT_TYPES.bytes;
 }

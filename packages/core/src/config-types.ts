@@ -211,6 +211,12 @@ export interface EncryptionLayerConfig {
   activeKeyId?: string | undefined;
   /** Read values stored before encryption was enabled. */
   allowPlaintext?: boolean | undefined;
+  /**
+   * scrypt parameter sets reads accept besides the one this release writes, for data other
+   * tools wrote: `[{ logN: 14, r: 8, p: 1 }]` (`log_n` in YAML). Each within logN 10..20,
+   * r 1..32, p 1..4 and 256 MiB.
+   */
+  acceptScrypt?: readonly { logN: number; r: number; p: number }[] | undefined;
 }
 
 /** `options.retry`. */

@@ -147,12 +147,17 @@ function describeField(value: unknown, secret: boolean, field: string, origins: 
   if (secret) return "(hidden)";
   if (origins && origins.size > 0) {
     const origin = origins.get(field);
-    if (origin !== undefined) return /^\$\{[^}]*\}$/.test(origin) ? `(from ${origin})` : `(from ${JSON.stringify(origin)})`;
+    if (origin !== undefined) return showOrigin(origin);
     // A map or list holding interpolated strings: name the references, not the values.
     const nested = [...origins].filter(([path]) => path.startsWith(`${field}.`) || path.startsWith(`${field}[`));
     if (nested.length > 0) return `(a value with ${nested.map(([, text]) => text).join(", ")} from the environment)`;
   }
   return describe(value, secret);
+}
+
+/** `(from ${VAR})` for a value that is one reference, `(from "text ${VAR}")` for one made of text and references. */
+function showOrigin(origin: string): string {
+  return /^\$\{[^}]*\}$/.test(origin) ? `(from ${origin})` : `(from ${JSON.stringify(origin)})`;
 }
 
 function describe(value: unknown, secret: boolean): string {
@@ -172,6 +177,7 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
     throw new StorageConfigError(`${field}: expected ${expected}, got ${describeField(value, secret, field, origins)}`, { operation: "createStorage" });
   };
   if (typeof kind === "object") {
+    if ("list" in kind) return convertList(kind.list, value, field, unit, origins);
     if (typeof value !== "string" || !kind.enum.includes(value)) bad(`one of ${kind.enum.join(", ")}`);
     return value;
   }
@@ -215,6 +221,27 @@ function convertField(kind: FieldKind, value: unknown, field: string, unit: Dura
     case "storage-map":
       return isPlainObject(value) && Object.keys(value).length > 0 ? value : bad("a non-empty map of names to storage configs");
   }
+}
+
+/** Converts a `{ list: fields }` field: a list of objects, each with exactly `fields`, all required. */
+function convertList(fields: Readonly<Record<string, FieldKind>>, value: unknown, field: string, unit: DurationUnit, origins?: ConfigOrigins): unknown[] {
+  // Named as the docs and the YAML write them (snake_case); a code config in camelCase.
+  const names = Object.keys(fields).map((k) => (unit === "seconds" ? toSnakeCase(k) : k));
+  const shape = `{ ${names.join(", ")} }`;
+  if (!Array.isArray(value)) {
+    throw new StorageConfigError(`${field}: expected a list of ${shape}, got ${describeField(value, false, field, origins)}`, { operation: "createStorage" });
+  }
+  return value.map((entry, i) => {
+    const at = `${field}[${i}]`;
+    if (!isPlainObject(entry)) {
+      throw new StorageConfigError(`${at}: expected ${shape}, got ${describeField(entry, false, at, origins)}`, { operation: "createStorage" });
+    }
+    const converted = convertFields(entry, { ...fields }, at, unit, new Set(), origins);
+    Object.keys(fields).forEach((name, n) => {
+      if (converted[name] === undefined) throw new StorageConfigError(`${at}.${names[n]}: required (expected ${shape})`, { operation: "createStorage" });
+    });
+    return converted;
+  });
 }
 
 /** Validates an object against field kinds; unknown fields are rejected. */
@@ -276,13 +303,15 @@ export async function resolveConfig(
   if (typeof type !== "string" || type.length === 0) {
     throw new StorageConfigError(`${path}.type: expected a storage type such as "file", "memory" or "s3"`, { operation: "createStorage" });
   }
-  const plugin = await resolveStoragePlugin(type, `${path}.type`);
+  // A type from the environment is shown as its reference, never as the value.
+  const typeShown = origins?.has(`${path}.type`) ? describeField(type, false, `${path}.type`, origins) : undefined;
+  const plugin = await resolveStoragePlugin(type, `${path}.type`, typeShown);
   const rawOptions = (Object.hasOwn(input, "options") ? input.options : undefined) ?? {};
   if (!isPlainObject(rawOptions)) throw new StorageConfigError(`${path}.options: expected an object`, { operation: "createStorage" });
 
   const fields = convertFields(input, { ...COMMON_FIELDS, ...(plugin.fields ?? {}) }, path, unit, new Set(["type", "options"]), origins);
   for (const req of plugin.required ?? []) {
-    if (fields[req] === undefined) throw new StorageConfigError(`${path}.${req}: required for type "${type}"`, { operation: "createStorage" });
+    if (fields[req] === undefined) throw new StorageConfigError(`${path}.${req}: required for type ${typeShown ?? `"${type}"`}`, { operation: "createStorage" });
   }
   if (Array.isArray(fields.backends)) {
     fields.backends = await Promise.all(
@@ -290,7 +319,7 @@ export async function resolveConfig(
     );
   }
 
-  await resolveStorageMaps(fields, plugin, unit, path);
+  await resolveStorageMaps(fields, plugin, unit, path, origins);
 
   const layerOptions: Record<string, Record<string, unknown> | false> = {};
   for (const [rawName, rawValue] of Object.entries(rawOptions)) {
@@ -410,14 +439,131 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
 /** `${VAR}` or `${VAR:-default}`, as written in config text. */
 const ENV_REF_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g;
 
-/** The value of one `${VAR}` / `${VAR:-default}` reference. */
-function envValue(ref: string, env: NodeJS.ProcessEnv, path: string): string {
+/** The value of one `${VAR}` / `${VAR:-default}` reference, and whether it came from the environment (not the default). */
+function envValue(ref: string, env: NodeJS.ProcessEnv, path: string): { value: string; fromEnv: boolean } {
   const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}$/.exec(ref)!;
   const name = m[1]!;
   const v = Object.hasOwn(env, name) ? env[name] : undefined;
-  if (v !== undefined && v !== "") return v;
-  if (m[2] !== undefined) return m[2];
+  if (v !== undefined && v !== "") return { value: v, fromEnv: true };
+  if (m[2] !== undefined) return { value: m[2], fromEnv: false };
   throw new StorageConfigError(`${path}: environment variable ${name} is not set`, { operation: "loadConfig" });
+}
+
+/**
+ * The strings a config took from the environment, each with how errors show it instead
+ * (`(from ${VAR})`). Kept in {@link ENV_VALUES} beside the config, never in it: printing
+ * or serializing a config, or the error of a plugin built from it, never reaches them.
+ */
+class EnvValues {
+  /** Value → how it is shown; in a private field, which neither inspection nor enumeration reaches. */
+  readonly #shown: ReadonlyMap<string, string>;
+  #pattern: RegExp | undefined;
+  #lookup: ReadonlyMap<string, string> = new Map();
+
+  constructor(shown: ReadonlyMap<string, string>) {
+    this.#shown = shown;
+  }
+
+  get size(): number {
+    return this.#shown.size;
+  }
+
+  /**
+   * `text` with each value replaced by how it is shown: quoted (`"value"`, quotes included),
+   * JSON-escaped, or as is. A value that starts or ends with a letter or digit is replaced
+   * only as a whole word there, so a short value ("3") leaves longer numbers and words
+   * ("30", "v3") alone. References already shown (`${VAR}`, `(from "…")`) are kept as they are.
+   */
+  redact(text: string): string {
+    if (this.#pattern === undefined) {
+      const variants = new Map<string, string>();
+      for (const [value, shown] of this.#shown) {
+        const json = JSON.stringify(value);
+        for (const variant of [json, json.slice(1, -1), value]) if (!variants.has(variant)) variants.set(variant, shown);
+      }
+      const word = /[\p{L}\p{N}_]/u;
+      const alternatives = [...variants.keys()]
+        .sort((a, b) => b.length - a.length)
+        .map((v) => `${word.test(v[0]!) ? "(?<![\\p{L}\\p{N}_])" : ""}${v.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")}${word.test(v.at(-1)!) ? "(?![\\p{L}\\p{N}_])" : ""}`);
+      const ref = String.raw`\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?\}`;
+      const kept = String.raw`\(from (?:${ref}|"(?:[^"\\]|\\.)*")\)|${ref}`;
+      this.#pattern = new RegExp(`(${kept})|${alternatives.join("|")}`, "gu");
+      this.#lookup = variants;
+    }
+    return text.replace(this.#pattern, (match: string, keep: string | undefined) => keep ?? this.#lookup.get(match) ?? match);
+  }
+}
+
+/**
+ * The values from the environment that are text in `resolved`, whole or part of a string
+ * field: those a plugin may quote. One read as a number, size, duration or boolean
+ * (`retries: ${N}`) is left out, so "3" is not looked for in every message.
+ */
+function textFromEnv(fromEnv: ReadonlyMap<string, string>, resolved: unknown): Map<string, string> {
+  const texts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === "string") texts.push(value);
+    else if (Array.isArray(value)) value.forEach(walk);
+    // Plain objects only: a Secret holds no text a message may show.
+    else if (isPlainObject(value) && Object.getPrototypeOf(value) === Object.prototype) Object.values(value).forEach(walk);
+  };
+  if (fromEnv.size > 0) walk(resolved);
+  return new Map([...fromEnv].filter(([value]) => texts.some((text) => text.includes(value))));
+}
+
+/** The environment values of each config {@link parseConfig} returned, and of the configs nested in it. */
+const ENV_VALUES = new WeakMap<object, EnvValues>();
+
+/** Records `values` for `config` and every storage config nested in it (composite backends, mounts). */
+function rememberEnvValues(config: unknown, values: EnvValues): void {
+  if (!isPlainObject(config) || !(config as { [RESOLVED]?: boolean })[RESOLVED] || ENV_VALUES.has(config)) return;
+  ENV_VALUES.set(config, values);
+  for (const field of Object.values(config)) {
+    if (Array.isArray(field)) for (const item of field) rememberEnvValues(item, values);
+    else if (isPlainObject(field)) for (const item of Object.values(field)) rememberEnvValues(item, values);
+  }
+}
+
+/** Errors already redacted: a nested build's error passes through the outer build's redaction too. */
+const REDACTED_ERRORS = new WeakSet<object>();
+
+/**
+ * Replaces, in place, every value from the environment in the messages of `error` and of
+ * its causes: a plugin's constructor that quotes an option (`activeKeyId "…" is not in
+ * keys`) then shows `(from ${VAR})` instead. Every string property but `name` and `code`
+ * is rewritten (`message`, `stack`, `detail`, Node's `input`). An error that cannot be
+ * rewritten is replaced by a `StorageConfigError` carrying the rewritten message only.
+ */
+function redactError(error: unknown, values: EnvValues): unknown {
+  if (typeof error === "string") return values.redact(error);
+  if (typeof error !== "object" || error === null || REDACTED_ERRORS.has(error)) return error;
+  REDACTED_ERRORS.add(error);
+  let rewritten = true;
+  for (const name of Object.getOwnPropertyNames(error)) {
+    if (name === "name" || name === "code") continue;
+    const value = (error as Record<string, unknown>)[name];
+    if (name === "errors" && Array.isArray(value)) {
+      // AggregateError: each error in it.
+      for (let i = 0; i < value.length; i++) {
+        const redacted = redactError(value[i], values);
+        if (redacted !== value[i] && !Reflect.set(value, i, redacted)) rewritten = false;
+      }
+      continue;
+    }
+    if (name === "cause") {
+      const redacted = redactError(value, values);
+      if (redacted !== value && !Reflect.set(error, name, redacted)) rewritten = false;
+      continue;
+    }
+    if (typeof value !== "string") continue;
+    const redacted = values.redact(value);
+    if (redacted !== value && !Reflect.set(error, name, redacted)) rewritten = false;
+  }
+  if (rewritten) return error;
+  const message = values.redact(String((error as { message?: unknown }).message ?? error));
+  const replacement = new StorageConfigError(message, { operation: "createStorage" });
+  REDACTED_ERRORS.add(replacement);
+  return replacement;
 }
 
 /**
@@ -426,20 +572,41 @@ function envValue(ref: string, env: NodeJS.ProcessEnv, path: string): string {
  * placeholders this call made are replaced: their marker holds a random nonce absent
  * from the config text, so no literal text can be mistaken for one.
  */
-function interpolateTree(value: unknown, marker: RegExp, refs: readonly string[], env: NodeJS.ProcessEnv, path: string, origins: Map<string, string>): unknown {
+function interpolateTree(
+  value: unknown,
+  marker: RegExp,
+  refs: readonly string[],
+  env: NodeJS.ProcessEnv,
+  path: string,
+  origins: Map<string, string>,
+  fromEnv: Map<string, string>,
+): unknown {
   if (typeof value === "string") {
     marker.lastIndex = 0;
     if (!marker.test(value)) return value;
-    origins.set(path, value.replace(marker, (_, i: string) => refs[Number(i)]!));
-    return value.replace(marker, (_, i: string) => envValue(refs[Number(i)]!, env, path));
+    const origin = value.replace(marker, (_, i: string) => refs[Number(i)]!);
+    origins.set(path, origin);
+    let any = false;
+    const result = value.replace(marker, (_, i: string) => {
+      const ref = refs[Number(i)]!;
+      const found = envValue(ref, env, path);
+      // Only values with a letter or digit are worth hiding: replacing "/" or " " everywhere would garble every message.
+      if (found.fromEnv && /[\p{L}\p{N}]/u.test(found.value)) {
+        any = true;
+        if (!fromEnv.has(found.value)) fromEnv.set(found.value, showOrigin(ref));
+      }
+      return found.value;
+    });
+    if (any && !fromEnv.has(result)) fromEnv.set(result, showOrigin(origin));
+    return result;
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, marker, refs, env, `${path}[${i}]`, origins));
+  if (Array.isArray(value)) return value.map((v, i) => interpolateTree(v, marker, refs, env, `${path}[${i}]`, origins, fromEnv));
   if (value && typeof value === "object") {
     // Keys are names, not values: a reference in a key is restored as written, never interpolated.
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => {
         const key = k.replace(marker, (_, i: string) => refs[Number(i)]!);
-        return [key, interpolateTree(v, marker, refs, env, `${path}.${key}`, origins)];
+        return [key, interpolateTree(v, marker, refs, env, `${path}.${key}`, origins, fromEnv)];
       }),
     );
   }
@@ -480,8 +647,14 @@ export async function parseConfig(text: string, opts: LoadConfigOptions & { sour
   }
   try {
     const origins = new Map<string, string>();
-    const section = interpolateTree(doc.storage, marker, refs, opts.env ?? process.env, "storage", origins);
-    return await resolveConfig(section, { durationUnit: "seconds", path: "storage", origins });
+    const fromEnv = new Map<string, string>();
+    const section = interpolateTree(doc.storage, marker, refs, opts.env ?? process.env, "storage", origins, fromEnv);
+    // Errors of resolveConfig show a value from the environment as its reference already.
+    const resolved = await resolveConfig(section, { durationUnit: "seconds", path: "storage", origins });
+    // createStorage looks them up to keep them out of the errors of the plugins it builds.
+    const values = textFromEnv(fromEnv, resolved);
+    if (values.size > 0) rememberEnvValues(resolved, new EnvValues(values));
+    return resolved;
   } catch (error) {
     if (isStorageError(error, "CONFIG")) {
       throw new StorageConfigError(`${source}: ${error.detail}`, { cause: error.cause, operation: "loadConfig" });
@@ -509,6 +682,17 @@ export async function createStorage(config: ResolvedStorageConfig): Promise<Stor
 // Two signatures, not one union: a resolved config accepts any field, and in a union it
 // would switch off the compiler's check of misspelt fields in object literals.
 export async function createStorage(config?: StorageConfig | ResolvedStorageConfig): Promise<Storage> {
+  const values = config === undefined ? undefined : ENV_VALUES.get(config);
+  if (values === undefined) return buildStorage(config);
+  try {
+    return await buildStorage(config);
+  } catch (error) {
+    // A plugin's error may quote an option that came from `${VAR}`: show the reference instead.
+    throw redactError(error, values);
+  }
+}
+
+async function buildStorage(config: StorageConfig | ResolvedStorageConfig | undefined): Promise<Storage> {
   const resolved = await resolveConfig(config ?? { type: "memory" });
   const plugin = await resolveStoragePlugin(resolved.type);
   const enabled: { order: number; layer: LayerPlugin; options: Record<string, unknown> }[] = [];
@@ -566,15 +750,29 @@ export const compositePlugin: StoragePlugin = {
 registerStorage(compositePlugin);
 
 /** Resolves every `storage-map` field (the `mounts` of `type: mount`): each entry is a nested storage config. */
-async function resolveStorageMaps(fields: Record<string, unknown>, plugin: StoragePlugin, unit: DurationUnit, path: string): Promise<void> {
+async function resolveStorageMaps(fields: Record<string, unknown>, plugin: StoragePlugin, unit: DurationUnit, path: string, origins?: ConfigOrigins): Promise<void> {
   for (const [name, kind] of Object.entries(plugin.fields ?? {})) {
     const map = fields[name];
     if (kind !== "storage-map" || !isPlainObject(map)) continue;
     const resolved = await Promise.all(
-      Object.entries(map).map(async ([entry, nested]) => [entry, await resolveConfig(nested, { durationUnit: unit, path: `${path}.${name}.${JSON.stringify(entry)}` })] as const),
+      Object.entries(map).map(async ([entry, nested]) => {
+        // Errors name an entry quoted (`storage.mounts."a/".type`); the origins name it as written.
+        const entryPath = `${path}.${name}.${JSON.stringify(entry)}`;
+        const entryOrigins = origins && rebase(origins, `${path}.${name}.${entry}`, entryPath);
+        return [entry, await resolveConfig(nested, { durationUnit: unit, path: entryPath, origins: entryOrigins })] as const;
+      }),
     );
     fields[name] = Object.fromEntries(resolved);
   }
+}
+
+/** The origins under `from` (that path and the fields in it), renamed to lie under `to`. */
+function rebase(origins: ConfigOrigins, from: string, to: string): ConfigOrigins {
+  const out = new Map<string, string>();
+  for (const [path, text] of origins) {
+    if (path === from || path.startsWith(`${from}.`) || path.startsWith(`${from}[`)) out.set(`${to}${path.slice(from.length)}`, text);
+  }
+  return out;
 }
 
 registerStorage(mountPlugin);

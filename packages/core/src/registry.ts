@@ -11,6 +11,10 @@ import type { Storage } from "./types.js";
  * - `string-map`: an object of string values (`secret-map`: the same, never printed, each value a `Secret`)
  * - `storage-list`: a list of nested storage configs (composite)
  * - `storage-map`: a map of names to nested storage configs (mount points of `type: mount`)
+ * - `{ enum: [...] }`: one of the strings listed
+ * - `{ list: { name: kind, … } }`: a list of objects, each with exactly these fields, all
+ *   required, each converted by its kind (`accept_scrypt: [{ log_n: 14, r: 8, p: 1 }]`);
+ *   the plugin checks the values' ranges
  */
 export type FieldKind =
   | "string"
@@ -24,7 +28,8 @@ export type FieldKind =
   | "secret-map"
   | "storage-list"
   | "storage-map"
-  | { enum: readonly string[] };
+  | { enum: readonly string[] }
+  | { list: Readonly<Record<string, FieldKind>> };
 
 /**
  * Marks a {@link ResolvedStorageConfig} for the compiler (it exists only in the types): an
@@ -91,7 +96,9 @@ export type FieldValue<K extends FieldKind> = K extends "string"
                 ? Record<string, ResolvedStorageConfig>
                 : K extends { enum: readonly (infer E)[] }
                   ? E
-                  : unknown;
+                  : K extends { list: infer L extends Readonly<Record<string, FieldKind>> }
+                    ? { [P in keyof L]: FieldValue<L[P]> }[]
+                    : unknown;
 
 /**
  * The config a plugin defined with {@link definePlugin} gets: its `fields` typed by kind,
@@ -279,14 +286,16 @@ export function registeredLayers(): string[] {
  * Imports a plugin package; `undefined` when the package itself is not installed (a missing
  * dependency of an installed package is a load failure, not a missing package).
  */
-async function importPackage(pkg: string, load: () => Promise<PluginModule>): Promise<PluginModule | undefined> {
+async function importPackage(pkg: string, load: () => Promise<PluginModule>, shown = pkg): Promise<PluginModule | undefined> {
   try {
     return await load();
   } catch (error) {
     const { code, message } = error as { code?: string; message?: string };
     const missing = (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String(message).includes(`'${pkg}'`);
     if (missing) return undefined;
-    throw new StorageConfigError(`Loading ${pkg} failed: ${(error as Error).message}`, { cause: error, operation: "createStorage" });
+    // The loader's message names the package: when the name must not be printed, neither is the message.
+    const detail = shown === pkg ? `: ${(error as Error).message}` : "";
+    throw new StorageConfigError(`Loading ${shown} failed${detail}`, { cause: shown === pkg ? error : undefined, operation: "createStorage" });
   }
 }
 
@@ -308,30 +317,42 @@ function packageFor(name: string, lazy: LazyStoragePlugin | LazyLayerPlugin | un
  * ({@link registerLazyStorage}), else the package named by convention
  * (`@pepperpy/storage-<type>`, {@link pluginPackageName}), loaded on first use. Throws
  * `StorageConfigError` listing the registered types and saying what to install.
+ *
+ * `shown` is how an error shows the type when its value must not be printed (it came from
+ * the environment: `(from ${STORAGE_TYPE})`); the name of the package derived from it is
+ * then not printed either.
  */
-export async function resolveStoragePlugin(type: string, field = "storage.type"): Promise<StoragePlugin> {
+export async function resolveStoragePlugin(type: string, field = "storage.type", shown?: string): Promise<StoragePlugin> {
   const found = storages.get(type);
   if (found) return found;
-  const source = packageFor(type, lazyStorages.get(type));
+  const lazy = lazyStorages.get(type);
+  const source = packageFor(type, lazy);
+  const named = shown ?? `"${type}"`;
+  // A package named by convention spells the type out; a lazily registered one does not.
+  const hidePackage = shown !== undefined && !lazy;
   let missing: string | undefined;
   if (source) {
-    const mod = await importPackage(source.pkg, source.load);
+    const pkgName = hidePackage ? `${PLUGIN_PACKAGE_PREFIX}<type>` : source.pkg;
+    const mod = await importPackage(source.pkg, source.load, pkgName);
     if (mod) {
       registerModule(mod);
       const plugin = storages.get(type);
       if (plugin) return plugin;
-      throw new StorageConfigError(`${field}: the package ${source.pkg} was loaded but exports no plugin for storage type "${type}"`, {
+      throw new StorageConfigError(`${field}: the package ${pkgName} was loaded but exports no plugin for storage type ${named}`, {
         operation: "createStorage",
       });
     }
-    missing = source.pkg;
+    missing = pkgName;
   }
   const known = registeredStorageTypes();
-  const hint = missing
-    ? `No plugin is registered for it, and the package it would load from, ${missing}, is not installed; install it with: npm install ${missing}.`
-    : `"${type}" is not a package name, so no package is loaded for it.`;
+  const hint =
+    missing === undefined
+      ? `${named} is not a package name, so no package is loaded for it.`
+      : hidePackage
+        ? `No plugin is registered for it, and the package it would load from, ${missing}, is not installed.`
+        : `No plugin is registered for it, and the package it would load from, ${missing}, is not installed; install it with: npm install ${missing}.`;
   throw new StorageConfigError(
-    `${field}: unknown storage type "${type}"${didYouMean(type, known)}. Known types: ${known.join(", ")}. ${hint} ` +
+    `${field}: unknown storage type ${named}${didYouMean(type, known)}. Known types: ${known.join(", ")}. ${hint} ` +
       "A third-party type is registered with registerStorage({ type, create }) before createStorage, usually by importing its package.",
     { operation: "createStorage" },
   );

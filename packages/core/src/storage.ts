@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { Readable, Transform } from "node:stream";
-import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, handOver, isWellFormedText, toBuffer } from "./codec.js";
+import { DEFAULT_CONTENT_TYPES, decodeJSON, decodeText, decodeValue, encodeValue, handOver, isByteStream, isWellFormedText, toBuffer } from "./codec.js";
 import {
   StorageConflictError,
   type StorageError,
@@ -407,6 +407,29 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
+/**
+ * One `putMany` entry taken at the call, as `put` takes its value: a `Uint8Array` or an
+ * `ArrayBuffer` is copied (bytes marked with `handOver` are taken as they are) and a JSON
+ * value is serialized, now, synchronously, so the batch stores every value as it was when
+ * `putMany` was called, however long the entry waits for its turn. The result is handed
+ * over, so the entry's `put` stores it without a second copy and marks it `owned` for the
+ * layers and the backend below (one copy per stack). Strings cannot change and streams are
+ * not copied; they pass as they are, as does a value the encoder rejects (its `put` fails
+ * with the same error, with the batch's context and events).
+ */
+function takeEntry(key: string, value: StorageValue, putOpts: PutOptions, jsonOpts: PutOptions): [string, StorageValue, PutOptions] {
+  if (typeof value === "string" || isByteStream(value)) return [key, value, putOpts];
+  let encoded: ReturnType<typeof encodeValue>;
+  try {
+    encoded = encodeValue(value, key, valueTypeOf(putOpts));
+  } catch {
+    return [key, value, putOpts];
+  }
+  if (encoded.kind !== "bytes") return [key, value, putOpts];
+  // JSON bytes keep their type through the entry's `put`; copied bytes keep the batch's options.
+  return [key, handOver(encoded.data), encoded.valueType === "json" ? jsonOpts : putOpts];
+}
+
 /** Counts bytes of a stream and fails it once more than `max` have passed. */
 async function* limitBytes(source: AsyncIterable<Uint8Array>, max: number, key: string): AsyncIterable<Uint8Array> {
   let total = 0;
@@ -804,7 +827,9 @@ export class BaseStorage implements Storage {
     return stream.pipe(mapper);
   }
 
-  put<T>(key: string, value: T & PutValue<T>, opts: PutOptions = {}): Promise<ObjectInfo> {
+  put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
+  put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo>;
+  put(key: string, value: unknown, opts: PutOptions = {}): Promise<ObjectInfo> {
     return promiseOf(() => {
       this.checkKey(key, "put");
       let req: WriteRequest;
@@ -1070,6 +1095,11 @@ export class BaseStorage implements Storage {
     }
   }
 
+  /**
+   * Writes the entries, at most `concurrency` at a time. Every entry is taken at the call, as
+   * `put` takes its value (see `takeEntry`): a buffer changed after `putMany` is called, before
+   * its entry's write starts, changes nothing stored.
+   */
   async putMany(
     entries: Iterable<readonly [string, StorageValue]> | Record<string, StorageValue>,
     opts?: BatchOptions & PutOptions,
@@ -1083,9 +1113,12 @@ export class BaseStorage implements Storage {
     const { concurrency: _, ...putOpts } = opts ?? {};
     const shared = batchSignal(opts?.signal);
     putOpts.signal = shared.signal;
+    const jsonOpts: PutOptions = { ...putOpts, [VALUE_TYPE]: "json" } as PutOptions;
+    // Every entry is taken now, before the first await, not when its write starts (SPEC §3).
+    const batch = list.map(([key, value]) => takeEntry(key, value, putOpts, jsonOpts));
     try {
-      await mapLimit(list, limit, async ([key, value]) => {
-        await this.put(key, value, putOpts);
+      await mapLimit(batch, limit, async ([key, value, entryOpts]) => {
+        await this.put(key, value, entryOpts);
       });
     } finally {
       shared.done();

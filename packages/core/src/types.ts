@@ -269,6 +269,17 @@ export interface Storage {
    * {@link Jsonable}); an `undefined` property of an object is dropped, as `JSON.stringify`
    * drops it; a value over `maxSize` rejects and stores nothing; a failed
    * condition rejects with `StorageConflictError`. Resolves to the stored object's info.
+   *
+   * Two signatures: this one takes any {@link StorageValue} (a `JsonValue`, or a generic
+   * `T extends JsonValue` in a wrapper of `put`); the other checks a value typed with an
+   * `interface` property by property (see {@link Jsonable}).
+   */
+  put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Stores a value typed with an `interface` (or any type without an index signature) whose
+   * properties are all JSON: checked property by property at compile time (see
+   * {@link Jsonable}); a `Date`, a function or a `bigint` property is a compile error.
+   * Behaviour as the other signature.
    */
   put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo>;
   /** Removes a key. Behaviour: deleting a missing key succeeds. */
@@ -296,7 +307,11 @@ export interface Storage {
   getStream(key: string, opts?: RangeOptions): Promise<Readable>;
   /** Values in the order of `keys`; `undefined` for a missing key. */
   getMany<T = unknown>(keys: readonly string[], opts?: BatchOptions): Promise<(T | undefined)[]>;
-  /** Stores many values; rejects with the first failure after every write has settled. */
+  /**
+   * Stores many values; rejects with the first failure after every write has settled.
+   * Every entry is taken at the call, as `put` takes one: changing a buffer or object after
+   * `putMany` is called never changes what is stored (`handOver` entries are not copied).
+   */
   putMany(entries: Iterable<readonly [string, StorageValue]> | Record<string, StorageValue>, opts?: BatchOptions & PutOptions): Promise<void>;
   /** Removes many keys; missing keys are fine. */
   deleteMany(keys: readonly string[], opts?: BatchOptions): Promise<void>;

@@ -94,6 +94,19 @@ describe("encodeValue / decodeValue", () => {
     expect(() => encodeValue(proxy, "k")).toThrow(StorageValidationError);
   });
 
+  it("stores only enumerable string-keyed own properties, as JSON.stringify does: non-enumerable ones are dropped, not rejected", () => {
+    // Audit G8 (issue 15 item 3): rejecting them would reject every class-like value whose
+    // internals are non-enumerable; docs/formats.md states the rule instead.
+    const array = Object.defineProperty([1, 2], "extra", { value: 3, enumerable: false });
+    expect(roundTrip(array)).toStrictEqual([1, 2]);
+    const object = Object.defineProperty({ a: 1 }, "hidden", { value: "x", enumerable: false });
+    expect(roundTrip(object)).toStrictEqual({ a: 1 });
+    expect(roundTrip({ nested: object })).toStrictEqual({ nested: { a: 1 } });
+    expect(Buffer.from((encodeValue(object) as { data: Uint8Array }).data).toString()).toBe(JSON.stringify(object));
+    // Symbol keys, enumerable or not, are rejected (docs/formats.md).
+    expect(() => encodeValue(Object.defineProperty({ a: 1 }, Symbol("s"), { value: 1, enumerable: false }), "k")).toThrow(/symbol keys/);
+  });
+
   it("rejects strings with lone surrogates, in values and in text streams (split pairs are joined)", async () => {
     expect(() => encodeValue("a\uD800b", "k")).toThrow(StorageValidationError);
     expect(() => encodeValue("\uDC00", "k")).toThrow(StorageValidationError);
@@ -171,6 +184,13 @@ describe("decoding", () => {
     expect(contentTypeFromKey("a/readme.MD")).toMatch(/^text\/markdown/);
     expect(contentTypeFromKey("a/.hidden")).toBe("application/octet-stream");
     expect(contentTypeFromKey("a.b/noext")).toBe("application/octet-stream");
+  });
+
+  it("contentTypeFromKey looks up its own table only: an extension named after an Object member is unknown", () => {
+    // Issue 15 item 10 (audit G4): a plain-object lookup gave `function Object()` for `.constructor`.
+    for (const ext of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "CONSTRUCTOR"]) {
+      expect(contentTypeFromKey(`dir/a.${ext}`)).toBe("application/octet-stream");
+    }
   });
 });
 

@@ -2,7 +2,9 @@
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ResolvedStorageConfig, Secret, type StorageConfig, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerStorage, resolveConfig } from "@pepperpy/storage-core";
+import { inspect } from "node:util";
+import { type ResolvedStorageConfig, Secret, type StorageConfig, StorageConfigError, type StorageError, createStorage, loadConfig, parseConfig, parseSize, registerLayer, registerStorage, resolveConfig } from "@pepperpy/storage-core";
+import { layerPlugin as encryptionPlugin } from "@pepperpy/storage-crypto";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -23,6 +25,21 @@ registerStorage({
   create(config) {
     created.push(config);
     return new MemoryStorage();
+  },
+});
+
+registerLayer(encryptionPlugin);
+registerStorage({
+  type: "hostile-throws",
+  fields: { label: "string", count: "integer", enabled: "boolean" },
+  create(config) {
+    let cause: unknown;
+    try {
+      new URL(`http://[${config.label as string}]/`);
+    } catch (error) {
+      cause = error;
+    }
+    throw new StorageConfigError(`label ${config.label as string} refused: 3 of 10 failed`, { cause });
   },
 });
 
@@ -68,6 +85,80 @@ describe("placeholder injection (issue 15 item 9)", () => {
     const layer = await configError(parseConfig("storage:\n  type: memory\n  options:\n    cache: ${CACHE}\n", { env: { CACHE: secret } }));
     expect(layer.message).toContain("(from ${CACHE})");
     expect(layer.message).not.toContain("SUPERSECRET");
+  });
+});
+
+describe("values from ${VAR} in errors (issue 15 item 9, audit G3)", () => {
+  // Lowercase, so it is also a valid package-name segment: the "install @pepperpy/storage-…"
+  // hint would print it too.
+  const secret = "supersecret-123";
+  const env = { X: secret, KEY: "correct horse battery staple" };
+
+  function expectHidden(error: Error): void {
+    expect(error.message).toContain("(from ${X})");
+    for (const text of [error.message, error.stack ?? "", inspect(error, { depth: 10 }), JSON.stringify(error)]) {
+      expect(text.toLowerCase()).not.toContain("supersecret");
+    }
+  }
+
+  it("an unknown type from ${VAR} is shown as (from ${VAR}), at the top level", async () => {
+    const error = await configError(parseConfig("storage:\n  type: ${X}\n", { env }));
+    expect(error.message).toContain("storage.type: unknown storage type (from ${X})");
+    expectHidden(error);
+    // A value that is not a package name, too.
+    const upper = await configError(parseConfig("storage:\n  type: ${X}\n", { env: { X: "SUPERSECRET-123" } }));
+    expectHidden(upper);
+  });
+
+  it("an unknown type from ${VAR} is shown as (from ${VAR}), in a composite backend", async () => {
+    const error = await configError(parseConfig("storage:\n  type: composite\n  backends:\n    - type: memory\n    - type: ${X}\n", { env }));
+    expect(error.message).toContain("storage.backends[1].type: unknown storage type (from ${X})");
+    expectHidden(error);
+  });
+
+  it("an unknown type from ${VAR} is shown as (from ${VAR}), in a mount", async () => {
+    const error = await configError(parseConfig('storage:\n  type: mount\n  mounts:\n    "": { type: memory }\n    a/: { type: ${X} }\n', { env }));
+    expect(error.message).toContain('storage.mounts."a/".type: unknown storage type (from ${X})');
+    expectHidden(error);
+  });
+
+  it("a layer constructor's error quoting a value from ${VAR} shows (from ${VAR}) instead", async () => {
+    // EncryptedStorage says `activeKeyId "<value>" is not in keys`: the value came from X.
+    const config = await parseConfig("storage:\n  type: memory\n  options:\n    encryption: { keys: { a: ${KEY} }, active_key_id: ${X} }\n", { env });
+    const error = await configError(createStorage(config));
+    expect(error.message).toContain("activeKeyId (from ${X}) is not in keys");
+    expectHidden(error);
+    // In a nested backend of a composite too, and also when the value is part of a longer one.
+    const nested = await parseConfig(
+      'storage:\n  type: composite\n  backends:\n    - type: memory\n    - type: memory\n      options:\n        encryption: { keys: { a: ${KEY} }, active_key_id: "id-${X}" }\n',
+      { env },
+    );
+    const nestedError = await configError(createStorage(nested));
+    expect(nestedError.message).toContain('activeKeyId (from "id-${X}") is not in keys');
+    for (const text of [nestedError.message, inspect(nestedError, { depth: 10 })]) expect(text).not.toContain("supersecret");
+  });
+
+  it("the values are kept where printing the config cannot reach them", async () => {
+    const config = await parseConfig("storage:\n  type: memory\n  options:\n    encryption: { key: ${KEY} }\n", { env });
+    expect(inspect(config, { depth: 10, showHidden: true })).not.toContain("correct horse");
+    expect(JSON.stringify(config)).not.toContain("correct horse");
+  });
+
+  it("a value from ${VAR} in a backend constructor's error, or in the error it caused, is replaced", async () => {
+    const config = await parseConfig("storage:\n  type: hostile-throws\n  label: ${X}\n", { env });
+    const error = await configError(createStorage(config));
+    expect(error.message).toBe("label (from ${X}) refused: 3 of 10 failed");
+    expectHidden(error);
+    expect(inspect(error.cause)).toContain("Invalid URL");
+  });
+
+  it("a short value is replaced as a whole word only, so the rest of the message stays readable", async () => {
+    const config = await parseConfig("storage:\n  type: hostile-throws\n  label: ${ONE}\n", { env: { ONE: "3" } });
+    const error = await configError(createStorage(config));
+    expect(error.message).toBe("label (from ${ONE}) refused: (from ${ONE}) of 10 failed");
+    // Values read as numbers or booleans are not text of the config: never looked for.
+    const numbers = await parseConfig("storage:\n  type: hostile-throws\n  label: x\n  count: ${ONE}\n  enabled: ${YES}\n", { env: { ONE: "3", YES: "true" } });
+    expect((await configError(createStorage(numbers))).message).toBe("label x refused: 3 of 10 failed");
   });
 });
 

@@ -148,7 +148,7 @@ const layerFields: { [L in BuiltinLayer]: Fields<LayerConfigTypes[L]> } = {
   metrics: {},
   cache: { cacheSize: true, size: true, maxBytes: true, ttl: true, negative: true } satisfies Fields<CacheLayerConfig>,
   compression: { algorithm: true, level: true, threshold: true, maxDecompressedSize: true, decompressionBudget: true } satisfies Fields<CompressionLayerConfig>,
-  encryption: { key: true, keys: true, activeKeyId: true, allowPlaintext: true } satisfies Fields<EncryptionLayerConfig>,
+  encryption: { key: true, keys: true, activeKeyId: true, allowPlaintext: true, acceptScrypt: true } satisfies Fields<EncryptionLayerConfig>,
   retry: { maxRetries: true, max: true, delay: true, maxDelay: true, budget: true, attemptTimeout: true } satisfies Fields<RetryLayerConfig>,
 };
 

@@ -149,7 +149,7 @@ export class KeyRing {
       // Checked before any work: a planted header cannot make a read spend 256 MiB and seconds.
       throw new StorageIntegrityError(
         `Encrypted value asks for scrypt parameters N=2^${p.logN} r=${p.r} p=${p.p}, which this storage does not accept ` +
-          `(it writes N=2^${SCRYPT_WRITE.logN} r=${SCRYPT_WRITE.r} p=${SCRYPT_WRITE.p}; allow others with acceptScrypt)`,
+          `(it writes N=2^${SCRYPT_WRITE.logN} r=${SCRYPT_WRITE.r} p=${SCRYPT_WRITE.p}; allow others with acceptScrypt, accept_scrypt in config)`,
       );
     }
     return (await this.stretch(header.keyId, entry.secret, header.kdfSalt, p)).reveal();

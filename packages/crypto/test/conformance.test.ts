@@ -30,7 +30,7 @@ describeStorageConformance(
   async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-crypto-"));
     dirs.push(dir);
-    return new EncryptedStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), key, clock: clock.now });
+    return new EncryptedStorage({ backend: new FileStorage({ path: dir, fsync: false, clock: clock.now }), key, clock: clock.now });
   },
   { skip: fileSkip },
 );

@@ -1,9 +1,19 @@
-import { CompositeStorage, StorageConfigError, StorageIntegrityError, StorageUnsupportedError, createStorage, registerLayer, forwardedValueType } from "@pepperpy/storage-core";
+import {
+  CompositeStorage,
+  StorageConfigError,
+  StorageIntegrityError,
+  StorageUnsupportedError,
+  createStorage,
+  forwardedValueType,
+  parseConfig,
+  registerLayer,
+  registerStorage,
+} from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { EncryptedStorage, MAGIC, layerPlugin } from "../src/index.js";
+import { EncryptedStorage, MAGIC, SCRYPT_WRITE, layerPlugin } from "../src/index.js";
 
 // Core loads a layer from @pepperpy/storage-<name>; encryption is named otherwise, so a
 // core-only setup registers it (the umbrella @pepperpy/storage does it itself).
@@ -353,5 +363,70 @@ describe("scrypt parameters of a planted header (issue 15)", () => {
     expect(derivations(reader)).toBe(1);
     expect(await reader.get("k")).toBe("v");
     expect(() => new EncryptedStorage({ backend: inner, key: PASS, acceptScrypt: [{ logN: 21, r: 8, p: 1 }] })).toThrow(StorageConfigError);
+  });
+});
+
+describe("accept_scrypt in config (issue 15 item 12, audit G7)", () => {
+  const PASS = "correct horse battery staple";
+  const shared = new MemoryStorage();
+  registerStorage({ type: "g7-shared-memory", create: () => shared });
+
+  /** Writes `value` the way another tool with scrypt N = 2^14 would: a valid object, only the parameters differ. */
+  async function writeWithOtherParameters(key: string, value: string): Promise<void> {
+    const params = SCRYPT_WRITE as { logN: number };
+    const written = params.logN;
+    params.logN = 14;
+    try {
+      await new EncryptedStorage({ backend: shared, key: PASS }).put(key, value);
+    } finally {
+      params.logN = written;
+    }
+  }
+
+  const yaml = (acceptScrypt: string) =>
+    `storage:\n  type: g7-shared-memory\n  options:\n    encryption:\n      key: \${PASS}\n${acceptScrypt ? `      accept_scrypt: ${acceptScrypt}\n` : ""}`;
+
+  it("reads data written with other parameters only when accept_scrypt lists them", async () => {
+    await writeWithOtherParameters("other", "written elsewhere");
+    const strict = await createStorage(await parseConfig(yaml(""), { env: { PASS } }));
+    await expect(strict.get("other")).rejects.toThrow(/N=2\^14 r=8 p=1, which this storage does not accept/);
+    const config = await parseConfig(yaml("[{ log_n: 14, r: 8, p: 1 }]"), { env: { PASS } });
+    expect((config.options.encryption as { acceptScrypt: unknown }).acceptScrypt).toStrictEqual([{ logN: 14, r: 8, p: 1 }]);
+    const lenient = await createStorage(config);
+    expect(await lenient.get("other")).toBe("written elsewhere");
+    // A block list and values from ${VAR} work too.
+    const block = await parseConfig(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} references in config text
+      "storage:\n  type: g7-shared-memory\n  options:\n    encryption:\n      key: ${PASS}\n      accept_scrypt:\n        - log_n: ${LOG_N}\n          r: 8\n          p: 1\n",
+      { env: { PASS, LOG_N: "14" } },
+    );
+    expect(await (await createStorage(block)).get("other")).toBe("written elsewhere");
+  });
+
+  it("parameters beyond what the acceptScrypt option accepts are refused before anything is built", async () => {
+    for (const [params, detail] of [
+      ["[{ log_n: 21, r: 8, p: 1 }]", /accept_scrypt\[0\]: N=2\^21 r=8 p=1 is outside the limits/],
+      ["[{ log_n: 14, r: 8, p: 1 }, { log_n: 20, r: 32, p: 1 }]", /accept_scrypt\[1\]: N=2\^20 r=32 p=1 is outside the limits/], // 4 GiB
+      ["[{ log_n: 14, r: 8, p: 5 }]", /accept_scrypt\[0\]: .* is outside the limits/],
+      ["[{ log_n: 9, r: 8, p: 1 }]", /accept_scrypt\[0\]: .* is outside the limits/],
+      ["[{ log_n: 4000000000, r: 8, p: 1 }]", /accept_scrypt\[0\]: .* is outside the limits/],
+    ] as const) {
+      const config = await parseConfig(yaml(params), { env: { PASS } });
+      await expect(createStorage(config), params).rejects.toThrow(detail);
+      await expect(createStorage(config)).rejects.toBeInstanceOf(StorageConfigError);
+    }
+  });
+
+  it("a malformed accept_scrypt is a config error naming the field", async () => {
+    for (const [params, detail] of [
+      ["[{ log_n: 14, r: 8 }]", /storage\.options\.encryption\.accept_scrypt\[0\]\.p: required/],
+      ["[{ n: 16384, r: 8, p: 1 }]", /accept_scrypt\[0\]\.n: unknown field.*known: log_n, p, r/],
+      ["[{ log_n: 14.5, r: 8, p: 1 }]", /accept_scrypt\[0\]\.log_n: expected a non-negative integer/],
+      ["[{ log_n: -14, r: 8, p: 1 }]", /accept_scrypt\[0\]\.log_n: expected a non-negative integer/],
+      ["{ log_n: 14, r: 8, p: 1 }", /accept_scrypt: expected a list of \{ log_n, r, p \}/],
+      ["[14]", /accept_scrypt\[0\]: expected \{ log_n, r, p \}/],
+    ] as const) {
+      await expect(parseConfig(yaml(params), { env: { PASS } }), params).rejects.toThrow(detail);
+    }
   });
 });

@@ -46,10 +46,18 @@ describeStorageConformance(
   async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-retry-"));
     dirs.push(dir);
-    return new RetryStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), delay: 1, clock: clock.now });
+    return new RetryStorage({ backend: new FileStorage({ path: dir, fsync: false, clock: clock.now }), delay: 1, clock: clock.now });
   },
   { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );
 
 // After a lost response (the backend did the work), the true outcome or "outcome unknown", never NotFound / Conflict.
 describeOutcomeConformance("retry(memory)", (backend) => new RetryStorage({ backend, maxRetries: 3, delay: 1 }));
+// The same over real files: the retried move is proved by the etag the file keeps through a rename.
+describeOutcomeConformance("retry(file)", (backend) => new RetryStorage({ backend, maxRetries: 3, delay: 1 }), {
+  backend: async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pp-retry-outcomes-"));
+    dirs.push(dir);
+    return new FileStorage({ path: dir, fsync: false });
+  },
+});

@@ -36,6 +36,7 @@ export {
   conformanceCases,
   describeOutcomeConformance,
   describeStorageConformance,
+  type OutcomeBackend,
   type OutcomeCase,
   outcomeCases,
   expiryCaseNames,

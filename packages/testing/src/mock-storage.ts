@@ -225,8 +225,10 @@ export class MockStorage extends BaseStorage {
       return super.get<T>(key, opts);
     });
   }
-  override put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo> {
-    return this.track("put", key, [key, value, opts], () => super.put<T>(key, value, opts));
+  override put(key: string, value: StorageValue, opts?: PutOptions): Promise<ObjectInfo>;
+  override put<T>(key: string, value: T & PutValue<T>, opts?: PutOptions): Promise<ObjectInfo>;
+  override put(key: string, value: unknown, opts?: PutOptions): Promise<ObjectInfo> {
+    return this.track("put", key, [key, value, opts], () => super.put(key, value as StorageValue, opts));
   }
   override delete(key: string, opts?: OperationOptions): Promise<void> {
     return this.track("delete", key, [key, opts], () => super.delete(key, opts));

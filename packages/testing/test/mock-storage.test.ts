@@ -1,4 +1,4 @@
-import { StorageError, StorageNotFoundError, StorageUnavailableError, type StorageEvent } from "@pepperpy/storage-core";
+import { type JsonValue, StorageError, StorageNotFoundError, StorageUnavailableError, type StorageEvent } from "@pepperpy/storage-core";
 import { describe, expect, it } from "vitest";
 import { MockStorage, describeStorageConformance } from "../src/index.js";
 
@@ -93,5 +93,14 @@ describe("MockStorage", () => {
     const iterator = storage.iterate("")[Symbol.asyncIterator]();
     await expect(iterator.next()).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(storage.callsTo("iterate")).toHaveLength(1);
+  });
+
+  it("a generic wrapper over JsonValue calls put on a MockStorage (typechecked), and the call is recorded", async () => {
+    const storage = new MockStorage();
+    // Failed to compile (TS2345) while MockStorage.put had only the generic signature.
+    const save = <T extends JsonValue>(key: string, value: T) => storage.put(key, value);
+    await save("w", { n: 1 });
+    expect(await storage.get("w")).toStrictEqual({ n: 1 });
+    expect(storage.callsTo("put")).toHaveLength(1);
   });
 });

@@ -14,4 +14,4 @@ export {
 } from "./helpers.js";
 export { ILLEGAL_KEYS } from "./keys.js";
 export { FAIRNESS_MIN_TICKS_PER_SECOND, fairestOf, fairnessBar, timerTicksDuring, writersUnderPollingReader } from "./fairness.js";
-export { type OutcomeCase, describeOutcomeConformance, outcomeCases } from "./outcomes.js";
+export { type OutcomeBackend, type OutcomeCase, describeOutcomeConformance, outcomeCases } from "./outcomes.js";

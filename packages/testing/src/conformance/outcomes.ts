@@ -13,11 +13,19 @@ import { ConformanceFailure } from "./helpers.js";
  */
 const HONEST_FAILURES: ReadonlySet<StorageErrorCode> = new Set(["OUTCOME_UNKNOWN", "UNAVAILABLE", "TIMEOUT"]);
 
-/** A memory backend whose first `operation` call loses its response: the call happens, the caller gets a retryable error. */
-function lossyBackend(operation: FaultOperation): { memory: MemoryStorage; lossy: FaultStorage } {
-  const memory = new MemoryStorage();
+/** Builds the backend an outcome case runs over: a fresh, empty storage per call. */
+export type OutcomeBackend = () => Storage | Promise<Storage>;
+
+const memoryBackend: OutcomeBackend = () => new MemoryStorage();
+
+/**
+ * A backend whose first `operation` call loses its response: the call happens, the caller
+ * gets a retryable error. `inner` is the backend itself, for setting up and checking state.
+ */
+async function lossyBackend(operation: FaultOperation, backend: OutcomeBackend = memoryBackend): Promise<{ inner: Storage; lossy: FaultStorage }> {
+  const inner = await backend();
   let armed = true;
-  const lossy = withFaults(memory, {
+  const lossy = withFaults(inner, {
     lose: "response",
     failOn: (call) => {
       if (!armed || call.operation !== operation) return false;
@@ -25,7 +33,7 @@ function lossyBackend(operation: FaultOperation): { memory: MemoryStorage; lossy
       return true;
     },
   });
-  return { memory, lossy };
+  return { inner, lossy };
 }
 
 async function outcome(action: Promise<unknown>, what: string): Promise<"done" | StorageErrorCode> {
@@ -47,21 +55,22 @@ export interface OutcomeCase {
   name: string;
   /** Needs `capabilities.conditionalWrite` of the layer. */
   conditional?: boolean;
-  run(wrap: (backend: Storage) => Storage | Promise<Storage>): Promise<void>;
+  /** Runs the case over `backend` (default: a new `MemoryStorage`) wrapped by `wrap`. */
+  run(wrap: (backend: Storage) => Storage | Promise<Storage>, backend?: OutcomeBackend): Promise<void>;
 }
 
 /** The outcome cases, for layers (SPEC §3: the true outcome or "outcome unknown", never a wrong one). */
 export const outcomeCases: readonly OutcomeCase[] = [
   {
     name: "outcomes: a move whose response was lost is never reported as NotFound",
-    async run(wrap) {
-      const { memory, lossy } = lossyBackend("move");
-      await memory.put("from", "moved value");
+    async run(wrap, backend) {
+      const { inner, lossy } = await lossyBackend("move", backend);
+      await inner.put("from", "moved value");
       const layer = await wrap(lossy);
       try {
         const result = await outcome(layer.move("from", "to"), 'move("from", "to")');
-        if (result === "done" && (await memory.exists("from"))) throw new ConformanceFailure("move resolved but the source is still there");
-        if (result === "done" && !(await memory.exists("to"))) throw new ConformanceFailure("move resolved but the destination is missing");
+        if (result === "done" && (await inner.exists("from"))) throw new ConformanceFailure("move resolved but the source is still there");
+        if (result === "done" && !(await inner.exists("to"))) throw new ConformanceFailure("move resolved but the destination is missing");
       } finally {
         await layer.close();
       }
@@ -70,8 +79,8 @@ export const outcomeCases: readonly OutcomeCase[] = [
   {
     name: "outcomes: a create-only put whose response was lost is never reported as a conflict",
     conditional: true,
-    async run(wrap) {
-      const { lossy } = lossyBackend("write");
+    async run(wrap, backend) {
+      const { lossy } = await lossyBackend("write", backend);
       const layer = await wrap(lossy);
       try {
         const result = await outcome(layer.put("created", "mine", { ifNoneMatch: "*" }), 'put("created", …, { ifNoneMatch: "*" })');
@@ -84,8 +93,8 @@ export const outcomeCases: readonly OutcomeCase[] = [
   {
     name: "outcomes: a compare-and-swap put whose response was lost is never reported as a conflict",
     conditional: true,
-    async run(wrap) {
-      const { lossy } = lossyBackend("write");
+    async run(wrap, backend) {
+      const { lossy } = await lossyBackend("write", backend);
       lossy.enabled = false;
       const layer = await wrap(lossy);
       try {
@@ -101,11 +110,19 @@ export const outcomeCases: readonly OutcomeCase[] = [
   },
   {
     name: "outcomes: a streamed put whose response was lost is never reported as a failure that did not happen",
-    async run(wrap) {
-      const { lossy } = lossyBackend("write");
+    async run(wrap, backend) {
+      const { lossy } = await lossyBackend("write", backend);
       const layer = await wrap(lossy);
       try {
-        const result = await outcome(layer.put("streamed", Readable.from([Buffer.from("stream"), Buffer.from("ed")])), 'put("streamed", <stream>)');
+        const what = 'put("streamed", <stream>)';
+        const result = await outcome(layer.put("streamed", Readable.from([Buffer.from("stream"), Buffer.from("ed")])), what);
+        // Strict: the stream was consumed by the one attempt, so nothing can tell whether it was
+        // stored; a retryable-class error here reads as "it failed, try again" (errors.md).
+        if (result !== "done" && result !== "OUTCOME_UNKNOWN") {
+          throw new ConformanceFailure(
+            `${what}: the backend stored the stream but lost the response, and the layer reported ${result}: a stream cannot be replayed, so the answer is the true outcome or OUTCOME_UNKNOWN`,
+          );
+        }
         if (result === "done" && (await layer.getText("streamed")) !== "streamed") throw new ConformanceFailure("put resolved but the key does not hold its value");
       } finally {
         await layer.close();
@@ -116,21 +133,32 @@ export const outcomeCases: readonly OutcomeCase[] = [
 
 /**
  * Registers the outcome cases for a layer: `wrap` builds the layer (or stack) over the
- * backend it is given, a memory storage whose next call of one kind performs the operation
- * and then loses the response. After such a failure the layer must report the true outcome,
+ * backend it is given, a storage whose next call of one kind performs the operation and
+ * then loses the response. After such a failure the layer must report the true outcome,
  * `StorageOutcomeUnknownError`, or a retryable-class error that claims nothing — never
- * `NotFound` or `Conflict` for an operation that happened. Cases needing conditional writes
- * are skipped when the layer lacks `capabilities.conditionalWrite`; others by name through `skip`.
+ * `NotFound` or `Conflict` for an operation that happened. A streamed `put` is stricter:
+ * the true outcome or `OUTCOME_UNKNOWN` only, since the consumed stream cannot be sent again
+ * (a layer that passes its backend's error through unchanged skips that case by name).
+ * Cases needing conditional writes are skipped when the layer lacks
+ * `capabilities.conditionalWrite`; others by name through `skip`.
+ *
+ * `options.backend` builds the storage under the lost responses: a fresh, empty one per
+ * call (default: a new `MemoryStorage`). The caller removes what it leaves behind (a
+ * directory).
  *
  * @example
  * describeOutcomeConformance("retry", (backend) => new RetryStorage({ backend, delay: 1 }));
+ * describeOutcomeConformance("retry(file)", (backend) => new RetryStorage({ backend, delay: 1 }), {
+ *   backend: async () => new FileStorage({ path: await mkdtemp(join(tmpdir(), "outcomes-")) }),
+ * });
  */
 export function describeOutcomeConformance(
   name: string,
   wrap: (backend: Storage) => Storage | Promise<Storage>,
-  options: { skip?: Readonly<Record<string, string>> | undefined } = {},
+  options: { skip?: Readonly<Record<string, string>> | undefined; backend?: OutcomeBackend | undefined } = {},
 ): void {
   const skip = options.skip ?? {};
+  const backend = options.backend ?? memoryBackend;
   const unknown = Object.keys(skip).filter((n) => !outcomeCases.some((c) => c.name === n));
   if (unknown.length > 0) throw new Error(`describeOutcomeConformance(${JSON.stringify(name)}): unknown case name(s) in skip: ${unknown.join(", ")}`);
   describe(`outcome conformance: ${name}`, () => {
@@ -142,12 +170,12 @@ export function describeOutcomeConformance(
       }
       it(c.conditional ? `${c.name} [needs capabilities.conditionalWrite = true]` : c.name, async (test) => {
         if (c.conditional) {
-          const probe = await wrap(new MemoryStorage());
+          const probe = await wrap(await backend());
           const supported = probe.capabilities.conditionalWrite;
           await probe.close();
           if (!supported) test.skip(`not supported: ${probe.name} has capabilities.conditionalWrite = false`);
         }
-        await c.run(wrap);
+        await c.run(wrap, backend);
       });
     }
   });

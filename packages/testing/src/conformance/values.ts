@@ -171,6 +171,59 @@ export const valueCases: ConformanceCase[] = [
     },
   },
   {
+    name: "isolation: a buffer changed after putMany is called does not change what is stored",
+    async run({ storage, key }) {
+      // More entries than a batch writes at once (16 by default), so most have not started
+      // when the buffers change: every entry is taken at the call, not when its write starts.
+      const count = 40;
+      const size = 64 * 1024;
+      const originals = Array.from({ length: count }, (_, i) => patternBytes(size, 101 + i));
+      const scribbles: (() => void)[] = [];
+      const entries = originals.map((original, i): [string, Uint8Array | ArrayBuffer] => {
+        const fill = (i * 7 + 1) & 0xff;
+        const k = key(`batch-${String(i).padStart(2, "0")}`);
+        if (i % 3 === 0) {
+          const b = Buffer.from(original);
+          scribbles.push(() => b.fill(fill));
+          return [k, b];
+        }
+        if (i % 3 === 1) {
+          const backing = new Uint8Array(size + 10);
+          backing.set(original, 5);
+          scribbles.push(() => backing.fill(fill));
+          return [k, backing.subarray(5, 5 + size)];
+        }
+        const b = new Uint8Array(original);
+        scribbles.push(() => b.fill(fill));
+        return [k, b.buffer];
+      });
+      const pending = storage.putMany(entries);
+      // Each buffer gets a different byte right after the call, before the batch is awaited.
+      for (const scribble of scribbles) scribble();
+      await pending;
+      for (const [i, [k]] of entries.entries()) {
+        expectBytes(await storage.get(k), originals[i] as Uint8Array, `get(${JSON.stringify(k)}) after changing its buffer right after putMany was called`);
+      }
+    },
+  },
+  {
+    name: "isolation: an object changed after putMany is called does not change what is stored",
+    async run({ storage, key }) {
+      const count = 40;
+      const values = Array.from({ length: count }, (_, i) => ({ n: i, list: [i] }));
+      const entries = values.map((v, i) => [key(`batch-${String(i).padStart(2, "0")}`), v] as const);
+      const pending = storage.putMany(entries);
+      for (const v of values) {
+        v.n = -1;
+        v.list.push(-1);
+      }
+      await pending;
+      for (const [i, [k]] of entries.entries()) {
+        expect(await storage.get(k), `get(${JSON.stringify(k)}) after changing its object right after putMany was called`).toStrictEqual({ n: i, list: [i] });
+      }
+    },
+  },
+  {
     name: "isolation: changing streamed chunks after put settles does not change what is stored",
     async run({ storage, key }) {
       // One chunk (a store may take it as the whole value) and several small ones.
