@@ -62,16 +62,95 @@ describe("withPrefix", () => {
     expect(await root.list()).toStrictEqual([]);
   });
 
-  it("reports relative keys in events; the storage underneath reports full keys", async () => {
+  it("reports relative keys in events for every operation; the storage underneath reports full keys", async () => {
     const root = new MemoryStorage();
     const v = root.withPrefix("p/");
-    const outer: StorageEvent[] = [];
-    const inner: StorageEvent[] = [];
-    v.on("storage.put", (e) => outer.push(e));
-    root.on("storage.put", (e) => inner.push(e));
+    const names = ["storage.put", "storage.get", "storage.delete", "storage.error"] as const;
+    let outer: StorageEvent[] = [];
+    let inner: StorageEvent[] = [];
+    for (const name of names) {
+      v.on(name, (e) => outer.push({ ...e, operation: `${name} ${e.operation}` }));
+      root.on(name, (e) => inner.push({ ...e, operation: `${name} ${e.operation}` }));
+    }
+    /** Runs one operation on the view; returns `"event operation key"` per event of the view and of the storage underneath. */
+    const events = async (op: () => Promise<unknown>): Promise<{ view: string[]; under: string[] }> => {
+      outer = [];
+      inner = [];
+      await op().catch(() => undefined);
+      for (const e of outer) {
+        // An error event's error names the same relative key.
+        if (e.error) expect(e.error.key, e.operation).toBe(e.key);
+      }
+      return { view: outer.map((e) => `${e.operation} ${e.key}`).sort(), under: inner.map((e) => `${e.operation} ${e.key}`).sort() };
+    };
+    /** Every event of the view carries the relative key, and the storage underneath emits it on the full key. */
+    const same = async (op: () => Promise<unknown>, expected: string[]): Promise<void> => {
+      const { view, under } = await events(op);
+      expect(view).toStrictEqual([...expected].sort());
+      expect(under).toStrictEqual(view.map((line) => line.replace(/ (\S+)$/, " p/$1")));
+    };
+
+    await same(() => v.put("a", "x"), ["storage.put put a"]);
+    await same(() => v.get("a"), ["storage.get get a"]);
+    await same(() => v.getBytes("a"), ["storage.get getBytes a"]);
+    await same(async () => {
+      for await (const _ of await v.getStream("a"));
+    }, ["storage.get getStream a"]);
+    await same(() => v.copy("a", "b"), ["storage.put copy a"]);
+    await same(() => v.move("b", "c"), ["storage.delete move b"]);
+    await same(
+      () =>
+        v.putMany([
+          ["d", "1"],
+          ["e", "2"],
+        ]),
+      ["storage.put put d", "storage.put put e"],
+    );
+    await same(() => v.getMany(["d", "missing"]), ["storage.get get d", "storage.error get missing"]);
+    await same(() => v.deleteMany(["d", "e"]), ["storage.delete deleteMany d", "storage.delete deleteMany e"]);
+    await same(() => v.delete("c"), ["storage.delete delete c"]);
+    await same(() => v.get("missing"), ["storage.error get missing"]);
+    await same(() => v.stat("missing"), ["storage.error stat missing"]);
+    // exists, stat, list and the rest emit no success event; their failures carry relative keys.
+    for (const quiet of [() => v.exists("a"), () => v.stat("a"), () => v.list("a"), () => v.listPage(""), () => v.purgeExpired()]) {
+      expect(await events(quiet)).toStrictEqual({ view: [], under: [] });
+    }
+    // The storage underneath refuses every call once closed: each error reaches the view's listeners on its relative key.
     await v.put("a", "x");
-    expect(outer.map((e) => e.key)).toStrictEqual(["a"]);
-    expect(inner.map((e) => e.key)).toStrictEqual(["p/a"]);
+    await root.close();
+    const failures: [string, () => Promise<unknown>, string][] = [
+      ["exists", () => v.exists("a"), "storage.error exists a"],
+      ["stat", () => v.stat("a"), "storage.error stat a"],
+      ["list", () => v.list("q/"), "storage.error listPage q/"],
+      ["listPage", () => v.listPage("q/"), "storage.error listPage q/"],
+      [
+        "iterate",
+        async () => {
+          for await (const _ of v.iterate("q/"));
+        },
+        "storage.error listPage q/",
+      ],
+      ["purgeExpired", () => v.purgeExpired("q/"), "storage.error purgeExpired q/"],
+      ["copy", () => v.copy("a", "b"), "storage.error copy a"],
+      ["move", () => v.move("a", "b"), "storage.error move a"],
+      ["delete", () => v.delete("a"), "storage.error delete a"],
+      ["put", () => v.put("a", "y"), "storage.error put a"],
+    ];
+    for (const [name, op, expected] of failures) {
+      const { view, under } = await events(op);
+      expect(view, name).toStrictEqual([expected]);
+      expect(under.length, name).toBeGreaterThan(0);
+      for (const line of under) expect(line, name).toMatch(/ p\/(a|q\/)$/);
+    }
+    const batch = await events(() => v.getMany(["a", "b"]));
+    expect(batch.view).toStrictEqual(["storage.error get a", "storage.error get b"]);
+    expect(batch.under).toStrictEqual(["storage.error get p/a", "storage.error get p/b"]);
+    // A batch refused as a whole names no key, on the view as on the storage underneath.
+    const deletes = await events(() => v.deleteMany(["a", "b"]));
+    expect(deletes.view.length).toBeGreaterThan(0);
+    for (const line of deletes.view) expect(line).toMatch(/^storage\.error deleteMany (a|b|undefined)$/);
+    const puts = await events(() => v.putMany([["a", "1"]]));
+    expect(puts.view).toStrictEqual(["storage.error put a"]);
   });
 
   it("names the relative key and the prefix in errors", async () => {

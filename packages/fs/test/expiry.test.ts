@@ -1,7 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DriverContext, WriteRequest } from "@pepperpy/storage-core";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type DriverContext, StorageNotFoundError, type WriteRequest } from "@pepperpy/storage-core";
 import { FileDriver, FileStorage } from "@pepperpy/storage-fs";
 import { afterAll, describe, expect, it, vi } from "vitest";
 
@@ -120,5 +123,81 @@ describe("FileDriver: expiry deadlines", () => {
     expect(await storage.list("t/")).toStrictEqual(["t/keep"]);
     expect(await storage.purgeExpired("t/")).toBe(1);
     await storage.close();
+  });
+});
+
+/** This package's source entry, and tsx: a child runs the source as the tests do (`--conditions=source`). */
+const FS_ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+/** Runs `code` (an ES module) in a child `node` with the source conditions; resolves to its stdout. */
+function runNode(code: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", TSX_LOADER, "--input-type=module", "-e", code, "--", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`child exited with ${code}: ${stderr}`))));
+  });
+}
+
+/** The child: puts `shared/k` with a one-hour ttl (its own clock, Date.now) and `shared/keep` without; prints the deadline. */
+const WRITER = `
+const [entry, base] = process.argv.slice(1); // node drops the "--" in front of them
+const { FileStorage } = await import(entry);
+const storage = new FileStorage(base, { fsync: false });
+const info = await storage.put("shared/k", "from the child", { ttl: 3_600_000 });
+await storage.put("shared/keep", "no deadline");
+await storage.close();
+console.log(info.expiresAt.getTime());
+`;
+
+describe("FileStorage: expiry across processes", () => {
+  it("a deadline put by another process is seen by this one, from the sidecar, even over a version it remembered without one", { timeout: 60_000 }, async () => {
+    const base = join(root, `d${++n}`);
+    let now = Date.now();
+    const clock = () => now;
+    // This process knows shared/k first, without a deadline (its record is remembered).
+    const earlier = new FileStorage(base, { fsync: false, clock });
+    await earlier.put("shared/k", "from this process");
+    expect((await earlier.stat("shared/k")).expiresAt).toBeUndefined();
+
+    const deadline = Number((await runNode(WRITER, [FS_ENTRY, base])).trim());
+    expect(deadline).toBeGreaterThan(now + 3_500_000);
+    expect(readdirSync(join(base, "shared"))).toContain(".pepperpy-meta.k");
+
+    const fresh = new FileStorage(base, { fsync: false, clock });
+    for (const storage of [fresh, earlier]) {
+      expect((await storage.stat("shared/k")).expiresAt?.getTime()).toBe(deadline);
+      expect(await storage.getText("shared/k")).toBe("from the child");
+      expect(await storage.exists("shared/k")).toBe(true);
+      expect((await storage.listPage("shared/")).items.map((e) => [e.key, e.expiresAt?.getTime()])).toStrictEqual([
+        ["shared/k", deadline],
+        ["shared/keep", undefined],
+      ]);
+    }
+
+    now = deadline; // this process's clock reaches the child's deadline
+    for (const storage of [fresh, earlier]) {
+      await expect(storage.get("shared/k")).rejects.toBeInstanceOf(StorageNotFoundError);
+      await expect(storage.stat("shared/k")).rejects.toBeInstanceOf(StorageNotFoundError);
+      expect(await storage.exists("shared/k")).toBe(false);
+      expect(await storage.getMany(["shared/k", "shared/keep"])).toStrictEqual([undefined, "no deadline"]);
+      expect(await storage.list("shared/")).toStrictEqual(["shared/keep"]);
+    }
+    expect(await fresh.purgeExpired("shared/")).toBe(1);
+    expect(existsSync(join(base, "shared", "k"))).toBe(false);
+    expect(await earlier.list("shared/")).toStrictEqual(["shared/keep"]);
+    await fresh.close();
+    await earlier.close();
   });
 });

@@ -1,4 +1,13 @@
-import { type Storage, StorageNotFoundError, StorageValidationError, type StorageValue, decodeKey, encodeKey } from "@pepperpy/storage-core";
+import {
+  STACK_BASE,
+  type StackBase,
+  type Storage,
+  StorageNotFoundError,
+  StorageValidationError,
+  type StorageValue,
+  decodeKey,
+  encodeKey,
+} from "@pepperpy/storage-core";
 import type { Driver, StorageValue as UnstorageValue } from "unstorage";
 
 /**
@@ -31,7 +40,7 @@ export interface TransactionOptions {
 export interface StorageMeta {
   mtime: Date;
   size: number;
-  /** Seconds until the value expires, when it was written with a TTL. */
+  /** Seconds until the value expires (by the storage's clock), when it was written with a TTL. */
   ttl?: number | undefined;
   /** The deadline, when the value was written with a TTL. */
   expiresAt?: Date | undefined;
@@ -57,6 +66,17 @@ async function orNull<T>(promise: Promise<T>): Promise<T | null> {
   }
 }
 
+/**
+ * The clock the storage judges deadlines by (its `clock` option, which layers and prefix
+ * views inherit), so `getMeta().ttl` agrees with what the storage hides. A storage used
+ * through its public methods only (a `MountStorage`, the testing kit's `MockStorage`)
+ * does not expose one: `Date.now` then.
+ */
+function clockOf(storage: Storage): () => number {
+  const base = (storage as { [STACK_BASE]?: () => StackBase | undefined })[STACK_BASE]?.();
+  return base?.options.clock ?? Date.now;
+}
+
 /** unstorage's `ttl` (seconds) as put options. */
 function ttlOptions(opts: TransactionOptions | undefined): { ttl?: number } {
   const ttl = opts?.ttl;
@@ -73,7 +93,7 @@ function ttlOptions(opts: TransactionOptions | undefined): { ttl?: number } {
  *   and KV drivers take it) is `put(key, value, { ttl: seconds * 1000 })`; the storage hides
  *   the value from its deadline on, and `getMeta` reports the seconds left.
  * - `getMeta` comes from `stat`: `mtime`, `size`, `ttl`, `expiresAt`, `contentType`, `etag`
- *   and the user `metadata`.
+ *   and the user `metadata`; `ttl` (seconds left) is counted by the storage's clock.
  * - Raw values (`setItemRaw` / `getItemRaw`) are stored as bytes, not base64.
  * - `dispose()` closes the storage. No `watch`: the storage has no change feed.
  */
@@ -87,6 +107,7 @@ export function storageDriver(options: StorageDriverOptions): StorageDriverInsta
     throw new StorageValidationError(`Invalid keyEncoding ${JSON.stringify(keyEncoding)}: expected "plain" or "escape"`, { backend: "unstorage" });
   }
   const escaped = keyEncoding === "escape";
+  const now = clockOf(storage);
 
   const toKey = (key: string): string => {
     const slashed = key.replaceAll(":", "/");
@@ -136,7 +157,7 @@ export function storageDriver(options: StorageDriverOptions): StorageDriverInsta
       };
       if (info.expiresAt) {
         meta.expiresAt = info.expiresAt;
-        meta.ttl = Math.max(0, Math.ceil((info.expiresAt.getTime() - Date.now()) / 1000));
+        meta.ttl = Math.max(0, Math.ceil((info.expiresAt.getTime() - now()) / 1000));
       }
       return meta;
     },

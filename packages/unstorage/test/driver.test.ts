@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageUnavailableError, StorageValidationError } from "@pepperpy/storage-core";
+import { EncryptedStorage } from "@pepperpy/storage-crypto";
 import { FileStorage } from "@pepperpy/storage-fs";
 import { MemoryStorage } from "@pepperpy/storage-memory";
 import { createStorage, prefixStorage } from "unstorage";
@@ -38,10 +39,27 @@ describe("storageDriver", () => {
     await u.setItem("session", "s", { ttl: 60 });
     const info = await storage.stat("session");
     expect(info.expiresAt?.getTime()).toBe(now + 60_000);
-    expect((await u.getMeta("session")).ttl).toBeGreaterThan(0);
-    now += 60_000;
+    expect((await u.getMeta("session")).ttl).toBe(60);
+    // The seconds left are counted by the storage's clock, not the machine's.
+    now += 30_000;
+    expect(await u.getMeta("session")).toMatchObject({ ttl: 30, expiresAt: info.expiresAt });
+    now += 30_000;
     expect(await u.hasItem("session")).toBe(false);
     expect(await u.getItem("session")).toBe(null);
+  });
+
+  it("counts getMeta's ttl by the clock of a layer stack or prefix view (inherited from the backend)", async () => {
+    let now = Date.parse("2030-01-01T00:00:00Z");
+    const backend = new MemoryStorage({ clock: () => now });
+    const stacks = [new EncryptedStorage({ backend, key: new Uint8Array(32).fill(7) }), backend.withPrefix("app/")];
+    for (const storage of stacks) {
+      const u = createStorage({ driver: storageDriver({ storage }) });
+      await u.setItem("session", "s", { ttl: 60 });
+      now += 45_000;
+      expect((await u.getMeta("session")).ttl).toBe(15);
+      now += 15_000;
+      expect(await u.hasItem("session")).toBe(false);
+    }
   });
 
   it("refuses keys the storage refuses in plain mode and stores them with keyEncoding: escape", async () => {
