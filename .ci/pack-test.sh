@@ -84,7 +84,7 @@ for ts in 5.9.3 6.0.3; do
 EOF2
   (cd "$fresh" && npm install --no-audit --no-fund --loglevel=error "$work"/packs/*.tgz "typescript@$ts" >/dev/null)
   cat > "$fresh/app.ts" <<'EOF2'
-import { FileStorage, MemoryStorage, StorageNotFoundError, type Storage, createStorage, defineConfig } from "@pepperpy/storage";
+import { FileStorage, type JsonValue, MemoryStorage, StorageNotFoundError, StorageOutcomeUnknownError, type Storage, createStorage, defineConfig } from "@pepperpy/storage";
 interface User { name: string; age: number }
 const s: Storage = new MemoryStorage();
 const f = new FileStorage("./data");
@@ -106,6 +106,20 @@ export const plugin: Promise<Storage> = createStorage({ type: "team-kv", namespa
 export const typo = createStorage({ type: "fiel" });
 // @ts-expect-error capacty is no field of memory
 export const field = createStorage({ type: "memory", capacty: 1 });
+// put takes a variable typed with an interface (no index signature), on the interface and the class.
+interface Profile { name: string; nick?: string | undefined; tags: string[]; address: { city: string } }
+const profile: Profile = { name: "Ada", tags: [], address: { city: "London" } };
+export const saved: Promise<unknown> = s.put("p", profile);
+export const savedOnClass: Promise<unknown> = f.put("p", profile);
+interface Dated { name: string; when: Date }
+const dated: Dated = { name: "Ada", when: new Date() };
+// @ts-expect-error a Date property is not JSON
+export const refused = s.put("d", dated);
+// A generic wrapper over put compiles.
+export const save = <T extends JsonValue>(key: string, value: T) => s.put(key, value);
+// Each error class has its literal code.
+export const notFound: "NOT_FOUND" = new StorageNotFoundError("x").code;
+export const unknownOutcome: "OUTCOME_UNKNOWN" = new StorageOutcomeUnknownError("x").code;
 EOF2
   cat > "$fresh/tsconfig.json" <<'EOF2'
 { "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "target": "ES2022", "strict": true, "noEmit": true, "skipLibCheck": false }, "files": ["app.ts"] }

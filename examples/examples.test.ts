@@ -48,7 +48,7 @@ let s3: Storage;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "pepperpy-examples-"));
-  files = new FileStorage({ basePath: dataDir });
+  files = new FileStorage({ path: dataDir });
   server = await startS3Server({ bucket: "examples" });
   s3 = new S3Storage({ bucket: "examples", clientConfig: server.clientConfig });
 });

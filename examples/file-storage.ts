@@ -11,7 +11,7 @@ export const fileStorage: Example = {
   section: "Storage Types › File System Storage",
   kinds: ["files"],
   async run({ dataDir, log }) {
-    const storage = new FileStorage({ basePath: dataDir });
+    const storage = new FileStorage({ path: dataDir });
     const jsonData = { service: "api", replicas: 3, features: ["cache", "retry"] };
 
     // Store file: a JSON value is written as JSON text

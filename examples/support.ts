@@ -61,7 +61,7 @@ export function runAsScript(moduleUrl: string, example: Example): void {
   const entry = process.argv[1];
   if (!entry || pathToFileURL(resolve(entry)).href !== moduleUrl) return;
   const dataDir = resolve("data");
-  const backend = new FileStorage({ basePath: dataDir });
+  const backend = new FileStorage({ path: dataDir });
   const where = example.kinds && !example.kinds.includes("files") ? "on a local S3 server it starts" : "on files under ./data";
   console.log(`${example.title} (guide: ${example.section}) ${where}`);
   example

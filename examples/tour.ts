@@ -51,7 +51,7 @@ print("Each example is also a file in examples/ you can run or copy.");
 const dataDir = resolve(process.env.PEPPERPY_TOUR_DATA || "data");
 const shown = relative(process.cwd(), dataDir);
 print(`\nPart 1 of 2: files under ${shown && !shown.startsWith("..") ? `./${shown}` : dataDir} (FileStorage, the embedded default)`);
-const files = new MetricsStorage({ backend: new FileStorage({ basePath: dataDir }) });
+const files = new MetricsStorage({ backend: new FileStorage({ path: dataDir }) });
 await runPart({ backend: files, kind: "files", dataDir });
 
 let s3: MetricsStorage | undefined;

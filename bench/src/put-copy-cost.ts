@@ -26,7 +26,7 @@ async function time(runs: number, f: () => Promise<unknown> | unknown): Promise<
 }
 
 const dir = await mkdtemp(join(tmpdir(), "put-copy-"));
-const file = new FileStorage({ basePath: dir });
+const file = new FileStorage({ path: dir });
 const memory = new MemoryStorage();
 for (const [label, size, runs] of [["1 KiB", 1024, 300], ["1 MiB", 1024 * 1024, 40], ["64 MiB", 64 * 1024 * 1024, 7]] as const) {
   const data = Buffer.alloc(size, 7);

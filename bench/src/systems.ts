@@ -118,11 +118,11 @@ async function ourMemory(): Promise<Storage> {
   return new MemoryStorage();
 }
 
-type FsModule = { FileStorage: new (opts: { basePath: string; fsync?: boolean }) => Storage };
+type FsModule = { FileStorage: new (opts: { path: string; fsync?: boolean }) => Storage };
 
 async function ourFile(basePath: string, fsync = true): Promise<Storage> {
   const { FileStorage } = await load<FsModule>("@pepperpy/storage-fs");
-  return new FileStorage(fsync ? { basePath } : { basePath, fsync: false });
+  return new FileStorage(fsync ? { path: basePath } : { path: basePath, fsync: false });
 }
 
 /** True when FileStorage documents an `fsync: false` option (read from its source). */
@@ -843,8 +843,8 @@ export const SYSTEMS: SystemDef[] = [
       const Compressed = await layer<{ backend: Storage; algorithm?: string; level?: number }>("@pepperpy/storage-compress", "CompressedStorage");
       const Encrypted = await layer<{ backend: Storage; key: Buffer }>("@pepperpy/storage-crypto", "EncryptedStorage");
       // The default timeout: for a streamed put it bounds the wait for each chunk, not the whole transfer.
-      const { FileStorage } = await load<{ FileStorage: new (opts: { basePath: string }) => Storage }>("@pepperpy/storage-fs");
-      const file = new FileStorage({ basePath: env.dir });
+      const { FileStorage } = await load<{ FileStorage: new (opts: { path: string }) => Storage }>("@pepperpy/storage-fs");
+      const file = new FileStorage({ path: env.dir });
       return ours(new Compressed({ backend: new Encrypted({ backend: file, key: KEY }), algorithm: "gzip", level: GZIP_LEVEL }));
     },
   },

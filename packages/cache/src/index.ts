@@ -13,7 +13,8 @@ import { CachedStorage } from "./cached-storage.js";
 /**
  * Registry plugin for config `options.cache`: `{ cache_size, max_bytes, ttl, negative }`
  * (`ttl` in seconds in YAML, milliseconds in code). `cache_size` is `cacheSize` in code, one
- * name in both; `size`, the name before, is accepted as an alias.
+ * name in both; `size`, the name before, is still accepted but deprecated: it emits one
+ * `DeprecationWarning` (code `PEPPERPY_DEP_CACHE_SIZE`) per process.
  */
 export const layerPlugin: LayerPlugin = {
   name: "cache",
@@ -24,6 +25,7 @@ export const layerPlugin: LayerPlugin = {
     if (options.cacheSize !== undefined && options.size !== undefined) {
       throw new StorageConfigError("storage.options.cache: give cache_size or its alias size, not both", { operation: "createStorage" });
     }
+    if (options.size !== undefined) warnSizeAlias();
     return new CachedStorage({
       backend,
       cacheSize: (options.cacheSize ?? options.size) as number | undefined,
@@ -35,3 +37,19 @@ export const layerPlugin: LayerPlugin = {
     });
   },
 };
+
+/** The code of the warning for `cache.size`, the deprecated name of `cache_size`. */
+const SIZE_ALIAS_WARNING_CODE = "PEPPERPY_DEP_CACHE_SIZE";
+
+/** Warns once per process (across installed copies) that config `cache.size` is deprecated. */
+function warnSizeAlias(): void {
+  const flag = Symbol.for(`@pepperpy/storage.warned.${SIZE_ALIAS_WARNING_CODE}`);
+  const seen = globalThis as Record<symbol, unknown>;
+  if (seen[flag] === true) return;
+  seen[flag] = true;
+  process.emitWarning(
+    "storage.options.cache.size is deprecated: write cache_size (cacheSize in code). size still works and will be removed in the next major version.",
+    "DeprecationWarning",
+    SIZE_ALIAS_WARNING_CODE,
+  );
+}

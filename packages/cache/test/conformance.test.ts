@@ -28,7 +28,7 @@ describeStorageConformance(
   async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-cache-"));
     dirs.push(dir);
-    return new CachedStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), clock: clock.now });
+    return new CachedStorage({ backend: new FileStorage({ path: dir, fsync: false, clock: clock.now }), clock: clock.now });
   },
   { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );

@@ -34,7 +34,7 @@ describeStorageConformance(
   async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-compress-"));
     dirs.push(dir);
-    return new CompressedStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), threshold: 0, clock: clock.now });
+    return new CompressedStorage({ backend: new FileStorage({ path: dir, fsync: false, clock: clock.now }), threshold: 0, clock: clock.now });
   },
   { skip: fileSkip },
 );

@@ -235,7 +235,8 @@ export class StorageIOError extends StorageError {
  * holds the error of the ambiguous attempt; read the key to learn its state.
  */
 export class StorageOutcomeUnknownError extends StorageError {
-  static override readonly code: StorageErrorCode = "OUTCOME_UNKNOWN";
+  static override readonly code = "OUTCOME_UNKNOWN" as const;
+  declare readonly code: "OUTCOME_UNKNOWN";
 }
 
 /**
@@ -305,9 +306,9 @@ export function errorClassFor(code: StorageErrorCode): typeof StorageError {
 
 /**
  * True when `value` is a storage error (from any installed copy of this package),
- * and, with `code`, one with that code.
+ * and, with `code`, one with that code (then `value.code` is narrowed to it).
  */
-export function isStorageError(value: unknown, code?: StorageErrorCode): value is StorageError {
+export function isStorageError<C extends StorageErrorCode = StorageErrorCode>(value: unknown, code?: C): value is StorageError & { readonly code: C } {
   if (typeof value !== "object" || value === null) return false;
   const brand = (value as Branded)[BRAND];
   if (brand === undefined) return false;

@@ -1,3 +1,4 @@
+import * as core from "@pepperpy/storage-core";
 import {
   StorageAbortedError,
   StorageConfigError,
@@ -7,6 +8,7 @@ import {
   StorageIOError,
   StorageIntegrityError,
   StorageNotFoundError,
+  StorageOutcomeUnknownError,
   StoragePartialWriteError,
   StoragePermissionError,
   StorageQuotaError,
@@ -20,7 +22,7 @@ import {
   isStorageError,
 } from "@pepperpy/storage-core";
 import { MemoryStorage } from "@pepperpy/storage-memory";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 
 const CLASSES: [typeof StorageError, StorageErrorCode, boolean][] = [
   [StorageNotFoundError, "NOT_FOUND", false],
@@ -35,7 +37,39 @@ const CLASSES: [typeof StorageError, StorageErrorCode, boolean][] = [
   [StorageQuotaError, "QUOTA", false],
   [StorageUnsupportedError, "UNSUPPORTED", false],
   [StorageIOError, "IO", false],
+  [StorageOutcomeUnknownError, "OUTCOME_UNKNOWN", false],
 ];
+
+type Core = typeof core;
+/** The names of every error class the package exports (the base class included). */
+type ErrorClassName = {
+  [K in keyof Core]: Core[K] extends abstract new (...args: never) => StorageError ? K : never;
+}[keyof Core];
+/** `true` when `T` is one member, not a union (`StorageErrorCode` itself is a union). */
+type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
+type IsOneLiteral<T> = [T] extends [never] ? false : [IsUnion<T>] extends [false] ? (string extends T ? false : true) : false;
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+/**
+ * The exported subclasses of `StorageError` whose `code` is not one literal, or whose
+ * instance `code` and static `code` differ: `never` when every class has its own code.
+ * A class added without `static override readonly code = "X" as const` and
+ * `declare readonly code: "X"` shows up here by name, and the type check fails.
+ */
+type ClassesWithoutLiteralCode = {
+  [K in ErrorClassName]: K extends "StorageError"
+    ? never
+    : [CodeOf<Core[K]>] extends [never]
+      ? never
+      : K;
+}[ErrorClassName];
+/** `never` when the class's instance and static `code` are the same single literal, else the class's code type. */
+type CodeOf<C> = C extends { readonly code: infer S; prototype: { readonly code: infer I } }
+  ? IsOneLiteral<I> extends true
+    ? Equal<S, I> extends true
+      ? never
+      : I
+    : I
+  : C;
 
 /**
  * What a second installed copy of the package would throw: its own classes (not ours),
@@ -242,6 +276,42 @@ describe("instanceof checks the class, not only the code", () => {
     expect(foreign instanceof StoragePartialWriteError).toBe(true);
     expect(foreign instanceof StorageIOError).toBe(false);
   });
+  it("every exported error class has its own literal code, in its type and at run time", () => {
+    // Type level: fails `pnpm typecheck`, naming the class, if one has the whole union.
+    expectTypeOf<ClassesWithoutLiteralCode>().toEqualTypeOf<never>();
+    // The same as a plain assignment, whose error names the class ("… not assignable to 'StorageXError'").
+    const everyClass: [ClassesWithoutLiteralCode] extends [never] ? "every class" : ClassesWithoutLiteralCode = "every class";
+    expect(everyClass).toBe("every class");
+    expectTypeOf(new StorageOutcomeUnknownError("x").code).toEqualTypeOf<"OUTCOME_UNKNOWN">();
+    expectTypeOf(new StoragePartialWriteError("x", { failures: [] }).code).toEqualTypeOf<"PARTIAL_WRITE">();
+    // Run time: every exported subclass is in the table above, its instances carry its static
+    // code, and no two classes share a code.
+    const exported = Object.entries(core).filter(
+      ([name, value]) => typeof value === "function" && name !== "StorageError" && Object.prototype.isPrototypeOf.call(StorageError, value),
+    ) as [string, typeof StorageError][];
+    expect(exported.length).toBeGreaterThanOrEqual(CLASSES.length + 1);
+    const codes = new Set<string>();
+    for (const [name, Cls] of exported) {
+      const e = new (Cls as unknown as new (m: string, o: { failures: [] }) => StorageError)("x", { failures: [] });
+      expect(e.code, name).toBe(Cls.code);
+      expect(codes.has(e.code), `${name} shares its code`).toBe(false);
+      codes.add(e.code);
+      if (Cls !== StoragePartialWriteError) expect(CLASSES.map(([c]) => c), name).toContain(Cls);
+    }
+  });
+
+  it("isStorageError with a code narrows the code", () => {
+    const error: unknown = new StorageOutcomeUnknownError("x");
+    if (isStorageError(error, "OUTCOME_UNKNOWN")) {
+      expectTypeOf(error.code).toEqualTypeOf<"OUTCOME_UNKNOWN">();
+      expect(error.code).toBe("OUTCOME_UNKNOWN");
+    } else {
+      expect.unreachable();
+    }
+    const other: unknown = new StorageOutcomeUnknownError("y");
+    if (isStorageError(other)) expectTypeOf(other.code).toEqualTypeOf<StorageErrorCode>();
+  });
+
   it("each class has a literal code type", () => {
     const e = new StorageNotFoundError("gone");
     const code: "NOT_FOUND" = e.code;

@@ -15,7 +15,11 @@ export interface FileStorageOptions extends BaseStorageOptions {
    * open. The same name as config's `path`. Required (or given as the first argument).
    */
   path?: string | undefined;
-  /** @deprecated The former name of {@link FileStorageOptions.path}; still accepted, refused together with `path`. */
+  /**
+   * @deprecated The former name of {@link FileStorageOptions.path}; still accepted (refused
+   * together with `path`), with one `DeprecationWarning` (code `PEPPERPY_DEP_FS_BASE_PATH`)
+   * per process. Write `path`.
+   */
   basePath?: string | undefined;
   /**
    * `true` (default): `put` resolves only after the file, its sidecar and the directory
@@ -30,6 +34,22 @@ export interface FileStorageOptions extends BaseStorageOptions {
    * It must exceed the longest write, or a slow write in another process loses its temp file and fails.
    */
   orphanAge?: number | undefined;
+}
+
+/** The code of the warning for `FileStorage({ basePath })`, the deprecated name of `path`. */
+const BASE_PATH_ALIAS_WARNING_CODE = "PEPPERPY_DEP_FS_BASE_PATH";
+
+/** Warns once per process (across installed copies) that the option `basePath` is deprecated. */
+function warnBasePathAlias(): void {
+  const flag = Symbol.for(`@pepperpy/storage.warned.${BASE_PATH_ALIAS_WARNING_CODE}`);
+  const seen = globalThis as Record<symbol, unknown>;
+  if (seen[flag] === true) return;
+  seen[flag] = true;
+  process.emitWarning(
+    'FileStorage option basePath is deprecated: write path (new FileStorage({ path }) or new FileStorage("./dir")). basePath still works and will be removed in the next major version.',
+    "DeprecationWarning",
+    BASE_PATH_ALIAS_WARNING_CODE,
+  );
 }
 
 /** The options {@link FileStorage} reads besides the common ones of every storage. */
@@ -67,6 +87,7 @@ export class FileStorage extends BaseStorage {
     if (typeof opts === "object" && opts !== null && opts.path !== undefined && opts.basePath !== undefined) {
       throw new StorageValidationError("FileStorage options: give path or its former name basePath, not both", { backend: "file" });
     }
+    if (typeof opts === "object" && opts !== null && opts.path === undefined && opts.basePath !== undefined) warnBasePathAlias();
     const basePath = typeof opts === "object" && opts !== null ? (opts.path ?? opts.basePath) : undefined;
     if (typeof basePath !== "string" || basePath.length === 0) {
       throw new StorageValidationError("FileStorage needs a path (a directory)", { backend: "file" });

@@ -42,7 +42,7 @@ const values: [string, unknown, { contentType?: string; metadata?: Record<string
 ];
 
 async function writeAll(basePath: string): Promise<Map<string, Awaited<ReturnType<FileStorage["stat"]>>>> {
-  const s = new FileStorage({ basePath, fsync: false });
+  const s = new FileStorage({ path: basePath, fsync: false });
   for (const [key, value, opts] of values) await s.put(key, value as never, opts);
   // A value overwritten: its sidecar holds older records too.
   await s.put("notes/with-meta", "tagged", { metadata: { owner: "ana", "x-y": "1" } });
@@ -53,7 +53,7 @@ async function writeAll(basePath: string): Promise<Map<string, Awaited<ReturnTyp
 }
 
 async function expectSame(copyPath: string, stats: Map<string, Awaited<ReturnType<FileStorage["stat"]>>>): Promise<void> {
-  const s = new FileStorage({ basePath: copyPath });
+  const s = new FileStorage({ path: copyPath });
   for (const [key, value] of values) {
     const back = await s.get(key);
     if (value instanceof Uint8Array) {
@@ -71,7 +71,7 @@ async function expectSame(copyPath: string, stats: Map<string, Awaited<ReturnTyp
     if (key !== "bin/plain.bin") expect(info.etag, key).toBe(before.etag);
   }
   // A second storage on the copy (nothing remembered) reads through getStream the same.
-  const again = new FileStorage({ basePath: copyPath });
+  const again = new FileStorage({ path: copyPath });
   expect(await again.getText("notes/with-meta")).toBe("tagged");
   expect((await again.stat("notes/with-meta")).metadata).toEqual({ owner: "ana", "x-y": "1" });
   await again.close();
@@ -128,7 +128,7 @@ describe("FileStorage values survive copies of the data folder", () => {
     writeFileSync(join(dst, "same-size-b"), "cccc");
     writeFileSync(join(dst, "docs/config"), "not json any more");
     writeFileSync(join(dst, "docs/typed.txt"), "other text!");
-    const s = new FileStorage({ basePath: dst });
+    const s = new FileStorage({ path: dst });
     const b = await s.get("same-size-b");
     expect(b).toBeInstanceOf(Uint8Array);
     expect(Buffer.from(b as Uint8Array).toString()).toBe("cccc");
@@ -147,11 +147,11 @@ describe("FileStorage values survive copies of the data folder", () => {
 
   it("in place: a file changed by another program without a copy is still detected (same size, same second)", async () => {
     const { src } = fresh();
-    const s = new FileStorage({ basePath: src });
+    const s = new FileStorage({ path: src });
     await s.put("k", "abcd", { metadata: { a: "1" } });
     expect(await s.get("k")).toBe("abcd");
     writeFileSync(join(src, "k"), "wxyz");
-    const other = new FileStorage({ basePath: src });
+    const other = new FileStorage({ path: src });
     const v = await other.get("k");
     expect(v).toBeInstanceOf(Uint8Array);
     expect((await other.stat("k")).metadata).toEqual({});

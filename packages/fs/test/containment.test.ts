@@ -71,7 +71,7 @@ const HOSTILE_KEYS: string[] = [
 ];
 
 it(`a table of ${HOSTILE_KEYS.length} hostile keys on every operation: rejected or strictly inside basePath`, async () => {
-  const storage = new FileStorage({ basePath: base, fsync: false });
+  const storage = new FileStorage({ path: base, fsync: false });
   await storage.put("safe", "safe value");
   const before = snapshot(root, base);
   let rejected = 0;
@@ -140,7 +140,7 @@ const randomKey = fc.oneof(
 );
 
 it("10,000 random keys (fast-check): each rejected with StorageValidationError or stored strictly inside basePath", async () => {
-  const storage = new FileStorage({ basePath: base, fsync: false });
+  const storage = new FileStorage({ path: base, fsync: false });
   const before = snapshot(root, base);
   let rejected = 0;
   let stored = 0;

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 const root = mkdtempSync(join(tmpdir(), "pepperpy-fs-fair-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
-const fresh = (fsync = true) => new FileStorage({ basePath: join(root, `s${++n}`), fsync });
+const fresh = (fsync = true) => new FileStorage({ path: join(root, `s${++n}`), fsync });
 const notFound = (e: unknown) => (e instanceof StorageNotFoundError ? undefined : Promise.reject(e));
 
 describe("FileStorage yields to the event loop on every operation", () => {

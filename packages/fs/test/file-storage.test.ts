@@ -12,7 +12,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (opts: { fsync?: boolean } = {}) => {
   const basePath = join(root, `s${++n}`);
-  return { basePath, storage: new FileStorage({ basePath, ...opts }) };
+  return { basePath, storage: new FileStorage({ path: basePath, ...opts }) };
 };
 
 describe("FileStorage: files hold the raw content", () => {
@@ -131,7 +131,7 @@ describe("FileStorage: the write path", () => {
     await Promise.all(keys.map((k) => storage.put(k, k, { metadata: { i: k } })));
     await storage.put("p/keep", "v");
     // Half known to this instance (records remembered), half deleted by a fresh one (lstat first).
-    const other = new FileStorage({ basePath });
+    const other = new FileStorage({ path: basePath });
     await Promise.all(keys.map((k, i) => (i % 2 ? storage : other).delete(k)));
     expect(existsSync(join(basePath, "p/q"))).toBe(false);
     expect(readdirSync(join(basePath, "p")).sort()).toEqual([".pepperpy-meta.keep", "keep"]);
@@ -353,7 +353,7 @@ describe("FileStorage: constructor", () => {
     await twoArgs.put("k", "v");
     expect(await twoArgs.get("k")).toBe("v");
     await twoArgs.close();
-    expect(new FileStorage({ basePath: path, fsync: false }).capabilities.durable).toBe(false);
+    expect(new FileStorage({ path, fsync: false }).capabilities.durable).toBe(false);
     expect(() => new FileStorage(path, { fsync: "no" as unknown as boolean })).toThrow(/Invalid option fsync/);
     // An options object and a second one: the second would be ignored, so it is refused.
     expect(() => new (FileStorage as new (...args: unknown[]) => FileStorage)({ basePath: path }, { fsync: false })).toThrow(
@@ -376,7 +376,7 @@ describe("FileStorage: constructor", () => {
     expect(typo).toBeInstanceOf(StorageConfigError);
     expect(typo.message).toBe("FileStorage options.fsnc: unknown option (did you mean fsync?) (known: clock, defaultTtl, fsync, maxSize, orphanAge, timeout)");
     // The one-object form knows basePath too; snake_case gets the code's name.
-    expect(refused(() => new FileStorage({ basePath: path, orphan_age: 5 } as never)).message).toMatch(
+    expect(refused(() => new FileStorage({ path, orphan_age: 5 } as never)).message).toMatch(
       /^FileStorage options\.orphan_age: unknown option \(in code the option is orphanAge\) \(known: basePath, clock, defaultTtl, fsync, maxSize, orphanAge, path, /,
     );
     // With a path first, a basePath among the other options would be ignored: refused.
@@ -384,7 +384,7 @@ describe("FileStorage: constructor", () => {
     expect(refused(() => new FileStorage(path, { fsync: false, nope: 1 } as never))).toMatchObject({ code: "CONFIG" });
     // Every documented option, and the common ones, still pass.
     expect(() => new FileStorage(path, { fsync: false, orphanAge: 1000, timeout: 5, maxSize: 10, defaultTtl: 1000, clock: Date.now })).not.toThrow();
-    expect(() => new FileStorage({ basePath: path, fsync: true, orphanAge: 1000 })).not.toThrow();
+    expect(() => new FileStorage({ path, fsync: true, orphanAge: 1000 })).not.toThrow();
   });
 
   it("names the base directory path in an options object, as config does; basePath, its former name, still works but not beside it", async () => {

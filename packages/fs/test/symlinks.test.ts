@@ -109,7 +109,7 @@ it("symlinks planted before operations: nothing outside is read, written, delete
 });
 
 it("symlinks swapped in while operations run: nothing outside is read, written, deleted or listed", async () => {
-  const storage = new FileStorage({ basePath: base, fsync: false });
+  const storage = new FileStorage({ path: base, fsync: false });
   const before = outsideState();
   const until = Date.now() + 2500;
   let swaps = 0;
@@ -175,7 +175,7 @@ it("symlinks swapped in while operations run: nothing outside is read, written, 
 });
 
 it("a cached directory moved outside the base while reads are in flight: calls that start after the move never follow it", async () => {
-  const storage = new FileStorage({ basePath: base, fsync: false });
+  const storage = new FileStorage({ path: base, fsync: false });
   for (let i = 0; i < 8; i++) await storage.put(`m/k${i}`, "inside");
   for (let i = 0; i < 8; i++) expect(await storage.getText(`m/k${i}`)).toBe("inside"); // cached directory and records
   const moved = join(outside, "m");

@@ -20,7 +20,7 @@ describeStorageConformance(
   async ({ clock }) => {
     const dir = await mkdtemp(join(tmpdir(), "pp-metrics-"));
     dirs.push(dir);
-    return new MetricsStorage({ backend: new FileStorage({ basePath: dir, fsync: false, clock: clock.now }), clock: clock.now });
+    return new MetricsStorage({ backend: new FileStorage({ path: dir, fsync: false, clock: clock.now }), clock: clock.now });
   },
   { skip: { "keys: accepts a key with a single 300-byte segment": "not supported by the file backend, because file names are limited to 255 bytes" } },
 );

@@ -1,3 +1,4 @@
+import { Transform } from "node:stream";
 import {
   checkOptionNames,
   type DriverContext,
@@ -12,9 +13,10 @@ import {
   type StoredEntry,
   type StoredStream,
   isStorageError,
+  redact,
   type WriteRequest,
 } from "@pepperpy/storage-core";
-import { type Attributes, context, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import { type Attributes, context, type Exception, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 
 /** The instrumentation scope spans are created under when no tracer is given. */
 export const TRACER_NAME = "@pepperpy/storage";
@@ -31,11 +33,17 @@ export const ATTR = {
   prefix: "storage.prefix",
   /** Name of the storage below the layer (`file`, `s3`, `encrypt(s3)`, …). */
   backend: "storage.backend",
-  /** Bytes read or written, when known. */
+  /**
+   * Bytes read or written, when known. For `getStream`, the bytes the stream delivered,
+   * counted until it ended, failed or was closed by its reader.
+   */
   bytes: "storage.bytes",
   /** Entries a listing page returned. */
   entries: "storage.entries",
-  /** `ok`, `not_found`, or the error's code (`TIMEOUT`, `CONFLICT`, …). */
+  /**
+   * `ok`, `not_found`, or the error's code (`TIMEOUT`, `CONFLICT`, …); for a stream its reader
+   * closed before the end, `closed`.
+   */
   outcome: "storage.outcome",
 } as const;
 
@@ -53,9 +61,34 @@ export interface TracingOptions extends LayerOptions {
 type Outcome<T> = (result: T) => { outcome: string; bytes?: number | undefined; entries?: number | undefined };
 
 /**
+ * What a span records of an error: its name, code and message, and its stack, each passed
+ * through core's {@link redact} (as the `NODE_DEBUG=pepperpy` log is), so credentials a
+ * native error put in its message (a URL with `user:password@`) never reach the tracing
+ * backend. With `recordKeys: false` a storage error's message is its detail, without the
+ * bracketed context that names the key.
+ */
+function exceptionOf(error: unknown, recordKeys: boolean): { exception: Exception; message: string } {
+  if (!(error instanceof Error)) {
+    const message = redact(String(error));
+    return { exception: message, message };
+  }
+  const full = error.message;
+  const shown = !recordKeys && isStorageError(error) ? error.detail : full;
+  const message = redact(shown);
+  let stack = error.stack;
+  if (stack !== undefined && shown !== full) stack = stack.split(full).join(shown);
+  const exception: { name: string; message: string; stack?: string; code?: string | number } = { name: error.name, message };
+  if (stack !== undefined) exception.stack = redact(stack);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") exception.code = code;
+  return { exception, message };
+}
+
+/**
  * A driver that opens one OpenTelemetry span around every call it forwards. Spans are
  * active while the call runs, so spans of instrumented libraries below (HTTP for S3, `pg`,
- * `ioredis`) nest under them.
+ * `ioredis`) nest under them. A `getStream` span stays open while the stream is read and
+ * ends when it ends, fails or is closed, with the bytes it delivered.
  */
 export class TracingDriver extends ForwardingDriver {
   private readonly tracer: Tracer;
@@ -67,11 +100,23 @@ export class TracingDriver extends ForwardingDriver {
     this.recordKeys = recordKeys;
   }
 
-  private traced<T>(ctx: DriverContext, attrs: Attributes, fn: () => Promise<T> | T, outcome: Outcome<T>): Promise<T> {
-    const span: Span = this.tracer.startSpan(`storage.${ctx.operation}`, {
+  private startSpan(ctx: DriverContext, attrs: Attributes): Span {
+    return this.tracer.startSpan(`storage.${ctx.operation}`, {
       kind: SpanKind.INTERNAL,
       attributes: { [ATTR.operation]: ctx.operation, [ATTR.backend]: this.inner.name, ...attrs },
     });
+  }
+
+  /** Marks `span` failed: the error's code as outcome, the exception and the status, redacted. */
+  private fail(span: Span, error: unknown): void {
+    span.setAttribute(ATTR.outcome, isStorageError(error) ? error.code : "IO");
+    const { exception, message } = exceptionOf(error, this.recordKeys);
+    span.recordException(exception);
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+
+  private traced<T>(ctx: DriverContext, attrs: Attributes, fn: () => Promise<T> | T, outcome: Outcome<T>): Promise<T> {
+    const span = this.startSpan(ctx, attrs);
     return context.with(trace.setSpan(context.active(), span), async () => {
       try {
         const result = await fn();
@@ -81,16 +126,48 @@ export class TracingDriver extends ForwardingDriver {
         if (o.entries !== undefined) span.setAttribute(ATTR.entries, o.entries);
         return result;
       } catch (error) {
-        const code = isStorageError(error) ? error.code : "IO";
-        span.setAttribute(ATTR.outcome, code);
-        // The message never holds a secret (errors.md); the exception event carries it.
-        span.recordException(error instanceof Error ? error : String(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        this.fail(span, error);
         throw error;
       } finally {
         span.end();
       }
     });
+  }
+
+  /**
+   * The stream of a `getStream`, passed through a counter: `span` ends when the reader has
+   * read it to the end (`ok`), when it fails (the error, as for any call) or when the reader
+   * closes it early (`closed`), with the bytes delivered so far.
+   */
+  private endWithStream(span: Span, source: StoredStream["stream"]): StoredStream["stream"] {
+    let bytes = 0;
+    let settled = false;
+    const settle = (error: unknown, outcome: "ok" | "closed" | undefined) => {
+      if (settled) return;
+      settled = true;
+      span.setAttribute(ATTR.bytes, bytes);
+      if (outcome === undefined) this.fail(span, error);
+      else span.setAttribute(ATTR.outcome, outcome);
+      span.end();
+    };
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.byteLength;
+        callback(null, chunk);
+      },
+    });
+    source.on("error", (error) => {
+      settle(error, undefined);
+      counter.destroy(error);
+    });
+    counter.on("error", (error) => settle(error, undefined));
+    counter.on("end", () => settle(undefined, "ok"));
+    counter.on("close", () => {
+      if (!source.destroyed) source.destroy();
+      settle(undefined, "closed");
+    });
+    source.pipe(counter);
+    return counter;
   }
 
   private keyAttrs(key: string): Attributes {
@@ -104,11 +181,24 @@ export class TracingDriver extends ForwardingDriver {
   }
 
   override readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
-    return this.traced(ctx, this.keyAttrs(key), () => super.readStream(key, range, ctx), (s) => {
-      if (s === undefined) return { outcome: "not_found" };
-      const from = Math.min(range.start ?? 0, s.info.size);
-      const to = range.end === undefined ? s.info.size : Math.min(range.end + 1, s.info.size);
-      return { outcome: "ok", bytes: Math.max(0, to - from) };
+    const span = this.startSpan(ctx, this.keyAttrs(key));
+    return context.with(trace.setSpan(context.active(), span), async () => {
+      let s: StoredStream | undefined;
+      try {
+        s = await super.readStream(key, range, ctx);
+      } catch (error) {
+        this.fail(span, error);
+        span.end();
+        throw error;
+      }
+      if (s === undefined) {
+        span.setAttribute(ATTR.outcome, "not_found");
+        span.end();
+        return undefined;
+      }
+      // The span lasts as long as the read: it ends with the stream, not when it opens.
+      span.addEvent("stream.open");
+      return { info: s.info, stream: this.endWithStream(span, s.stream) };
     });
   }
 
@@ -153,7 +243,9 @@ export class TracingDriver extends ForwardingDriver {
  * `storage.<operation>` after the public method the caller used (`storage.get`,
  * `storage.put`, …), with the key, the backend, the bytes moved and the outcome
  * (`ok`, `not_found` or the error code) as attributes. A failed call records the
- * exception and sets the span's status to error. Batches open one span per key
+ * exception and sets the span's status to error, with messages passed through core's
+ * `redact` (credentials in URLs, `token=…` values hidden). A `getStream` span ends when the
+ * stream ends, fails or is closed, with the bytes read. Batches open one span per key
  * (`getMany` of 3 keys: three `storage.getMany` spans); `iterate` one per page.
  *
  * It uses `@opentelemetry/api` only: with no SDK registered every span is a no-op and the

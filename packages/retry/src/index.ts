@@ -13,7 +13,8 @@ import { RetryStorage } from "./retry-storage.js";
 /**
  * Registry plugin for config `options.retry`: `{ max_retries, delay, max_delay, budget, attempt_timeout }`
  * (durations in seconds in YAML, milliseconds in code). `max_retries` is the code's name
- * (`maxRetries`), one name in both; `max`, the name before, is accepted as an alias.
+ * (`maxRetries`), one name in both; `max`, the name before, is still accepted but deprecated:
+ * it emits one `DeprecationWarning` (code `PEPPERPY_DEP_RETRY_MAX`) per process.
  */
 export const layerPlugin: LayerPlugin = {
   name: "retry",
@@ -23,6 +24,7 @@ export const layerPlugin: LayerPlugin = {
     if (options.maxRetries !== undefined && options.max !== undefined) {
       throw new StorageConfigError("storage.options.retry: give max_retries or its alias max, not both", { operation: "createStorage" });
     }
+    if (options.max !== undefined) warnMaxAlias();
     return new RetryStorage({
       backend,
       maxRetries: (options.maxRetries ?? options.max) as number | undefined,
@@ -35,3 +37,19 @@ export const layerPlugin: LayerPlugin = {
     });
   },
 };
+
+/** The code of the warning for `retry.max`, the deprecated name of `max_retries`. */
+const MAX_ALIAS_WARNING_CODE = "PEPPERPY_DEP_RETRY_MAX";
+
+/** Warns once per process (across installed copies) that config `retry.max` is deprecated. */
+function warnMaxAlias(): void {
+  const flag = Symbol.for(`@pepperpy/storage.warned.${MAX_ALIAS_WARNING_CODE}`);
+  const seen = globalThis as Record<symbol, unknown>;
+  if (seen[flag] === true) return;
+  seen[flag] = true;
+  process.emitWarning(
+    "storage.options.retry.max is deprecated: write max_retries (maxRetries in code). max still works and will be removed in the next major version.",
+    "DeprecationWarning",
+    MAX_ALIAS_WARNING_CODE,
+  );
+}
