@@ -102,6 +102,9 @@ export async function writersUnderPollingReader(
   }
 }
 
+/** The condition under which the fairness cases are skipped, for the test's name. */
+const IN_MEMORY_LABEL = "capabilities.yieldsToEventLoop = false (answers from memory in microtasks, by design)";
+
 /** Why a storage skips the fairness cases, or `undefined` when it runs them. */
 function inMemoryReason(caps: StorageCapabilities): string | undefined {
   return caps.yieldsToEventLoop === false
@@ -116,6 +119,7 @@ export const fairnessCases: ConformanceCase[] = [
   {
     name: "fairness: loops of awaited get/exists/stat/put let a 10 ms timer fire",
     skipWhen: inMemoryReason,
+    skipWhenLabel: IN_MEMORY_LABEL,
     timeout: 20_000,
     async run({ storage, key }) {
       await storage.put(key("present"), "a small value");
@@ -150,6 +154,7 @@ export const fairnessCases: ConformanceCase[] = [
   {
     name: "fairness: a reader polling a key does not stop concurrent writers",
     skipWhen: inMemoryReason,
+    skipWhenLabel: IN_MEMORY_LABEL,
     timeout: 30_000,
     async run({ storage, key }) {
       await writersUnderPollingReader(storage, key("polled"), { writes: 40, size: 256 * 1024, limitMs: 10_000 });

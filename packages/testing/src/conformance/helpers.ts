@@ -68,6 +68,8 @@ export interface ConformanceCase {
    * skipped with that reason), or `undefined` to run it.
    */
   skipWhen?: ((capabilities: StorageCapabilities) => string | undefined) | undefined;
+  /** The condition of `skipWhen` in words, shown in the test's name (`[skipped where …]`). */
+  skipWhenLabel?: string | undefined;
   /** Per-case timeout in ms (default: the runner's). */
   timeout?: number | undefined;
   run(ctx: CaseContext): Promise<void>;

@@ -114,7 +114,8 @@ export function describeStorageConformance(
       }
       const needs = c.requires;
       const wanted = needs?.value ?? true;
-      const title = needs ? `${c.name} [needs capabilities.${needs.capability} = ${wanted}]` : c.name;
+      const base = needs ? `${c.name} [needs capabilities.${needs.capability} = ${wanted}]` : c.name;
+      const title = c.skipWhenLabel ? `${base} [skipped where ${c.skipWhenLabel}]` : base;
       const real = options.expiryClock === "real";
       const ttl = real ? (options.expiryTtl ?? 1500) : 60_000;
       // Expiry cases sleep a few TTLs with the real clock.
