@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { type KeyObject, createSecretKey, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import {
@@ -6,8 +6,13 @@ import {
   BlobServiceClient,
   type BlockBlobClient,
   type ContainerClient,
+  Pipeline,
+  type PipelineOptions,
+  type RequestPolicy,
+  type RequestPolicyFactory,
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
+  type WebResource,
   generateBlobSASQueryParameters,
 } from "@azure/storage-blob";
 import {
@@ -25,6 +30,7 @@ import {
   StorageNotFoundError,
   StorageUnsupportedError,
   StorageValidationError,
+  Secret,
   type StorageCapabilities,
   type StorageDriver,
   type StoredEntry,
@@ -46,16 +52,16 @@ export interface AzureBlobStorageOptions extends BaseStorageOptions {
   container: string;
   /** Name prefix inside the container (`"app/data"`): keys are stored under it and listed relative to it. */
   prefix?: string | undefined;
-  /** A storage-account connection string (`AccountName=…;AccountKey=…` or with `SharedAccessSignature=…`). Never printed. */
-  connectionString?: string | undefined;
+  /** A storage-account connection string (`AccountName=…;AccountKey=…` or with `SharedAccessSignature=…`), as text or a `Secret`. Never printed. */
+  connectionString?: string | Secret<string> | undefined;
   /** The blob service URL, e.g. `https://myaccount.blob.core.windows.net` or Azurite's `http://127.0.0.1:10000/devstoreaccount1`. */
   url?: string | undefined;
   /** Account name, with `accountKey` (shared-key auth; needed for SAS URLs). */
   accountName?: string | undefined;
-  /** Account key (base64). Never printed. */
-  accountKey?: string | undefined;
-  /** A SAS token (`sv=…&sig=…`) appended to `url`. Never printed. */
-  sasToken?: string | undefined;
+  /** Account key (base64), as text or a `Secret`. Never printed, not even by the client's credential. */
+  accountKey?: string | Secret<string> | undefined;
+  /** A SAS token (`sv=…&sig=…`), as text or a `Secret`: added to each request's URL, never kept in the client's URLs, never printed. */
+  sasToken?: string | Secret<string> | undefined;
   /** An Azure AD credential from `@azure/identity` (for example `DefaultAzureCredential`). */
   credential?: AzureTokenCredential | undefined;
   /** A `ContainerClient` you built yourself; used as is. */
@@ -113,14 +119,92 @@ function normalizePrefix(prefix: string | undefined): string {
   return `${encodeName(trimmed)}/`;
 }
 
-/** `AccountName` and `AccountKey` of a connection string, when it has them. */
-function parseConnectionString(cs: string): { accountName?: string; accountKey?: string } {
-  const out: Record<string, string> = {};
-  for (const part of cs.split(";")) {
-    const at = part.indexOf("=");
-    if (at > 0) out[part.slice(0, at).trim().toLowerCase()] = part.slice(at + 1).trim();
+/** A string option given as text or as a `Secret`, held in a `Secret`. */
+function heldText(name: string, value: unknown): Secret<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Secret.reveal(value);
+  if (typeof text !== "string" || text.length === 0) {
+    throw new StorageConfigError(`Invalid option ${name}: expected a non-empty string or a Secret of one`, { backend: "azure-blob" });
   }
-  return { accountName: out.accountname, accountKey: out.accountkey };
+  return Secret.isSecret(value) ? (value as Secret<string>) : new Secret(text);
+}
+
+const REDACTED = "[redacted]";
+
+/**
+ * A `StorageSharedKeyCredential` whose account key is a `KeyObject` (Node's opaque key holder,
+ * which `createHmac` signs with and nothing prints) rather than the SDK's plain `Buffer`, and
+ * which prints as its account name with the key `[redacted]`. The SDK signs requests and SAS
+ * URLs with it as with its own class.
+ */
+class HeldSharedKeyCredential extends StorageSharedKeyCredential {
+  /**
+   * @param accountName - the storage account
+   * @param accountKey - the base64 key, as text or a `Secret`, or its bytes (copied)
+   */
+  constructor(accountName: string, accountKey: string | Secret<string> | Uint8Array) {
+    super(accountName, "");
+    let bytes: Buffer;
+    if (accountKey instanceof Uint8Array) {
+      bytes = Buffer.alloc(accountKey.byteLength);
+      bytes.set(accountKey);
+    } else {
+      const text = Secret.reveal(accountKey);
+      if (typeof text !== "string") throw new TypeError("accountKey: expected the base64 account key");
+      // Decoded outside Node's shared buffer pool, then wiped once the KeyObject holds it.
+      const room = Buffer.alloc(Buffer.byteLength(text, "base64"));
+      bytes = room.subarray(0, room.write(text, "base64"));
+    }
+    try {
+      if (bytes.byteLength === 0) throw new TypeError("accountKey: expected the base64 account key");
+      const key: KeyObject = createSecretKey(bytes);
+      Object.defineProperty(this, "accountKey", { value: key, enumerable: false, writable: false, configurable: false });
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /** What `JSON.stringify` shows: the account name, never the key. */
+  toJSON(): Record<string, string> {
+    return { accountName: this.accountName, accountKey: REDACTED };
+  }
+
+  [inspect.custom](): string {
+    return `HeldSharedKeyCredential { accountName: ${JSON.stringify(this.accountName)}, accountKey: ${REDACTED} }`;
+  }
+}
+
+/**
+ * A pipeline policy that adds a SAS token, held in a `Secret`, to the URL of each request as
+ * it is sent: the client and its URLs never carry the token, so printing them cannot show it.
+ */
+function sasPolicy(sas: Secret<string>): RequestPolicyFactory {
+  return {
+    create: (next: RequestPolicy): RequestPolicy => ({
+      sendRequest: (request: WebResource) => {
+        request.url = withQuery(request.url, sas.reveal());
+        return next.sendRequest(request);
+      },
+    }),
+  };
+}
+
+/** `url` with `query` added, once (a retried request keeps the URL it was given). */
+function withQuery(url: string, query: string): string {
+  if (query === "" || url.endsWith(query)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
+}
+
+/** A URL without its query, and the query (`""` when none). */
+function splitQuery(url: string): [string, string] {
+  const at = url.indexOf("?");
+  return at < 0 ? [url, ""] : [url.slice(0, at), url.slice(at + 1)];
+}
+
+/** A client for the service at `url` that signs with the SAS token (none: anonymous). */
+function sasServiceClient(url: string, sas: string, pipeline: StoragePipelineOptions): BlobServiceClient {
+  if (sas === "") return new BlobServiceClient(url, undefined, pipeline);
+  return new BlobServiceClient(url, new Pipeline([sasPolicy(new Secret(sas))], pipeline as PipelineOptions));
 }
 
 /**
@@ -148,6 +232,8 @@ export class AzureBlobDriver implements StorageDriver {
   readonly url: string;
   readonly #client: ContainerClient;
   readonly #sharedKey: StorageSharedKeyCredential | undefined;
+  /** The SAS token the requests carry (added by a pipeline policy), for copy sources. */
+  readonly #sas: Secret<string> | undefined;
   readonly #createContainer: boolean;
   #containerReady: Promise<void> | undefined;
   /** list cursor (last key of a page) → the continuation token that resumes after it. */
@@ -182,21 +268,36 @@ export class AzureBlobDriver implements StorageDriver {
       });
     }
     let service: BlobServiceClient | undefined;
+    // Credentials are held in Secrets (a KeyObject for the account key) and reach the SDK as
+    // a credential or a pipeline policy, never as text on the client or in its URLs.
     if (options.client) {
       this.#client = options.client;
       this.#sharedKey = options.client.credential instanceof StorageSharedKeyCredential ? options.client.credential : undefined;
     } else if (options.connectionString !== undefined) {
-      if (typeof options.connectionString !== "string" || options.connectionString.length === 0) {
-        throw new StorageConfigError("Invalid option connectionString: expected a non-empty string", { backend: "azure-blob" });
-      }
+      const connectionString = heldText("connectionString", options.connectionString)!;
+      let parsed: BlobServiceClient;
       try {
-        service = BlobServiceClient.fromConnectionString(options.connectionString, pipeline);
+        // Only to read the string the SDK's way (endpoint, account, key or SAS); not kept.
+        parsed = BlobServiceClient.fromConnectionString(connectionString.reveal());
       } catch {
         // The SDK's message may quote the string: say only that it is malformed.
         throw new StorageConfigError("Invalid option connectionString: not a storage-account connection string", { backend: "azure-blob" });
       }
-      const { accountName, accountKey } = parseConnectionString(options.connectionString);
-      this.#sharedKey = accountName && accountKey ? new StorageSharedKeyCredential(accountName, accountKey) : undefined;
+      const [url, sas] = splitQuery(parsed.url);
+      if (parsed.credential instanceof StorageSharedKeyCredential) {
+        const parsedKey = (parsed.credential as unknown as { accountKey: Buffer }).accountKey;
+        try {
+          this.#sharedKey = new HeldSharedKeyCredential(parsed.credential.accountName, parsedKey);
+        } catch {
+          throw new StorageConfigError("Invalid option connectionString: not a storage-account connection string", { backend: "azure-blob" });
+        } finally {
+          parsedKey.fill(0);
+        }
+        service = new BlobServiceClient(url, this.#sharedKey, pipeline);
+      } else {
+        this.#sas = sas === "" ? undefined : new Secret(sas);
+        service = sasServiceClient(url, sas, pipeline);
+      }
       this.#client = service.getContainerClient(this.container);
     } else {
       const url = options.url!;
@@ -205,15 +306,20 @@ export class AzureBlobDriver implements StorageDriver {
         throw new StorageConfigError("Options accountName and accountKey must be given together", { backend: "azure-blob" });
       }
       if (options.accountName !== undefined) {
+        const accountKey = heldText("accountKey", options.accountKey);
         try {
-          this.#sharedKey = new StorageSharedKeyCredential(options.accountName, options.accountKey!);
+          this.#sharedKey = new HeldSharedKeyCredential(options.accountName, accountKey!);
         } catch {
           throw new StorageConfigError("Invalid option accountKey: expected the base64 account key", { backend: "azure-blob" });
         }
         service = new BlobServiceClient(url, this.#sharedKey, pipeline);
-      } else if (options.sasToken !== undefined) {
-        const sas = options.sasToken.replace(/^\?/, "");
-        service = new BlobServiceClient(`${url}${url.includes("?") ? "&" : "?"}${sas}`, undefined, pipeline);
+      } else if (options.sasToken !== undefined || options.credential === undefined) {
+        // A SAS token, given as sasToken or as the URL's query (or both): added per request.
+        const [base, query] = splitQuery(url);
+        const sasToken = heldText("sasToken", options.sasToken)?.reveal().replace(/^\?/, "");
+        const sas = [query, sasToken].filter((part) => part !== undefined && part !== "").join("&");
+        this.#sas = sas === "" ? undefined : new Secret(sas);
+        service = sasServiceClient(base, sas, pipeline);
       } else {
         service = new BlobServiceClient(url, options.credential, pipeline);
       }
@@ -229,6 +335,11 @@ export class AzureBlobDriver implements StorageDriver {
 
   private blob(key: string): BlockBlobClient {
     return this.#client.getBlockBlobClient(this.prefix + encodeName(key));
+  }
+
+  /** A blob's URL as a copy source: with the SAS token, when requests carry one (the service reads the source with it). */
+  private copySource(blob: BlockBlobClient): string {
+    return this.#sas ? withQuery(blob.url, this.#sas.reveal()) : blob.url;
   }
 
   private errorContext(key: string | undefined, ctx: DriverContext) {
@@ -498,7 +609,7 @@ export class AzureBlobDriver implements StorageDriver {
       }
       await staging.commitBlockList(blockIds, { blobHTTPHeaders: params.blobHTTPHeaders, metadata: params.metadata, abortSignal: ctx.signal });
       stagingCommitted = true;
-      const poller = await blob.beginCopyFromURL(staging.url, { abortSignal: ctx.signal });
+      const poller = await blob.beginCopyFromURL(this.copySource(staging), { abortSignal: ctx.signal });
       const copied = await poller.pollUntilDone();
       if (copied.copyStatus !== undefined && copied.copyStatus !== "success") {
         throw Object.assign(new Error(`server-side copy of the staged value ended ${copied.copyStatus}`), { statusCode: 500 });
@@ -613,7 +724,7 @@ export class AzureBlobDriver implements StorageDriver {
   /** Server-side Copy Blob (content, content type and metadata). */
   async copy(from: string, to: string, ctx: DriverContext): Promise<boolean> {
     if (from === to) return (await this.stat(from, ctx)) !== undefined;
-    const source = this.blob(from).url;
+    const source = this.copySource(this.blob(from));
     const out = await this.callOrMissing(from, ctx, async (abortSignal) => {
       const poller = await this.blob(to).beginCopyFromURL(source, { abortSignal });
       return poller.pollUntilDone();

@@ -17,7 +17,7 @@ export {
 export { type AzureErrorContext, mapAzureError, redact } from "./errors.js";
 export { EXPIRES_NAME, VALUE_TYPE_NAME, decodeName, encodeName, fromAzureMetadata, toAzureMetadata } from "./names.js";
 
-import { Secret, StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
+import { type Secret, StorageConfigError, type StoragePlugin } from "@pepperpy/storage-core";
 import { AzureBlobStorage } from "./azure-blob-storage.js";
 
 /**
@@ -46,11 +46,8 @@ export const storagePlugin: StoragePlugin = {
   required: ["container"],
   create(config) {
     const str = (name: string) => config[name] as string | undefined;
-    // Secret fields arrive held in a `Secret` (never printed by the resolved config); the SDK takes the text.
-    const secret = (name: string) => {
-      const v = config[name];
-      return Secret.isSecret(v) ? (v.reveal() as string) : (v as string | undefined);
-    };
+    // Secret fields arrive held in a `Secret` (never printed by the resolved config); the storage keeps them so.
+    const secret = (name: string) => config[name] as string | Secret<string> | undefined;
     const retryLayer = config.options.retry !== undefined && config.options.retry !== false;
     if (retryLayer && config.maxAttempts !== undefined && config.maxAttempts !== 1) {
       throw new StorageConfigError("storage.max_attempts: cannot be combined with options.retry (the retry layer owns retries; the SDK then makes one attempt per request)", {

@@ -2,7 +2,14 @@ import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
-import { BlobServiceClient } from "@azure/storage-blob";
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  generateAccountSASQueryParameters,
+} from "@azure/storage-blob";
 import {
   StorageConfigError,
   StorageConflictError,
@@ -219,6 +226,39 @@ describe("errors and secrets", () => {
     await sasStorage.close();
   });
 
+  it("with a SAS token, every operation works (copy sources and staged blocks included) and neither the storage nor its client holds the token", async () => {
+    const sas = generateAccountSASQueryParameters(
+      {
+        expiresOn: new Date(Date.now() + 3_600_000),
+        permissions: AccountSASPermissions.parse("rwdlac"),
+        resourceTypes: AccountSASResourceTypes.parse("sco").toString(),
+        services: AccountSASServices.parse("b").toString(),
+      },
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).toString();
+    const sig = new URLSearchParams(sas).get("sig")!;
+    for (const storage of [
+      new AzureBlobStorage({ container, prefix: "sas-token", url: server.url, sasToken: sas, blockSize: 64 * 1024, maxAttempts: 1 }),
+      new AzureBlobStorage({ container, prefix: "sas-query", url: `${server.url}?${sas}`, blockSize: 64 * 1024, maxAttempts: 1 }),
+    ]) {
+      await storage.put("a", "one");
+      await storage.copy("a", "b");
+      await storage.move("b", "c");
+      const big = Buffer.alloc(200 * 1024, 7);
+      await storage.put("big", Readable.from([big]));
+      expect(await storage.list()).toEqual(["a", "big", "c"]);
+      expect(await storage.get("c")).toBe("one");
+      expect(Buffer.compare(await storage.getBytes("big"), big)).toBe(0);
+      await storage.deleteMany(["a", "big", "c"]);
+      expect(await storage.list()).toEqual([]);
+      for (const text of [inspect(storage, { depth: 20, showHidden: true }), inspect(storage.client, { depth: 20, showHidden: true }), storage.client.url]) {
+        expect(text).not.toContain(sig);
+        expect(text).not.toContain(encodeURIComponent(sig));
+      }
+      await storage.close();
+    }
+  });
+
   it("a malformed connection string is a StorageConfigError that does not quote it", async () => {
     const cs = `AccountName=x;AccountKey=${AZURITE_KEY};BlobEndpoint=not a url`;
     const error = await Promise.resolve()
@@ -362,6 +402,7 @@ describe("throttling, as Azure answers it over HTTP", () => {
 describe("storagePlugin (config type: azure-blob)", () => {
   it("builds an AzureBlobStorage from YAML text with the connection string from the environment", async () => {
     const config = await parseConfig(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML ${ENV} reference that the config loader interpolates
       ["storage:", "  type: azure-blob", `  container: ${container}`, "  prefix: yaml", "  connection_string: ${AZ_CS}", "  block_size: 1MiB", "  create_container: true"].join("\n"),
       { env: { AZ_CS: server.connectionString } },
     );
@@ -379,11 +420,13 @@ describe("storagePlugin (config type: azure-blob)", () => {
       "  type: azure-blob",
       `  container: ${container}`,
       "  prefix: yaml-stack",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML ${ENV} reference that the config loader interpolates
       "  connection_string: ${AZ_CS}",
       "  options:",
       "    metrics: true",
       "    cache: { size: 10 }",
       "    compression: { threshold: 0 }",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML ${ENV} reference that the config loader interpolates
       "    encryption: { key: ${STORAGE_KEY} }",
       "    retry: { max: 2, delay: 0.01 }",
     ].join("\n");

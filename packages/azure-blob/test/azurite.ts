@@ -11,10 +11,10 @@ export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2U
 
 /** A running Azurite blob service, as {@link startAzurite} returns it. */
 export interface Azurite {
-  /** `http://127.0.0.1:<port>/devstoreaccount1`. */
+  /** `http://127.0.0.1:<port>/devstoreaccount1` (or the account given to {@link startAzurite}). */
   url: string;
   port: number;
-  /** A connection string for the dev account on this server. */
+  /** A connection string for the account on this server. */
   connectionString: string;
   /** Stops the server and removes its data folder. */
   stop(): Promise<void>;
@@ -49,8 +49,12 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
 /**
  * Starts Azurite's blob service (Microsoft's Azure Storage emulator, the npm package
  * `azurite`) in a child process on a free 127.0.0.1 port with a temp data folder.
+ * With `account`, the server knows only that account and key (Azurite's `AZURITE_ACCOUNTS`),
+ * and `url` / `connectionString` name it; the key must be base64.
  */
-export async function startAzurite(opts: { startTimeout?: number } = {}): Promise<Azurite> {
+export async function startAzurite(opts: { startTimeout?: number; account?: { name: string; key: string } } = {}): Promise<Azurite> {
+  const accountName = opts.account?.name ?? AZURITE_ACCOUNT;
+  const accountKey = opts.account?.key ?? AZURITE_KEY;
   const pkg = createRequire(import.meta.url).resolve("azurite/package.json");
   const main = join(dirname(pkg), "dist", "src", "blob", "main.js");
   const location = await mkdtemp(join(tmpdir(), "pepperpy-azurite-"));
@@ -59,7 +63,10 @@ export async function startAzurite(opts: { startTimeout?: number } = {}): Promis
     const child = spawn(
       process.execPath,
       [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", location, "--silent", "--skipApiVersionCheck", "--loose"],
-      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, NODE_OPTIONS: "", ...(opts.account ? { AZURITE_ACCOUNTS: `${accountName}:${accountKey}` } : {}) },
+      },
     );
     // Never outlive the test process, even when a hook times out before stop() is reachable.
     const reap = () => child.kill("SIGKILL");
@@ -77,11 +84,11 @@ export async function startAzurite(opts: { startTimeout?: number } = {}): Promis
       await rm(location, { recursive: true, force: true });
       throw error;
     }
-    const url = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+    const url = `http://127.0.0.1:${port}/${accountName}`;
     return {
       url,
       port,
-      connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${url};`,
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=${accountName};AccountKey=${accountKey};BlobEndpoint=${url};`,
       async stop() {
         if (child.exitCode === null) {
           const exited = new Promise((r) => child.once("exit", r));

@@ -16,12 +16,12 @@ export {
 } from "./postgres-storage.js";
 export { mapPostgresError, type PostgresErrorContext } from "./errors.js";
 
-import { Secret, type StoragePlugin } from "@pepperpy/storage-core";
+import type { Secret, StoragePlugin } from "@pepperpy/storage-core";
 import { PostgresStorage } from "./postgres-storage.js";
 
-/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the client takes the text. */
-function revealed(value: unknown): string | undefined {
-  return Secret.isSecret(value) ? (value.reveal() as string) : (value as string | undefined);
+/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the storage keeps them so. */
+function secret(value: unknown): string | Secret<string> | undefined {
+  return value as string | Secret<string> | undefined;
 }
 
 /**
@@ -53,11 +53,11 @@ export const storagePlugin: StoragePlugin = {
   },
   create(config) {
     return new PostgresStorage({
-      connectionString: revealed(config.connectionString),
+      connectionString: secret(config.connectionString),
       host: config.host as string | undefined,
       port: config.port as number | undefined,
       user: config.user as string | undefined,
-      password: revealed(config.password),
+      password: secret(config.password),
       database: config.database as string | undefined,
       table: config.table as string | undefined,
       createTable: config.createTable as boolean | undefined,

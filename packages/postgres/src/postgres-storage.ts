@@ -12,6 +12,7 @@ import {
   StorageConfigError,
   StorageConflictError,
   type StorageDriver,
+  Secret,
   type StoredEntry,
   type ValueType,
   type WriteRequest,
@@ -33,13 +34,16 @@ export const DEFAULT_TABLE = "pepperpy_storage";
 
 /** Options of {@link PostgresStorage}. */
 export interface PostgresStorageOptions extends BaseStorageOptions {
-  /** `postgres://user:password@host:port/database?sslmode=…`; the password is never printed. */
-  connectionString?: string | undefined;
+  /**
+   * `postgres://user:password@host:port/database?sslmode=…`, as text or a `Secret`. Held in a
+   * `Secret` and revealed only to each new connection: never printed, and not kept on the pool.
+   */
+  connectionString?: string | Secret<string> | undefined;
   host?: string | undefined;
   port?: number | undefined;
   user?: string | undefined;
-  /** Never printed. */
-  password?: string | undefined;
+  /** As text or a `Secret`; held in a `Secret`, revealed only while a connection authenticates, never printed. */
+  password?: string | Secret<string> | undefined;
   database?: string | undefined;
   /** The table, optionally schema-qualified (`storage.values`); default `pepperpy_storage`. */
   table?: string | undefined;
@@ -99,6 +103,82 @@ export function redactConnectionString(url: string): string {
   }
 }
 
+/** A string option given as text or as a `Secret`, held in a `Secret`. */
+function heldText(name: string, value: unknown): Secret<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Secret.reveal(value);
+  if (typeof text !== "string") throw new StorageConfigError(`Invalid option ${name}: expected a string or a Secret of one`, { backend: "postgres" });
+  return Secret.isSecret(value) ? (value as Secret<string>) : new Secret(text);
+}
+
+/**
+ * A `pg.Client` class whose connections get the connection string and the password from
+ * `Secret`s: the pool's options hold neither, and each client keeps its password in a
+ * `Secret` that its `password` property shows, revealing the text only while `connect` runs
+ * (when `pg` authenticates with it). So neither the pool nor its clients print a credential.
+ */
+function secretHoldingClient(base: typeof pg.Client, connectionString: Secret<string> | undefined, password: Secret<string> | undefined): typeof pg.Client {
+  return class SecretHoldingClient extends base {
+    #connecting = 0;
+
+    constructor(config?: pg.ClientConfig) {
+      const settings: pg.ClientConfig = { ...config, password: password?.reveal() ?? config?.password };
+      if (connectionString) settings.connectionString = connectionString.reveal();
+      super(settings);
+      // pg resolved the password from the settings (the connection string wins, then
+      // `password`, then PGPASSWORD) and stores the text, or later the result of a password
+      // function, on the client and its connection parameters: keep it in a Secret instead.
+      const self = this as unknown as { password: unknown; connectionParameters?: object };
+      const hold = (value: unknown) => (typeof value === "string" ? new Secret(value) : value);
+      let held = hold(self.password);
+      // The text only while `connect` runs, when pg (or libpq, for pg-native) authenticates with it.
+      const property: PropertyDescriptor = {
+        configurable: true,
+        enumerable: false,
+        get: () => (this.#connecting > 0 && Secret.isSecret(held) ? held.reveal() : held),
+        set: (value: unknown) => {
+          held = hold(value);
+        },
+      };
+      Object.defineProperty(this, "password", property);
+      if (self.connectionParameters) Object.defineProperty(self.connectionParameters, "password", property);
+    }
+
+    override connect(): Promise<pg.Client>;
+    override connect(callback: (err: Error) => void): void;
+    override connect(callback?: (err: Error) => void): Promise<pg.Client> | undefined {
+      this.#connecting++;
+      let done = false;
+      const finish = () => {
+        if (!done) this.#connecting--;
+        done = true;
+      };
+      try {
+        if (callback) {
+          super.connect((err: Error) => {
+            finish();
+            callback(err);
+          });
+          return;
+        }
+        return super.connect().then(
+          (client) => {
+            finish();
+            return client;
+          },
+          (error: unknown) => {
+            finish();
+            throw error;
+          },
+        );
+      } catch (error) {
+        finish();
+        throw error;
+      }
+    }
+  };
+}
+
 /**
  * The smallest string above every string that starts with `prefix`, in code-point order
  * (`undefined` when there is none): the last code point plus one.
@@ -151,13 +231,18 @@ export class PostgresDriver implements StorageDriver {
   readonly #ownsPool: boolean;
   readonly #createTable: boolean;
   readonly #where: string;
+  /** The storage's clock (epoch ms): every expiry judgement compares deadlines with it. */
+  readonly #now: () => number;
   #ready: Promise<void> | undefined;
+  /** `exists`, `copy` and `move` judge expiry with the storage's clock. */
+  readonly honorsExpiry = true;
 
   constructor(options: PostgresStorageOptions = {}) {
     if (typeof options !== "object" || options === null) throw new StorageConfigError("PostgresStorage needs options", { backend: "postgres" });
     this.table = options.table ?? DEFAULT_TABLE;
     this.#sql = quoteTable(this.table).sql;
     this.#createTable = options.createTable ?? true;
+    this.#now = typeof options.clock === "function" ? options.clock : Date.now;
     for (const name of ["poolSize", "connectionTimeout", "statementTimeout", "port"] as const) {
       const v = options[name];
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new StorageConfigError(`Invalid option ${name}: expected a positive integer`, { backend: "postgres" });
@@ -167,24 +252,30 @@ export class PostgresDriver implements StorageDriver {
       this.#ownsPool = false;
       this.#where = "a caller's pool";
     } else {
+      const { connectionString: poolConnectionString, password: poolPassword, Client: poolClient, ...poolConfig } = options.poolConfig ?? {};
+      const connectionString = heldText("connectionString", options.connectionString ?? poolConnectionString);
+      // A password function in poolConfig (pg's own way to supply one) is passed on as is.
+      const passwordFunction = options.password === undefined && typeof poolPassword === "function" ? poolPassword : undefined;
+      const password = passwordFunction ? undefined : heldText("password", options.password ?? poolPassword);
       const config: pg.PoolConfig = {
         application_name: "pepperpy-storage",
-        ...options.poolConfig,
+        ...poolConfig,
         max: options.poolSize ?? 10,
         connectionTimeoutMillis: options.connectionTimeout ?? 10_000,
+        // The credentials reach each connection through this class, never the pool's options.
+        Client: secretHoldingClient((poolClient as typeof pg.Client | undefined) ?? pg.Client, connectionString, password),
       };
-      if (options.connectionString !== undefined) config.connectionString = options.connectionString;
+      if (passwordFunction) config.password = passwordFunction;
       if (options.host !== undefined) config.host = options.host;
       if (options.port !== undefined) config.port = options.port;
       if (options.user !== undefined) config.user = options.user;
-      if (options.password !== undefined) config.password = options.password;
       if (options.database !== undefined) config.database = options.database;
       if (options.statementTimeout !== undefined) config.statement_timeout = options.statementTimeout;
       this.#pool = new pg.Pool(config);
       this.#ownsPool = true;
       this.#where =
-        options.connectionString !== undefined
-          ? redactConnectionString(options.connectionString)
+        connectionString !== undefined
+          ? redactConnectionString(connectionString.reveal())
           : `postgres://${options.user ?? "(default user)"}@${options.host ?? "localhost"}:${options.port ?? 5432}/${options.database ?? ""}`;
     }
     // An idle connection the server closed (a restart) is reported here; without a listener
@@ -195,6 +286,11 @@ export class PostgresDriver implements StorageDriver {
   /** The pg pool (for what this API does not cover). */
   get pool(): pg.Pool {
     return this.#pool;
+  }
+
+  /** The storage clock's instant, the one every expiry judgement in SQL compares with (a query parameter, never the server's `now()`). */
+  #clockNow(): Date {
+    return new Date(this.#now());
   }
 
   /** Creates the table once per driver; concurrent creators are serialized by an advisory lock. */
@@ -249,7 +345,7 @@ export class PostgresDriver implements StorageDriver {
       key,
       ctx,
       `SELECT value, ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-      [key, new Date()],
+      [key, this.#clockNow()],
     );
     const row = res.rows[0];
     return row && { info: this.#info(key, row), data: row.value };
@@ -258,14 +354,14 @@ export class PostgresDriver implements StorageDriver {
   async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
     const res = await this.#query<InfoRow>(key, ctx, `SELECT ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [
       key,
-      new Date(),
+      this.#clockNow(),
     ]);
     const row = res.rows[0];
     return row && this.#info(key, row);
   }
 
   async exists(key: string, ctx: DriverContext): Promise<boolean> {
-    const res = await this.#query(key, ctx, `SELECT 1 FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [key, new Date()]);
+    const res = await this.#query(key, ctx, `SELECT 1 FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [key, this.#clockNow()]);
     return res.rowCount === 1;
   }
 
@@ -275,7 +371,8 @@ export class PostgresDriver implements StorageDriver {
     const etag = `"${randomUUID()}"`;
     const now = new Date();
     const expiresAt = req.expiresAt !== undefined ? new Date(req.expiresAt) : null;
-    const values: unknown[] = [key, data, req.valueType, req.contentType, JSON.stringify(req.metadata), etag, data.byteLength, now, expiresAt];
+    // $10: the storage's clock, which decides whether an existing row has expired.
+    const values: unknown[] = [key, data, req.valueType, req.contentType, JSON.stringify(req.metadata), etag, data.byteLength, now, expiresAt, this.#clockNow()];
     const set =
       "value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, metadata = EXCLUDED.metadata, " +
       "etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at";
@@ -284,13 +381,14 @@ export class PostgresDriver implements StorageDriver {
     if (req.ifMatch !== undefined) {
       text =
         `UPDATE ${this.#sql} SET value = $2, value_type = $3, content_type = $4, metadata = $5, etag = $6, size = $7, modified = $8, expires_at = $9 ` +
-        "WHERE key = $1 AND etag = $10 AND (expires_at IS NULL OR expires_at > $8)";
+        "WHERE key = $1 AND etag = $11 AND (expires_at IS NULL OR expires_at > $10)";
       values.push(req.ifMatch);
     } else if (req.ifNoneMatch === "*") {
       // Only an expired row may be replaced: for every reader it is already gone.
-      text = `${insert} ON CONFLICT (key) DO UPDATE SET ${set} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $8`;
+      text = `${insert} ON CONFLICT (key) DO UPDATE SET ${set} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $10`;
     } else {
       text = `${insert} ON CONFLICT (key) DO UPDATE SET ${set}`;
+      values.pop(); // an unconditional write judges no expiry
     }
     const res = await this.#query(key, ctx, text, values, true);
     if (res.rowCount !== 1) {
@@ -329,10 +427,10 @@ export class PostgresDriver implements StorageDriver {
       to,
       ctx,
       `INSERT INTO ${this.#sql} (key, value, value_type, content_type, metadata, etag, size, modified, expires_at) ` +
-        `SELECT $2, value, value_type, content_type, metadata, $3, size, $4, expires_at FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $4) ` +
+        `SELECT $2, value, value_type, content_type, metadata, $3, size, $4, expires_at FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $5) ` +
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, " +
         "metadata = EXCLUDED.metadata, etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at",
-      [from, to, `"${randomUUID()}"`, new Date()],
+      [from, to, `"${randomUUID()}"`, new Date(), this.#clockNow()],
       true,
     );
     return res.rowCount === 1;
@@ -344,12 +442,12 @@ export class PostgresDriver implements StorageDriver {
     const res = await this.#query(
       to,
       ctx,
-      `WITH src AS (DELETE FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $4) RETURNING *) ` +
+      `WITH src AS (DELETE FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $5) RETURNING *) ` +
         `INSERT INTO ${this.#sql} (key, value, value_type, content_type, metadata, etag, size, modified, expires_at) ` +
         "SELECT $2, value, value_type, content_type, metadata, $3, size, $4, expires_at FROM src " +
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type, content_type = EXCLUDED.content_type, " +
         "metadata = EXCLUDED.metadata, etag = EXCLUDED.etag, size = EXCLUDED.size, modified = EXCLUDED.modified, expires_at = EXCLUDED.expires_at",
-      [from, to, `"${randomUUID()}"`, new Date()],
+      [from, to, `"${randomUUID()}"`, new Date(), this.#clockNow()],
       true,
     );
     return res.rowCount === 1;
@@ -357,7 +455,7 @@ export class PostgresDriver implements StorageDriver {
 
   async list(prefix: string, page: ListPageRequest, ctx: DriverContext): Promise<ListPage> {
     const where = ["(expires_at IS NULL OR expires_at > $1)"];
-    const values: unknown[] = [new Date()];
+    const values: unknown[] = [this.#clockNow()];
     if (prefix !== "") {
       values.push(prefix);
       where.push(`key >= $${values.length}`);
@@ -435,8 +533,8 @@ const POSTGRES_OPTION_NAMES = Object.keys({
 export class PostgresStorage extends BaseStorage {
   protected declare readonly driver: PostgresDriver;
 
-  constructor(options: PostgresStorageOptions | string = {}) {
-    const opts: PostgresStorageOptions = typeof options === "string" ? { connectionString: options } : options;
+  constructor(options: PostgresStorageOptions | string | Secret<string> = {}) {
+    const opts: PostgresStorageOptions = typeof options === "string" || Secret.isSecret(options) ? { connectionString: options as string | Secret<string> } : options;
     checkOptionNames(opts, POSTGRES_OPTION_NAMES, "PostgresStorage");
     if (opts.maxSize !== undefined && opts.maxSize > MAX_VALUE_BYTES) {
       throw new StorageConfigError(`Invalid option maxSize: PostgresStorage stores values up to ${MAX_VALUE_BYTES} bytes (256 MiB)`, { backend: "postgres" });

@@ -7,6 +7,7 @@ import {
   StorageConfigError,
   StorageConflictError,
   type StorageError,
+  StorageNotFoundError,
   StoragePermissionError,
   StorageTimeoutError,
   StorageUnavailableError,
@@ -147,6 +148,49 @@ describePostgres("PostgresStorage on a real PostgreSQL", () => {
     expect(await storage.list()).toEqual(["p/c", "p/later", "p/never", "q/a"]);
     await driver.close();
     await storage.close();
+  });
+
+  it("judges expiry by the storage's clock (option clock), never the machine's: reads, listings, conditional writes, copies and purgeExpired", async () => {
+    const hour = 3_600_000;
+    const ttl = 10 * 60_000;
+    const machine = pgStorageFor(server.server, { table: "clock" });
+    const ahead = pgStorageFor(server.server, { table: "clock", clock: () => Date.now() + hour });
+    const behind = pgStorageFor(server.server, { table: "clock", clock: () => Date.now() - hour });
+
+    // Deadline in 10 min by the machine's clock: already past for the storage an hour ahead.
+    await machine.put("a/kept", "no deadline");
+    const { etag } = await machine.put("a/x", "x", { ttl });
+    await machine.put("a/y", "y", { ttl });
+    await expect(ahead.get("a/x")).rejects.toBeInstanceOf(StorageNotFoundError);
+    await expect(ahead.stat("a/x")).rejects.toBeInstanceOf(StorageNotFoundError);
+    expect(await ahead.exists("a/x")).toBe(false);
+    expect(await ahead.list("a/")).toEqual(["a/kept"]);
+    await expect(ahead.copy("a/x", "a/copy")).rejects.toBeInstanceOf(StorageNotFoundError);
+    await expect(ahead.put("a/x", "swapped", { ifMatch: etag })).rejects.toBeInstanceOf(StorageConflictError);
+    await ahead.put("a/y", "created", { ifNoneMatch: "*" });
+    expect(await machine.get("a/y")).toBe("created");
+    expect(await machine.get("a/x")).toBe("x");
+    expect(await ahead.purgeExpired("a/")).toBe(1);
+    expect(await machine.list("a/")).toEqual(["a/kept", "a/y"]);
+
+    // Deadline 50 min ago by the machine's clock: 10 min ahead for the storage an hour behind.
+    await behind.put("b/x", "x", { ttl });
+    const { rows } = await raw.query("SELECT expires_at < now() AS past FROM clock WHERE key = 'b/x'");
+    expect(rows[0].past).toBe(true);
+    expect(await behind.get("b/x")).toBe("x");
+    expect(await behind.exists("b/x")).toBe(true);
+    expect((await behind.stat("b/x")).expiresAt!.getTime()).toBeLessThan(Date.now());
+    expect(await behind.list("b/")).toEqual(["b/x"]);
+    await expect(behind.put("b/x", "replaced", { ifNoneMatch: "*" })).rejects.toBeInstanceOf(StorageConflictError);
+    await behind.put("b/x", "swapped", { ifMatch: (await behind.stat("b/x")).etag, ttl });
+    await behind.copy("b/x", "b/copy");
+    await behind.move("b/copy", "b/moved");
+    expect(await behind.getMany(["b/x", "b/copy", "b/moved"])).toEqual(["swapped", undefined, "swapped"]);
+    expect(await behind.purgeExpired("b/")).toBe(0);
+    expect(await machine.list("b/")).toEqual([]);
+    expect(await machine.purgeExpired("b/")).toBe(2);
+    expect(await behind.list("b/")).toEqual([]);
+    for (const s of [machine, ahead, behind]) await s.close();
   });
 
   it("ifMatch is a compare-and-swap: of 10 concurrent swaps from one etag exactly one wins", async () => {

@@ -7,12 +7,12 @@
 export { RedisDriver, RedisStorage, type RedisStorageOptions, redactUrl } from "./redis-storage.js";
 export { mapRedisError, type RedisErrorContext } from "./errors.js";
 
-import { Secret, type StoragePlugin } from "@pepperpy/storage-core";
+import type { Secret, StoragePlugin } from "@pepperpy/storage-core";
 import { RedisStorage } from "./redis-storage.js";
 
-/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the client takes the text. */
-function revealed(value: unknown): string | undefined {
-  return Secret.isSecret(value) ? (value.reveal() as string) : (value as string | undefined);
+/** Secret fields arrive held in a `Secret` (never printed by the resolved config); the storage keeps them so. */
+function secret(value: unknown): string | Secret<string> | undefined {
+  return value as string | Secret<string> | undefined;
 }
 
 /**
@@ -40,11 +40,11 @@ export const storagePlugin: StoragePlugin = {
   },
   create(config) {
     return new RedisStorage({
-      url: revealed(config.url),
+      url: secret(config.url),
       host: config.host as string | undefined,
       port: config.port as number | undefined,
       username: config.username as string | undefined,
-      password: revealed(config.password),
+      password: secret(config.password),
       db: config.db as number | undefined,
       keyPrefix: config.keyPrefix as string | undefined,
       connectTimeout: config.connectTimeout as number | undefined,

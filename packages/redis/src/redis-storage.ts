@@ -13,6 +13,7 @@ import {
   StorageConfigError,
   StorageConflictError,
   type StorageDriver,
+  Secret,
   type StoredEntry,
   type ValueType,
   type WriteRequest,
@@ -24,16 +25,16 @@ import { mapRedisError } from "./errors.js";
 
 /** Options of {@link RedisStorage}. */
 export interface RedisStorageOptions extends BaseStorageOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). */
-  url?: string | undefined;
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS), as text or a `Secret`; never printed. */
+  url?: string | Secret<string> | undefined;
   /** Host (default `127.0.0.1`), ignored with `url`. */
   host?: string | undefined;
   /** Port (default 6379), ignored with `url`. */
   port?: number | undefined;
   /** ACL user name. */
   username?: string | undefined;
-  /** Password (`AUTH`); never printed. */
-  password?: string | undefined;
+  /** Password (`AUTH`), as text or a `Secret`; held so that neither the storage nor its client prints it. */
+  password?: string | Secret<string> | undefined;
   /** Database number (default 0). */
   db?: number | undefined;
   /** Namespace of every Redis key this storage uses (default `pepperpy`); storages with different ones never see each other. */
@@ -143,6 +144,48 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** A string option given as text or as a `Secret`, held in a `Secret`. */
+function heldText(name: string, value: unknown): Secret<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Secret.reveal(value);
+  if (typeof text !== "string") throw new StorageConfigError(`Invalid option ${name}: expected a string or a Secret of one`, { backend: "redis" });
+  return Secret.isSecret(value) ? (value as Secret<string>) : new Secret(text);
+}
+
+const REDACTED = () => "[redacted]";
+
+/**
+ * A password as ioredis takes it without keeping the text: bytes (ioredis writes a `Buffer`
+ * argument of `AUTH` / `HELLO` to the socket as is) that print as `[redacted]` through
+ * `util.inspect`, `JSON.stringify` and `String()`. The bytes are allocated outside Node's
+ * shared buffer pool, so no other buffer's memory holds them.
+ */
+function passwordBytes(password: Secret<string>): Buffer {
+  const text = password.reveal();
+  const bytes = Buffer.alloc(Buffer.byteLength(text));
+  bytes.write(text);
+  Object.defineProperties(bytes, {
+    [inspect.custom]: { value: () => "Secret([redacted])" },
+    toJSON: { value: REDACTED },
+    toString: { value: REDACTED },
+    toLocaleString: { value: REDACTED },
+  });
+  return bytes;
+}
+
+/**
+ * Replaces the passwords on an ioredis client's options (from `password`, the URL, or
+ * `redisOptions`) with {@link passwordBytes}: the client reads them only when it connects,
+ * and from then on `client.options` and its connection state hold the redacted bytes.
+ */
+function holdPasswords(client: Redis): void {
+  const options = client.options as Record<string, unknown>;
+  for (const name of ["password", "sentinelPassword"]) {
+    const value = options[name];
+    if (typeof value === "string" && value !== "") options[name] = passwordBytes(new Secret(value));
+  }
+}
+
 function checkPrefix(prefix: unknown): string {
   if (prefix === undefined) return "pepperpy";
   if (typeof prefix !== "string" || prefix.length === 0 || /[{}\s]/.test(prefix)) {
@@ -202,12 +245,16 @@ export class RedisDriver implements StorageDriver {
       };
       if (options.host !== undefined) settings.host = options.host;
       if (options.port !== undefined) settings.port = options.port;
+      const url = heldText("url", options.url);
+      const password = heldText("password", options.password);
       if (options.username !== undefined) settings.username = options.username;
-      if (options.password !== undefined) settings.password = options.password;
+      if (password !== undefined) settings.password = password.reveal();
       if (options.db !== undefined) settings.db = options.db;
-      this.#client = (options.url !== undefined ? new Redis(options.url, settings) : new Redis(settings)) as ScriptedRedis;
+      // ioredis parses the URL and keeps only its parts; the password is held right after.
+      this.#client = (url !== undefined ? new Redis(url.reveal(), settings) : new Redis(settings)) as ScriptedRedis;
+      holdPasswords(this.#client);
       this.#ownsClient = true;
-      this.#where = options.url !== undefined ? redactUrl(options.url) : `redis://${options.host ?? "127.0.0.1"}:${options.port ?? 6379}/${options.db ?? 0}`;
+      this.#where = url !== undefined ? redactUrl(url.reveal()) : `redis://${options.host ?? "127.0.0.1"}:${options.port ?? 6379}/${options.db ?? 0}`;
       // Connection errors reach callers as rejected commands; without a listener ioredis
       // would print each reconnect failure.
       this.#client.on("error", () => undefined);
@@ -219,7 +266,10 @@ export class RedisDriver implements StorageDriver {
     this.#client.defineCommand("ppDelete", { numberOfKeys: 2, lua: DELETE_SCRIPT });
   }
 
-  /** The ioredis client (for what this API does not cover). */
+  /**
+   * The ioredis client (for what this API does not cover). Its `options.password` is a
+   * redacted byte holder (see the README), never the text.
+   */
   get client(): Redis {
     return this.#client;
   }
@@ -474,8 +524,8 @@ const REDIS_OPTION_NAMES = Object.keys({
 export class RedisStorage extends BaseStorage {
   protected declare readonly driver: RedisDriver;
 
-  constructor(options: RedisStorageOptions | string = {}) {
-    const opts: RedisStorageOptions = typeof options === "string" ? { url: options } : options;
+  constructor(options: RedisStorageOptions | string | Secret<string> = {}) {
+    const opts: RedisStorageOptions = typeof options === "string" || Secret.isSecret(options) ? { url: options as string | Secret<string> } : options;
     checkOptionNames(opts, REDIS_OPTION_NAMES, "RedisStorage");
     super(new RedisDriver(opts), opts);
   }
