@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODE_LABELS, ExitCode, describeExitCodes } from "../src/exit-codes.js";
 import { formatBytes, formatRate } from "../src/format.js";
 import { describeThroughput } from "../src/progress.js";
-import { CLI_COMMAND, finish, runCli, runInProcess } from "./run-cli.js";
+import { CLI_COMMAND, SCRIPT, finish, ptyAvailable, runCli, runInProcess } from "./run-cli.js";
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -24,15 +24,35 @@ async function workdir(): Promise<string> {
 /** A raw 32-byte key as a config file holds one (no scrypt: each CLI call stays fast). */
 const RAW_KEY = `base64:${randomBytes(32).toString("base64")}`;
 
-type Stack = "plain" | "compress" | "encrypt" | "both";
+type Layers = "plain" | "compress" | "encrypt" | "both";
+/** Layers over one file storage, or a mount whose root mount is such a stack (`mount:both`). */
+type Stack = Layers | `mount:${Layers}`;
 
-/** A config file for file storage under `dir/name` with the given layers. */
-async function config(dir: string, name: string, stack: Stack, key = RAW_KEY): Promise<string> {
+/** The YAML lines of the layers of `stack`, indented under `options:` at `indent`. */
+function layerLines(stack: Layers, key: string, indent: string): string {
   const layers: string[] = [];
-  if (stack === "compress" || stack === "both") layers.push("    compression: true");
-  if (stack === "encrypt" || stack === "both") layers.push(`    encryption: { key: "${key}" }`);
+  if (stack === "compress" || stack === "both") layers.push(`${indent}compression: true`);
+  if (stack === "encrypt" || stack === "both") layers.push(`${indent}encryption: { key: "${key}" }`);
+  return layers.length ? `${indent.slice(2)}options:\n${layers.join("\n")}\n` : "";
+}
+
+/**
+ * A config file for file storage under `dir/name` with the given layers. A `mount:` stack
+ * mounts that storage at the root and a plain file storage under `dir/name-raw` at `raw/`.
+ */
+async function config(dir: string, name: string, stack: Stack, key = RAW_KEY): Promise<string> {
   const file = join(dir, `${name}.yaml`);
-  await writeFile(file, `storage:\n  type: file\n  path: ${JSON.stringify(join(dir, name))}\n${layers.length ? `  options:\n${layers.join("\n")}\n` : ""}`);
+  if (stack.startsWith("mount:")) {
+    const inner = stack.slice("mount:".length) as Layers;
+    await writeFile(
+      file,
+      "storage:\n  type: mount\n  mounts:\n" +
+        `    "":\n      type: file\n      path: ${JSON.stringify(join(dir, name))}\n${layerLines(inner, key, "        ")}` +
+        `    raw/:\n      type: file\n      path: ${JSON.stringify(join(dir, `${name}-raw`))}\n`,
+    );
+    return file;
+  }
+  await writeFile(file, `storage:\n  type: file\n  path: ${JSON.stringify(join(dir, name))}\n${layerLines(stack as Layers, key, "    ")}`);
   return file;
 }
 
@@ -67,6 +87,28 @@ describe.concurrent("sizes: ls --long, du and stat agree on the value's size; --
     expect(JSON.parse((await runInProcess(["-c", c, "stat", "c.txt", "--json", "--stored"])).out)).toMatchObject({ size: 7, storedSize: onDisk.c });
   });
 
+  it("a mount over a compressed file storage (and a plain one at raw/): every command reports the value's size", async () => {
+    const dir = await workdir();
+    const c = await config(dir, "M", "mount:compress");
+    const value = Buffer.from("x".repeat(5000));
+    expect((await runInProcess(["-c", c, "put", "docs/a.txt", "-"], { input: value })).code).toBe(0);
+    expect((await runInProcess(["-c", c, "put", "raw/b.txt", "-"], { input: "plain" })).code).toBe(0);
+    const onDisk = (await stat(join(dir, "M", "docs/a.txt"))).size;
+    expect(onDisk).toBeLessThan(5000);
+
+    expect(JSON.parse((await runInProcess(["-c", c, "stat", "docs/a.txt", "--json"])).out)).toMatchObject({ size: 5000 });
+    expect((await runInProcess(["-c", c, "ls", "--long"])).out).toMatch(/^\s+5000 {2}\S+ {2}docs\/a\.txt\n\s+5 {2}\S+ {2}raw\/b\.txt\n$/);
+    expect(JSON.parse((await runInProcess(["-c", c, "ls", "--json"])).out).map((e: { size: number }) => e.size)).toEqual([5000, 5]);
+    expect(JSON.parse((await runInProcess(["-c", c, "du", "--json"])).out)).toMatchObject({ objects: 2, bytes: 5005, sizes: "logical" });
+    expect((await runInProcess(["-c", c, "du", "--bytes", "--depth", "0"])).out).toMatch(/\n\s+5005\s+2 {2}total\n$/);
+
+    // --stored: what the mounted storage holds, the same in ls, du and stat.
+    expect((await runInProcess(["-c", c, "ls", "--long", "--stored"])).out).toMatch(new RegExp(`^\\s+${onDisk} {2}\\S+ {2}docs/a\\.txt\\n\\s+5 {2}`));
+    expect(JSON.parse((await runInProcess(["-c", c, "du", "--json", "--stored"])).out)).toMatchObject({ bytes: onDisk + 5, sizes: "stored" });
+    expect(JSON.parse((await runInProcess(["-c", c, "stat", "docs/a.txt", "--json", "--stored"])).out)).toMatchObject({ size: 5000, storedSize: onDisk });
+    expect(JSON.parse((await runInProcess(["-c", c, "stat", "raw/b.txt", "--json", "--stored"])).out)).toMatchObject({ size: 5, storedSize: 5 });
+  });
+
   it("a plain file storage: stored and logical sizes are the same", async () => {
     const dir = await workdir();
     const c = await config(dir, "P", "plain");
@@ -83,6 +125,11 @@ describe.concurrent("sync: a second run copies nothing, whatever layers either s
     ["both", "plain"],
     ["compress", "encrypt"],
     ["both", "both"],
+    ["mount:compress", "plain"],
+    ["plain", "mount:compress"],
+    ["mount:compress", "mount:compress"],
+    ["mount:both", "both"],
+    ["both", "mount:both"],
   ];
   for (const [fromStack, toStack] of pairs) {
     it(`${fromStack} -> ${toStack}`, async () => {
@@ -176,12 +223,13 @@ describe("readable numbers", () => {
   });
 });
 
-// `script` gives the CLI a pseudo-terminal, as a user's shell would.
-describe.skipIf(!existsSync("/usr/bin/script"))("progress bars (skipped without util-linux script: no pty can be made)", { timeout: 240_000 }, () => {
-  it("put, get and cp draw a bar on a terminal; none with --json, --no-progress or when stderr is a pipe", async () => {
+// `script` gives the CLI a pseudo-terminal, as a user's shell would; under CI a missing one fails.
+describe.skipIf(!ptyAvailable())("progress bars (skipped outside CI without util-linux script: no pty can be made)", { timeout: 240_000 }, () => {
+  it("put, get, cp and sync draw a bar on a terminal; none with --json, --no-progress or when stderr is a pipe", async () => {
     const cwd = await workdir();
     await config(cwd, "A", "both");
     await config(cwd, "B", "plain");
+    await config(cwd, "C", "plain");
     await writeFile(join(cwd, "big.bin"), randomBytes(3_000_000));
     const cli = CLI_COMMAND.map((a) => `'${a}'`).join(" ");
     const script = [
@@ -195,9 +243,13 @@ describe.skipIf(!existsSync("/usr/bin/script"))("progress bars (skipped without 
       `${cli} -c A.yaml --json put blobs/2.bin big.bin`,
       "echo '==no-progress=='",
       `${cli} -c A.yaml put blobs/3.bin big.bin --no-progress`,
+      "echo '==sync-json=='",
+      `${cli} --json sync --from A.yaml --to B.yaml blobs/`,
+      "echo '==sync=='",
+      `${cli} sync --from A.yaml --to C.yaml blobs/`,
       "echo '==end=='",
     ].join("; ");
-    const child = spawn("/usr/bin/script", ["-qfec", script, "/dev/null"], { cwd, env: { ...process.env, NODE_OPTIONS: "", COLUMNS: "160" } });
+    const child = spawn(SCRIPT, ["-qfec", script, "/dev/null"], { cwd, env: { ...process.env, NODE_OPTIONS: "", COLUMNS: "160" } });
     const r = await finish(child);
     expect(r.code, r.err + r.out).toBe(0);
     const section = (name: string) => r.out.slice(r.out.indexOf(`==${name}==`), r.out.indexOf("==", r.out.indexOf(`==${name}==`) + name.length + 4));
@@ -208,6 +260,12 @@ describe.skipIf(!existsSync("/usr/bin/script"))("progress bars (skipped without 
     expect(section("cp")).toMatch(/cp blobs\/big\.bin .*\d+% \| .*\/3\.00 MB/);
     expect(section("json")).not.toContain("\x1b[2K");
     expect(section("no-progress")).not.toContain("\x1b[2K");
+    // sync --json on a terminal: the JSON summary only, no bar (the same sync draws one without it).
+    const syncJson = section("sync-json").replace("==sync-json==", "").trim();
+    expect(syncJson).not.toContain("\x1b[");
+    expect(JSON.parse(syncJson)).toMatchObject({ copied: 3, copiedBytes: 9_000_000 });
+    expect(section("sync")).toMatch(/sync .*\d+% \| \d+\/3 objects \| .*\/9\.00 MB/);
+    expect(section("sync")).toContain("synced \"blobs/\" to C.yaml: 3 objects copied (9.00 MB)");
     expect(Buffer.compare(await readFile(join(cwd, "out.bin")), await readFile(join(cwd, "big.bin")))).toBe(0);
     // Piped (no terminal): nothing but the summary.
     const piped = await runCli(["-c", "A.yaml", "put", "blobs/4.bin", "big.bin"], { cwd });

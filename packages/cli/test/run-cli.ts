@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -78,4 +79,19 @@ export async function runInProcess(args: readonly string[], opts: { input?: stri
   });
   const stdout = Buffer.concat(out);
   return { code, signal: null, stdout, out: stdout.toString("utf8"), err: Buffer.concat(err).toString("utf8") };
+}
+
+/** util-linux `script`: runs a command on a pseudo-terminal, as a user's shell would, for the progress-bar tests. */
+export const SCRIPT = "/usr/bin/script";
+
+/**
+ * Whether {@link SCRIPT} is installed. Without it the progress-bar tests are skipped by name
+ * outside CI; under CI (`CI=true`) a missing `script` fails the test file, never a silent skip.
+ */
+export function ptyAvailable(): boolean {
+  if (existsSync(SCRIPT)) return true;
+  if (process.env.CI === "true") {
+    throw new Error(`${SCRIPT} is not installed but CI=true: the progress-bar tests need a pty (apt-get install -y bsdutils, or util-linux)`);
+  }
+  return false;
 }

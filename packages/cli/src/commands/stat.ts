@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { type CommandContext, infoJSON, out, printJSON } from "../context.js";
 import { formatBytes, formatDate } from "../format.js";
-import { innermost } from "../sizes.js";
+import { listsStoredSizes, storedSize } from "../sizes.js";
 
 /** `stat KEY [--stored]`: the value's info; `--stored` adds the size the backend holds. */
 export function registerStat(program: Command, ctx: CommandContext): void {
@@ -13,8 +13,8 @@ export function registerStat(program: Command, ctx: CommandContext): void {
     .action(async (key: string, opts: { stored?: boolean }) => {
       const storage = await ctx.open(ctx.configFile());
       const info = await storage.stat(key, { signal: ctx.signal });
-      const backend = innermost(storage);
-      const stored = opts.stored ? (backend === storage ? info.size : (await backend.stat(key, { signal: ctx.signal })).size) : undefined;
+      // Where listings report the values' sizes, the stored size is the same: no second call.
+      const stored = opts.stored ? (listsStoredSizes(storage) ? await storedSize(storage, key, { signal: ctx.signal }) : info.size) : undefined;
       if (ctx.json()) return printJSON(ctx, { ...infoJSON(info), ...(stored !== undefined ? { storedSize: stored } : {}) });
       const rows: [string, string][] = [
         ["key", info.key],
