@@ -5,6 +5,7 @@
  * @module @pepperpy/storage-postgres
  */
 export {
+  DEFAULT_READ_CHUNK_BYTES,
   DEFAULT_TABLE,
   MAX_VALUE_BYTES,
   PostgresDriver,
@@ -50,6 +51,7 @@ export const storagePlugin: StoragePlugin = {
     poolSize: "integer",
     connectionTimeout: "duration",
     statementTimeout: "duration",
+    readChunkSize: "size",
   },
   create(config) {
     return new PostgresStorage({
@@ -64,6 +66,7 @@ export const storagePlugin: StoragePlugin = {
       poolSize: config.poolSize as number | undefined,
       connectionTimeout: config.connectionTimeout as number | undefined,
       statementTimeout: config.statementTimeout as number | undefined,
+      readChunkSize: config.readChunkSize as number | undefined,
       timeout: config.timeout,
       maxSize: config.maxSize,
     });

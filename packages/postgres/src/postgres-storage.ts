@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import {
   checkOptionNames,
@@ -12,22 +13,30 @@ import {
   StorageConfigError,
   StorageConflictError,
   type StorageDriver,
+  StorageValidationError,
   Secret,
   type StoredEntry,
+  type StoredStream,
   type ValueType,
   type WriteRequest,
-  collect,
+  NEVER_ABORTED,
   compareKeys,
 } from "@pepperpy/storage-core";
 import pg from "pg";
 import { mapPostgresError } from "./errors.js";
 
 /**
- * Largest value PostgresStorage stores: 256 MiB. A `bytea` field may hold up to 1 GiB, but
- * a value travels as one protocol message and is held in memory (twice while `pg` decodes
- * its hex text form), so larger values belong in an object store.
+ * Largest value PostgresStorage stores: 256 MiB. A `bytea` field may hold up to 1 GiB; a
+ * write sends the value as one binary parameter and a read returns it as one buffer, so
+ * larger values belong in an object store. Reads never fetch a value larger than
+ * {@link DEFAULT_READ_CHUNK_BYTES} in one piece: `pg` returns `bytea` as hex text (2N + 2
+ * characters), and a value over 268,435,443 bytes would not fit in one V8 string
+ * (`buffer.constants.MAX_STRING_LENGTH`, 2^29 - 24 characters).
  */
 export const MAX_VALUE_BYTES = 256 * 1024 * 1024;
+
+/** Bytes a read fetches per query (default of the option `readChunkSize`): 4 MiB, 8 MiB of hex text. */
+export const DEFAULT_READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Default table name. */
 export const DEFAULT_TABLE = "pepperpy_storage";
@@ -59,7 +68,16 @@ export interface PostgresStorageOptions extends BaseStorageOptions {
   poolConfig?: pg.PoolConfig | undefined;
   /** Your own pool: used as is and not ended by `close()`. */
   pool?: pg.Pool | undefined;
+  /**
+   * Bytes a read fetches per query (default 4 MiB, at most 64 MiB). A larger value is read in
+   * slices (`substring(value from … for …)`): `get` in one REPEATABLE READ transaction,
+   * `getStream` slice by slice, each checked against the etag it started with.
+   */
+  readChunkSize?: number | undefined;
 }
+
+/** Upper bound of `readChunkSize`: its hex text (2N + 2 characters) stays far below V8's string limit. */
+const MAX_READ_CHUNK_BYTES = 64 * 1024 * 1024;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -217,7 +235,8 @@ interface InfoRow {
 export class PostgresDriver implements StorageDriver {
   readonly name = "postgres";
   readonly capabilities: StorageCapabilities = {
-    rangeRead: false,
+    // getStream reads only the requested range, in slices of readChunkSize.
+    rangeRead: true,
     conditionalWrite: true,
     serverSideCopy: true,
     keyIsAlsoPrefix: true,
@@ -234,6 +253,8 @@ export class PostgresDriver implements StorageDriver {
   /** The storage's clock (epoch ms): every expiry judgement compares deadlines with it. */
   readonly #now: () => number;
   #ready: Promise<void> | undefined;
+  /** Bytes fetched per query by reads. */
+  readonly #chunk: number;
   /** `exists`, `copy` and `move` judge expiry with the storage's clock. */
   readonly honorsExpiry = true;
 
@@ -243,10 +264,14 @@ export class PostgresDriver implements StorageDriver {
     this.#sql = quoteTable(this.table).sql;
     this.#createTable = options.createTable ?? true;
     this.#now = typeof options.clock === "function" ? options.clock : Date.now;
-    for (const name of ["poolSize", "connectionTimeout", "statementTimeout", "port"] as const) {
+    for (const name of ["poolSize", "connectionTimeout", "statementTimeout", "port", "readChunkSize"] as const) {
       const v = options[name];
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new StorageConfigError(`Invalid option ${name}: expected a positive integer`, { backend: "postgres" });
     }
+    if (options.readChunkSize !== undefined && options.readChunkSize > MAX_READ_CHUNK_BYTES) {
+      throw new StorageConfigError(`Invalid option readChunkSize: at most ${MAX_READ_CHUNK_BYTES} bytes (64 MiB)`, { backend: "postgres" });
+    }
+    this.#chunk = options.readChunkSize ?? DEFAULT_READ_CHUNK_BYTES;
     if (options.pool) {
       this.#pool = options.pool;
       this.#ownsPool = false;
@@ -340,15 +365,106 @@ export class PostgresDriver implements StorageDriver {
     };
   }
 
+  /**
+   * One query for a value up to `readChunkSize` bytes. A larger one (its `value` comes back
+   * NULL) is read in slices in one REPEATABLE READ transaction, so every slice comes from
+   * the same version of the row and no query returns more than one slice of hex text.
+   */
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const res = await this.#query<InfoRow & { value: Buffer }>(
+    const res = await this.#query<InfoRow & { value: Buffer | null }>(
       key,
       ctx,
-      `SELECT value, ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-      [key, this.#clockNow()],
+      `SELECT CASE WHEN size <= $3 THEN value END AS value, ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [key, this.#clockNow(), this.#chunk],
     );
     const row = res.rows[0];
-    return row && { info: this.#info(key, row), data: row.value };
+    if (!row) return undefined;
+    if (row.value !== null) return { info: this.#info(key, row), data: row.value };
+    return this.#readInSlices(key, ctx);
+  }
+
+  async #readInSlices(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
+    let client: pg.PoolClient | undefined;
+    let broken = false;
+    try {
+      client = await this.#pool.connect();
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const res = await client.query<InfoRow>(`SELECT ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`, [
+        key,
+        this.#clockNow(),
+      ]);
+      const row = res.rows[0];
+      let entry: StoredEntry | undefined;
+      if (row) {
+        const size = Number(row.size);
+        const data = Buffer.allocUnsafe(size);
+        for (let offset = 0; offset < size; offset += this.#chunk) {
+          ctx.signal.throwIfAborted();
+          const part = await client.query<{ part: Buffer }>(`SELECT substring(value from $2 for $3) AS part FROM ${this.#sql} WHERE key = $1`, [
+            key,
+            offset + 1,
+            this.#chunk,
+          ]);
+          const bytes = part.rows[0]?.part;
+          if (!bytes || bytes.byteLength !== Math.min(this.#chunk, size - offset)) throw new Error("The row changed inside a REPEATABLE READ transaction");
+          bytes.copy(data, offset);
+        }
+        entry = { info: this.#info(key, row), data };
+      }
+      await client.query("COMMIT");
+      return entry;
+    } catch (error) {
+      broken = true;
+      await client?.query("ROLLBACK").catch(() => undefined);
+      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write: false });
+    } finally {
+      // A connection that failed mid-transaction is dropped, not handed back to the pool.
+      client?.release(broken);
+    }
+  }
+
+  /**
+   * `getStream`: the range only, fetched `readChunkSize` bytes per query as the stream is
+   * read. The first slice comes with the row's info; every later one is read only while
+   * the row still has the etag the stream started with, so a value overwritten or deleted
+   * mid-stream ends it with a `StorageConflictError`, never a mix of two values.
+   */
+  async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    const from = range.start ?? 0;
+    const want = (to: number) => Math.min(this.#chunk, to - from);
+    const firstLength = range.end === undefined ? this.#chunk : want(range.end + 1);
+    const res = await this.#query<InfoRow & { part: Buffer }>(
+      key,
+      ctx,
+      `SELECT substring(value from $3 for $4) AS part, ${COLUMNS} FROM ${this.#sql} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [key, this.#clockNow(), from + 1, firstLength],
+    );
+    const row = res.rows[0];
+    if (!row) return undefined;
+    const info = this.#info(key, row);
+    const to = Math.min(range.end === undefined ? info.size : range.end + 1, info.size);
+    const first = row.part;
+    if (from >= to || from + first.byteLength >= to) return { info, stream: Readable.from([first], { objectMode: false }) };
+    const etag = row.etag;
+    const chunk = this.#chunk;
+    const readSlice = (offset: number) =>
+      this.#query<{ part: Buffer }>(key, { ...ctx, signal: NEVER_ABORTED }, `SELECT substring(value from $2 for $3) AS part FROM ${this.#sql} WHERE key = $1 AND etag = $4`, [
+        key,
+        offset + 1,
+        Math.min(chunk, to - offset),
+        etag,
+      ]);
+    async function* slices(): AsyncGenerator<Buffer> {
+      yield first;
+      for (let offset = from + first.byteLength; offset < to; offset += chunk) {
+        const bytes = (await readSlice(offset)).rows[0]?.part;
+        if (!bytes) {
+          throw new StorageConflictError("The value was overwritten or deleted while it was being streamed", { key, operation: ctx.operation, backend: "postgres" });
+        }
+        yield bytes;
+      }
+    }
+    return { info, stream: Readable.from(slices(), { objectMode: false }) };
   }
 
   async stat(key: string, ctx: DriverContext): Promise<ObjectInfo | undefined> {
@@ -366,7 +482,15 @@ export class PostgresDriver implements StorageDriver {
   }
 
   async write(key: string, req: WriteRequest, ctx: DriverContext): Promise<ObjectInfo> {
-    const data = req.body instanceof Uint8Array ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : await collect(req.body);
+    const tooLarge = (size: string) =>
+      new StorageValidationError(`Value of ${size} bytes is larger than PostgresStorage's limit (MAX_VALUE_BYTES, ${MAX_VALUE_BYTES} bytes)`, {
+        key,
+        operation: ctx.operation,
+        backend: "postgres",
+      });
+    // A per-call maxSize above the limit gets this far; what is refused here could not be read back whole.
+    if (req.body instanceof Uint8Array && req.body.byteLength > MAX_VALUE_BYTES) throw tooLarge(String(req.body.byteLength));
+    const data = req.body instanceof Uint8Array ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength) : await collectUpTo(req.body, MAX_VALUE_BYTES, tooLarge);
     ctx.signal.throwIfAborted();
     const etag = `"${randomUUID()}"`;
     const now = new Date();
@@ -515,6 +639,18 @@ export class PostgresDriver implements StorageDriver {
   }
 }
 
+/** The bytes of a stream, refusing (`tooLarge("more than max")`) once they pass `max`. */
+async function collectUpTo(source: AsyncIterable<Uint8Array>, max: number, tooLarge: (size: string) => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > max) throw tooLarge(`more than ${max}`);
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(chunks, total);
+}
+
 /**
  * A storage in one PostgreSQL table: values with their type, content type, metadata, etag
  * and expiry in one row per key, code-point key order (`COLLATE "C"`), conditional writes
@@ -527,7 +663,7 @@ export class PostgresDriver implements StorageDriver {
 /** The option names of {@link PostgresStorageOptions} besides the common ones (the compiler checks the list is complete). */
 const POSTGRES_OPTION_NAMES = Object.keys({
   connectionString: true, host: true, port: true, user: true, password: true, database: true, table: true, createTable: true, poolSize: true,
-  connectionTimeout: true, statementTimeout: true, poolConfig: true, pool: true,
+  connectionTimeout: true, statementTimeout: true, poolConfig: true, pool: true, readChunkSize: true,
 } satisfies Record<Exclude<keyof PostgresStorageOptions, keyof BaseStorageOptions>, true>);
 
 export class PostgresStorage extends BaseStorage {

@@ -20,7 +20,7 @@ import {
   collect,
   compareKeys,
 } from "@pepperpy/storage-core";
-import { Redis, type RedisOptions } from "ioredis";
+import { type ChainableCommander, Redis, type RedisOptions } from "ioredis";
 import { mapRedisError } from "./errors.js";
 
 /** Options of {@link RedisStorage}. */
@@ -132,6 +132,82 @@ const VALUE_TYPES = new Set<string>(["text", "bytes", "json"]);
 const PREFIX_END = Buffer.from([0xff]);
 /** Keys deleted per transaction by `deleteMany`. */
 const DELETE_CHUNK = 500;
+/** Commands per pipeline of reads and writes, and the value bytes at which a pipeline is sent at once. */
+const PIPELINE_COMMANDS = 1000;
+const PIPELINE_BYTES = 8 * 1024 * 1024;
+
+interface Queued {
+  add: (pipeline: ChainableCommander) => void;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Sends the reads and writes issued in one turn of the event loop as one pipeline: one
+ * socket write, one round trip. `getMany` and `putMany` call `read` / `write` for up to
+ * `concurrency` keys at once, so each wave of them becomes one pipeline (at most
+ * {@link PIPELINE_COMMANDS} commands, sent early past {@link PIPELINE_BYTES} of values).
+ * Each command keeps its own reply, error and atomicity (a write is one script), so
+ * conditional writes, expiry and metadata are decided per key as before.
+ */
+class Pipeliner {
+  readonly #client: Redis;
+  #queue: Queued[] = [];
+  #bytes = 0;
+  #scheduled = false;
+
+  constructor(client: Redis) {
+    this.#client = client;
+  }
+
+  run(add: (pipeline: ChainableCommander) => void, bytes = 0): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ add, resolve, reject });
+      this.#bytes += bytes;
+      if (this.#queue.length >= PIPELINE_COMMANDS || this.#bytes >= PIPELINE_BYTES) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After the current callbacks and their promise chains: every call of this turn joins.
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#flush();
+        });
+      }
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    this.#bytes = 0;
+    let pipeline: ChainableCommander;
+    try {
+      pipeline = this.#client.pipeline();
+      for (const queued of batch) queued.add(pipeline);
+    } catch (error) {
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((queued, i) => {
+          const result = results?.[i];
+          if (!result) queued.reject(new Error("Connection is closed."));
+          else if (result[0]) queued.reject(result[0]);
+          else queued.resolve(result[1]);
+        });
+      },
+      (error: unknown) => {
+        for (const queued of batch) queued.reject(error);
+      },
+    );
+  }
+}
+
+interface ScriptedPipeline extends ChainableCommander {
+  ppWrite(...args: (string | Buffer | number)[]): ChainableCommander;
+}
 
 /** `redis://user:secret@host` with the password replaced, for `inspect` and errors. */
 export function redactUrl(url: string): string {
@@ -220,6 +296,7 @@ export class RedisDriver implements StorageDriver {
   readonly #ownsClient: boolean;
   readonly #where: string;
   readonly #index: string;
+  readonly #pipeliner: Pipeliner;
 
   constructor(options: RedisStorageOptions = {}) {
     if (typeof options !== "object" || options === null) throw new StorageConfigError("RedisStorage needs options", { backend: "redis" });
@@ -264,6 +341,7 @@ export class RedisDriver implements StorageDriver {
     this.#client.defineCommand("ppPrune", { lua: PRUNE_SCRIPT });
     this.#client.defineCommand("ppPurge", { lua: PURGE_SCRIPT });
     this.#client.defineCommand("ppDelete", { numberOfKeys: 2, lua: DELETE_SCRIPT });
+    this.#pipeliner = new Pipeliner(this.#client);
   }
 
   /**
@@ -293,7 +371,8 @@ export class RedisDriver implements StorageDriver {
   }
 
   async read(key: string, ctx: DriverContext): Promise<StoredEntry | undefined> {
-    const h = await this.#call(key, ctx, () => this.#client.hgetallBuffer(this.valueKey(key)));
+    const valueKey = this.valueKey(key);
+    const h = (await this.#call(key, ctx, () => this.#pipeliner.run((p) => p.hgetallBuffer(valueKey)))) as Record<string, Buffer>;
     if (!h.e) return undefined;
     const data = h.d ?? Buffer.alloc(0);
     return { info: this.#info(key, (f) => h[f]?.toString("utf8") ?? null, data.byteLength), data };
@@ -343,22 +422,12 @@ export class RedisDriver implements StorageDriver {
     const written = await this.#call(
       key,
       ctx,
-      () =>
-        this.#client.ppWrite(
-          this.valueKey(key),
-          this.#index,
-          mode,
-          req.ifMatch ?? "",
-          data,
-          req.valueType,
-          req.contentType,
-          metadata,
-          etag,
-          String(now),
-          String(data.byteLength),
-          expiresAt,
-          key,
-        ),
+      () => {
+        const args = [this.valueKey(key), this.#index, mode, req.ifMatch ?? "", data, req.valueType, req.contentType, metadata, etag, String(now), String(data.byteLength), expiresAt, key];
+        // A large value goes alone, as before: a pipeline would copy it once more into its one write.
+        if (data.byteLength >= PIPELINE_BYTES) return this.#client.ppWrite(...args);
+        return this.#pipeliner.run((p) => (p as ScriptedPipeline).ppWrite(...args), data.byteLength);
+      },
       true,
     );
     if (written !== 1) {

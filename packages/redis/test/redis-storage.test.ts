@@ -133,6 +133,55 @@ describeRedis("RedisStorage on a real redis-server", () => {
     await storage.close();
   });
 
+  it("getMany and putMany send one pipeline per wave of concurrent calls: 100 keys in 1 socket write at concurrency 100, at most 7 at the default 16", async () => {
+    const storage = redisStorageFor(redis.server, { keyPrefix: "pipelined" });
+    await storage.exists("warm-up"); // connects, so the socket exists and the count starts at 0
+    const socket = (storage.client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+    const write = socket.write;
+    let writes = 0;
+    socket.write = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return Reflect.apply(write, this, args) as boolean;
+    };
+    const counted = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+      writes = 0;
+      const result = await fn();
+      return [result, writes];
+    };
+    try {
+      const keys = Array.from({ length: 100 }, (_, i) => `p/${String(i).padStart(3, "0")}`);
+      const entries = keys.map((k, i) => [k, i % 2 === 0 ? `text ${i}` : { n: i }] as const);
+      const [, putWrites] = await counted(() => storage.putMany(entries, { concurrency: 100, ttl: 60_000, metadata: { batch: "1" } }));
+      const [values, getWrites] = await counted(() => storage.getMany([...keys, "p/missing"], { concurrency: 101 }));
+      // Metadata and expiry of a pipelined write are kept per key.
+      const info = await storage.stat("p/099");
+      expect(info.metadata).toEqual({ batch: "1" });
+      expect(info.expiresAt).toBeInstanceOf(Date);
+      expect(values).toEqual([...entries.map(([, v]) => v), undefined]);
+      const [, putDefault] = await counted(() => storage.putMany(entries));
+      const [again, getDefault] = await counted(() => storage.getMany(keys));
+      expect(again).toEqual(entries.map(([, v]) => v));
+      console.log(`socket writes for 100 keys: putMany ${putWrites} / getMany ${getWrites} at concurrency 100; ${putDefault} / ${getDefault} at the default concurrency`);
+      expect([putWrites, getWrites]).toEqual([1, 1]);
+      expect(putDefault).toBeLessThanOrEqual(Math.ceil(100 / 16));
+      expect(getDefault).toBeLessThanOrEqual(Math.ceil(100 / 16));
+      // Per-key semantics stay: in one pipeline, a failed condition fails its own write only.
+      const results = await Promise.allSettled([
+        storage.put("p/000", "again", { ifNoneMatch: "*" }),
+        storage.put("p/new", "fresh", { ifNoneMatch: "*" }),
+        storage.put("p/001", "swapped", { ifMatch: (await storage.stat("p/001")).etag }),
+        storage.put("p/002", "stale", { ifMatch: '"not-the-etag"' }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled", "rejected"]);
+      expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(StorageConflictError);
+      expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(StorageConflictError);
+      expect(await storage.getMany(["p/000", "p/new", "p/001", "p/002"])).toEqual(["text 0", "fresh", "swapped", "text 2"]);
+    } finally {
+      socket.write = write;
+      await storage.close();
+    }
+  });
+
   it("ifMatch is a compare-and-swap: of 10 concurrent swaps from one etag exactly one wins", async () => {
     const storage = redisStorageFor(redis.server, { keyPrefix: "cas" });
     const { etag } = await storage.put("counter", "0");
