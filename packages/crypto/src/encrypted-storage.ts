@@ -27,12 +27,11 @@ import {
   stackOptions,
   forwardedValueType
 } from "@pepperpy/storage-core";
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import {
   CHUNK_LOG2,
   FIXED_HEADER_LENGTH,
-  type Header,
   MAGIC,
   type ScryptParams,
   MAX_HEADER_LENGTH,
@@ -42,9 +41,9 @@ import {
   hasMagic,
   headerLength,
   plaintextSize,
-  recordNonce,
 } from "./format.js";
 import { type KeyMaterial, KeyRing, objectKey } from "./keyring.js";
+import { type OpenObject, authFailed, openRecord, sealRecord } from "./record.js";
 
 /** Options of {@link EncryptedStorage}. */
 export interface EncryptedStorageOptions extends LayerOptions {
@@ -112,42 +111,40 @@ function sameVersion(a: ObjectInfo, b: ObjectInfo): boolean {
   return a.lastModified.getTime() === b.lastModified.getTime();
 }
 
-function authFailed(cause?: unknown): StorageIntegrityError {
-  return new StorageIntegrityError(
-    "Encrypted value failed authentication (tampered, truncated, wrong key, or copied from another storage key)",
-    cause === undefined ? {} : { cause },
-  );
+/** Whether two infos of one key describe the same stored bytes (size, then etag or time). */
+function sameStored(a: ObjectInfo, b: ObjectInfo): boolean {
+  return a.size === b.size && sameVersion(a, b);
 }
 
-/** One object's decryption state: its key, AAD and record geometry. */
-interface OpenObject {
-  header: Header;
-  key: Buffer;
-  aad: Buffer;
+/** Returned by a ranged read that saw the value change between its two inner reads. */
+const CHANGED = Symbol("changed");
+
+/** The records a ranged read opens, from the stored size (valid per `plaintextSize`). */
+interface RecordSpan {
+  /** Stored bytes of one full record. */
+  record: number;
+  /** Index of the last record of the value, and its stored length. */
+  lastIndex: number;
+  lastLength: number;
+  /** First and last record to open. */
+  first: number;
+  last: number;
+  /** Plaintext offset of the first record. */
+  offset: number;
 }
 
-function openRecord(obj: OpenObject, index: number, final: boolean, record: Buffer): Buffer {
-  if (record.byteLength < TAG_LENGTH || record.byteLength > obj.header.chunkSize + TAG_LENGTH) throw authFailed();
-  const cut = record.byteLength - TAG_LENGTH;
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", obj.key, recordNonce(index, final), { authTagLength: TAG_LENGTH });
-    decipher.setAAD(obj.aad);
-    decipher.setAuthTag(record.subarray(cut));
-    const plain = decipher.update(record.subarray(0, cut));
-    // final() verifies the tag; `plain` is released only after it returns.
-    decipher.final();
-    return plain;
-  } catch (error) {
-    throw authFailed(error);
-  }
+function recordSpan(storedSize: number, hLen: number, chunkSize: number, start: number, end: number | undefined): RecordSpan {
+  const record = chunkSize + TAG_LENGTH;
+  const n = storedSize - hLen;
+  const lastIndex = Math.ceil(n / record) - 1;
+  // A start past the end still opens the last record, so truncation is detected as before.
+  const first = Math.min(Math.floor(start / chunkSize), lastIndex);
+  const last = end === undefined ? lastIndex : Math.max(first, Math.min(Math.floor(end / chunkSize), lastIndex));
+  return { record, lastIndex, lastLength: n - lastIndex * record, first, last, offset: first * chunkSize };
 }
 
-function sealRecord(key: Buffer, aad: Buffer, index: number, final: boolean, chunk: Uint8Array, out: Buffer[]): void {
-  const cipher = createCipheriv("aes-256-gcm", key, recordNonce(index, final), { authTagLength: TAG_LENGTH });
-  cipher.setAAD(aad);
-  out.push(cipher.update(chunk));
-  cipher.final();
-  out.push(cipher.getAuthTag());
+function relativeEnd(end: number | undefined, span: RecordSpan): number | undefined {
+  return end === undefined ? undefined : end - span.offset;
 }
 
 /** The driver of {@link EncryptedStorage}. */
@@ -165,7 +162,8 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override get capabilities(): StorageCapabilities {
-    // Ranges are cut from decrypted data, and a copy must be re-encrypted (the key is authenticated).
+    // Ranges are cut from decrypted whole records (only those covering the range are read), and a
+    // copy must be re-encrypted (the key is authenticated).
     return { ...this.inner.capabilities, rangeRead: false, serverSideCopy: false };
   }
 
@@ -252,18 +250,28 @@ export class EncryptionDriver extends ForwardingDriver {
   }
 
   override async readStream(key: string, range: { start?: number | undefined; end?: number | undefined }, ctx: DriverContext): Promise<StoredStream | undefined> {
+    const start = range.start ?? 0;
+    if (start > 0 && this.inner.capabilities.rangeRead) {
+      // The header, then only the records covering the range. Should the value change
+      // between the two reads (twice), one inner stream below cannot mix two versions.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const result = await this.readRecords(key, start, range.end, ctx);
+        if (result !== CHANGED) return result;
+      }
+    }
     const opened = await super.readStream(key, {}, ctx);
     if (!opened) return undefined;
     const reader = new ByteReader(opened.stream);
     let obj: OpenObject;
     let size: number | undefined;
+    let hLen: number;
     try {
       await reader.fill(FIXED_HEADER_LENGTH);
       if (!hasMagic(reader.peek(Math.min(MAGIC.length, reader.buffered)))) {
         if (!this.allowPlaintext) throw this.notEncrypted();
         return { info: opened.info, stream: Readable.from(sliceRange(drain(reader), range.start, range.end), { objectMode: false }) };
       }
-      const hLen = reader.buffered >= FIXED_HEADER_LENGTH ? headerLength(reader.peek(FIXED_HEADER_LENGTH)) : FIXED_HEADER_LENGTH;
+      hLen = reader.buffered >= FIXED_HEADER_LENGTH ? headerLength(reader.peek(FIXED_HEADER_LENGTH)) : FIXED_HEADER_LENGTH;
       await reader.fill(hLen);
       obj = await this.open(key, reader.peek(Math.min(hLen, reader.buffered)));
       reader.take(hLen);
@@ -273,8 +281,77 @@ export class EncryptionDriver extends ForwardingDriver {
       await reader.close();
       throw error;
     }
-    const records = this.openStream(reader, obj);
-    return { info: { ...opened.info, size }, stream: Readable.from(sliceRange(records, range.start, range.end), { objectMode: false }) };
+    if (start === 0) {
+      const records = this.openStream(reader, obj);
+      return { info: { ...opened.info, size }, stream: Readable.from(sliceRange(records, range.start, range.end), { objectMode: false }) };
+    }
+    // Skip the records before the range without decrypting them.
+    const span = recordSpan(opened.info.size, hLen, obj.header.chunkSize, start, range.end);
+    const records = this.openRecords(reader, obj, span, span.first * span.record);
+    return { info: { ...opened.info, size }, stream: Readable.from(sliceRange(records, start - span.offset, relativeEnd(range.end, span)), { objectMode: false }) };
+  }
+
+  /**
+   * A ranged read on a backend with ranged reads: the header (one small read), then only the
+   * records covering the range (a second read). {@link CHANGED} when the value changed
+   * between the two reads. Even unnoticed (no etag, same size and time), a change could not
+   * mix versions: every object has its own key, so a record of another write fails its tag.
+   */
+  private async readRecords(key: string, start: number, end: number | undefined, ctx: DriverContext): Promise<StoredStream | undefined | typeof CHANGED> {
+    const head = await super.readStream(key, { start: 0, end: MAX_HEADER_LENGTH - 1 }, ctx);
+    if (!head) return undefined;
+    const bytes = await collect(head.stream);
+    if (!hasMagic(bytes)) {
+      if (!this.allowPlaintext) throw this.notEncrypted();
+      const plain = await super.readStream(key, { start, end }, ctx);
+      if (!plain || !sameStored(head.info, plain.info)) {
+        plain?.stream.destroy();
+        return CHANGED;
+      }
+      return plain;
+    }
+    const obj = await this.open(key, bytes);
+    const hLen = obj.header.bytes.byteLength;
+    const size = plaintextSize(head.info.size, hLen, obj.header.chunkSize);
+    if (size === undefined) throw authFailed();
+    const span = recordSpan(head.info.size, hLen, obj.header.chunkSize, start, end);
+    const from = hLen + span.first * span.record;
+    const to = hLen + span.last * span.record + (span.last === span.lastIndex ? span.lastLength : span.record) - 1;
+    const body = await super.readStream(key, { start: from, end: to }, ctx);
+    if (!body || !sameStored(head.info, body.info)) {
+      body?.stream.destroy();
+      return CHANGED;
+    }
+    const records = this.openRecords(new ByteReader(body.stream), obj, span, 0);
+    return { info: { ...body.info, size }, stream: Readable.from(sliceRange(records, start - span.offset, relativeEnd(end, span)), { objectMode: false }) };
+  }
+
+  /**
+   * Skips `skip` bytes without decrypting them, then opens records `first..last` of `span`.
+   * The record that is last by the stored size is opened as final and must end the
+   * stream; every other one as not final. So a value cut at a record boundary fails (its
+   * new last record was sealed "not final"), and a record is released only once verified.
+   */
+  private async *openRecords(reader: ByteReader, obj: OpenObject, span: RecordSpan, skip: number): AsyncGenerator<Buffer> {
+    try {
+      while (skip > 0) {
+        if (reader.buffered === 0 && !(await reader.pull())) throw authFailed();
+        // Whole chunks, no copy.
+        const n = Math.min(skip, reader.buffered);
+        reader.takeChunksKeeping(reader.buffered - n);
+        skip -= n;
+      }
+      for (let index = span.first; index <= span.last; index++) {
+        const final = index === span.lastIndex;
+        const length = final ? span.lastLength : span.record;
+        await reader.fill(final ? length + 1 : length);
+        if (reader.buffered < length || (final && reader.buffered > length)) throw authFailed();
+        const plain = openRecord(obj, index, final, reader.take(length));
+        if (plain.byteLength > 0) yield plain;
+      }
+    } finally {
+      await reader.close();
+    }
   }
 
   /**
