@@ -238,6 +238,8 @@ export class AzureBlobDriver implements StorageDriver {
   #containerReady: Promise<void> | undefined;
   /** list cursor (last key of a page) → the continuation token that resumes after it. */
   readonly #cursors = new Map<string, string>();
+  /** `requestTimeout`, when it applies (not to a given client): named in timeout errors. */
+  readonly #requestTimeout: number | undefined;
 
   constructor(options: AzureBlobStorageOptions) {
     if (typeof options !== "object" || options === null) throw new StorageConfigError("AzureBlobStorage needs options with a container", { backend: "azure-blob" });
@@ -249,6 +251,8 @@ export class AzureBlobDriver implements StorageDriver {
     checkInteger("maxAttempts", options.maxAttempts, 1, 20);
     checkInteger("requestTimeout", options.requestTimeout, 1);
     this.container = options.container;
+    // A given client keeps its own pipeline: requestTimeout applies only to clients built here.
+    this.#requestTimeout = options.client ? undefined : options.requestTimeout;
     this.prefix = normalizePrefix(options.prefix);
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.concurrency = options.concurrency ?? 4;
@@ -343,7 +347,7 @@ export class AzureBlobDriver implements StorageDriver {
   }
 
   private errorContext(key: string | undefined, ctx: DriverContext) {
-    return { container: this.container, key, operation: ctx.operation, signal: ctx.signal };
+    return { container: this.container, key, operation: ctx.operation, signal: ctx.signal, requestTimeout: this.#requestTimeout };
   }
 
   /** Creates the container once, when `createContainer` is set. */

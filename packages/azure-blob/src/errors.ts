@@ -22,6 +22,12 @@ export interface AzureErrorContext {
   operation?: string | undefined;
   /** The call's signal: an abort it caused is reported as abort or timeout. */
   signal?: AbortSignal | undefined;
+  /**
+   * The storage's `requestTimeout` option (ms), when set. The SDK sends it to the service as
+   * the request's server-side `timeout` (whole seconds); the service's `OperationTimedOut`
+   * answer names it.
+   */
+  requestTimeout?: number | undefined;
 }
 
 interface RestErrorShape {
@@ -62,7 +68,8 @@ function sanitizedCause(error: unknown): Error {
  * - 409 / 412 (`BlobAlreadyExists`, `ConditionNotMet`, leases) → {@link StorageConflictError}
  * - 403 (`AuthenticationFailed`, `AuthorizationFailure`, …) → {@link StoragePermissionError}
  * - 400 / 413 → {@link StorageValidationError}
- * - 429, 500, 503 (`ServerBusy`), other 5xx, connection refused or reset → {@link StorageUnavailableError}, retryable
+ * - 429, 500, 503 (`ServerBusy`), other 5xx, connection refused or reset → {@link StorageUnavailableError}, retryable;
+ *   a 500 `OperationTimedOut` names `requestTimeout` and its value when the storage set it
  * - an abort of the call's signal → `StorageAbortedError` / `StorageTimeoutError`
  *
  * The SDK error is kept as `cause` only as a sanitized copy (message, code, status): its
@@ -85,7 +92,11 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageEr
   if (status === 403 || status === 401) return new StoragePermissionError(`Access denied (${code || status})`, { ...o, retryable: false });
   if (status === 400 || status === 413 || status === 414) return new StorageValidationError(`Azure rejected the request (${code || status}): ${detail}`, o);
   if (status === 429 || (status !== undefined && status >= 500) || THROTTLING_CODES.has(code)) {
-    return new StorageUnavailableError(`Azure is unavailable (${code || status}): ${detail}`, { ...o, retryable: true });
+    const limit =
+      code === "OperationTimedOut" && ctx.requestTimeout !== undefined
+        ? `, the service's timeout of ${Math.floor(ctx.requestTimeout / 1000)} s set from requestTimeout ${ctx.requestTimeout} ms`
+        : "";
+    return new StorageUnavailableError(`Azure is unavailable (${code || status}${limit}): ${detail}`, { ...o, retryable: true });
   }
   const sys = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? code;
   if (NETWORK_CODES.has(sys) || /ECONNREFUSED|ECONNRESET|socket hang up/.test(detail)) {

@@ -374,6 +374,25 @@ describe("throttling, as Azure answers it over HTTP", () => {
     });
   }
 
+  it("the service's OperationTimedOut names requestTimeout and its value (sent to the service as its timeout)", async () => {
+    const proxy = await throttlingProxy(server, 500, "OperationTimedOut");
+    const storage = new AzureBlobStorage({ container, url: proxy.url, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, maxAttempts: 1, requestTimeout: 2000 });
+    try {
+      proxy.state.throttle = 1;
+      const error = await storage.get("timed/k").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageUnavailableError);
+      expect(error).toMatchObject({ retryable: true, key: "timed/k", operation: "get", backend: "azure-blob" });
+      expect((error as Error).message).toContain("Azure is unavailable (OperationTimedOut, the service's timeout of 2 s set from requestTimeout 2000 ms)");
+      expectNoSecret(`${(error as Error).message} ${inspect(error, { depth: 10, showHidden: true })}`, AZURITE_KEY);
+    } finally {
+      await storage.close();
+      await proxy.close();
+    }
+    // Without requestTimeout (the service's default timeout), no limit is named.
+    const answer = Object.assign(new Error("Operation could not be completed within the specified time."), { name: "RestError", statusCode: 500, code: "OperationTimedOut" });
+    expect(mapAzureError(answer, { container: "c" }).message).toMatch(/^Azure is unavailable \(OperationTimedOut\): Operation could not/);
+  });
+
   it("the retry layer rides out two throttled answers: the put lands once and reads back", async () => {
     const proxy = await throttlingProxy(server, 503, "ServerBusy");
     const retries: string[] = [];

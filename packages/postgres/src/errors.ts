@@ -20,6 +20,26 @@ export interface PostgresErrorContext {
   signal?: AbortSignal | undefined;
   /** The call changes data: a connection lost mid-call leaves its outcome unknown. */
   write?: boolean | undefined;
+  /** The wait for a pooled connection (ms) and the option that set it, named when it runs out. */
+  connectionTimeout?: TimeoutLimit | undefined;
+  /** The server-side `statement_timeout` (ms) and the option that set it, named when the server cancels a statement for it. */
+  statementTimeout?: TimeoutLimit | undefined;
+  /** pg's client-side `query_timeout` (ms) and the option that set it, named when a reply does not come in time. */
+  queryTimeout?: TimeoutLimit | undefined;
+}
+
+/** A configured time limit and the option that set it. */
+export interface TimeoutLimit {
+  /** The option, as the user set it (e.g. `statementTimeout`). */
+  option: string;
+  /** Its value in ms; `undefined` when unknown. */
+  ms: number | undefined;
+}
+
+/** "N ms (option)", or "option" when the value is unknown. */
+function limitText(limit: TimeoutLimit | undefined, fallback: string): string {
+  if (!limit) return fallback;
+  return limit.ms !== undefined ? `${limit.ms} ms (${limit.option})` : limit.option;
 }
 
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
@@ -33,7 +53,8 @@ const CONNECTION_TEXTS = ["Connection terminated", "Client has encountered a con
  * PostgreSQL's SQLSTATE where there is one:
  *
  * - `57014` (statement_timeout, a cancelled query), `55P03` (lock_timeout), the pool's
- *   connection timeout, `query_timeout` → {@link StorageTimeoutError}, retryable
+ *   connection timeout, `query_timeout` → {@link StorageTimeoutError}, retryable; the message
+ *   names the limit that ran out and its value (`statementTimeout`, `connectionTimeout`, …)
  * - class `08` (connection exceptions), `57P01`–`57P03` (server shutting down or starting),
  *   `53300` (too many connections), `40001` / `40P01` (serialization failure, deadlock),
  *   `ECONNREFUSED` and lost connections → {@link StorageUnavailableError}, retryable
@@ -56,7 +77,11 @@ export function mapPostgresError(error: unknown, ctx: PostgresErrorContext): Sto
 
   if (code && e.severity !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
     const server = `${message} (SQLSTATE ${code})`;
-    if (code === "57014" || code === "55P03") return new StorageTimeoutError(`PostgreSQL cancelled the statement: ${server}`, { ...base, retryable: true });
+    if (code === "57014" || code === "55P03") {
+      // 57014 is also a cancel by request (pg_cancel_backend): only the statement_timeout one names it.
+      const after = code === "57014" && /statement timeout/i.test(message) ? ` after ${limitText(ctx.statementTimeout, "the server's statement_timeout")}` : "";
+      return new StorageTimeoutError(`PostgreSQL cancelled the statement${after}: ${server}`, { ...base, retryable: true });
+    }
     if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300" || code === "40001" || code === "40P01") {
       return new StorageUnavailableError(`PostgreSQL is unavailable: ${server}${unknownOutcome}`, { ...base, retryable: true });
     }
@@ -67,10 +92,12 @@ export function mapPostgresError(error: unknown, ctx: PostgresErrorContext): Sto
     return new StorageIOError(`PostgreSQL error: ${server}`, base);
   }
   if (message.startsWith(POOL_TIMEOUT) || message.startsWith(QUERY_TIMEOUT) || code === "ETIMEDOUT") {
-    return new StorageTimeoutError(`PostgreSQL did not answer in time (${message.startsWith(POOL_TIMEOUT) ? "no pooled connection became free" : "query timeout"})${unknownOutcome}`, {
-      ...base,
-      retryable: true,
-    });
+    const why = message.startsWith(POOL_TIMEOUT)
+      ? `no pooled connection became free within ${limitText(ctx.connectionTimeout, "the pool's connectionTimeoutMillis")}`
+      : message.startsWith(QUERY_TIMEOUT)
+        ? `no reply within ${limitText(ctx.queryTimeout, "query_timeout")}`
+        : "connection timed out: ETIMEDOUT";
+    return new StorageTimeoutError(`PostgreSQL did not answer in time (${why})${unknownOutcome}`, { ...base, retryable: true });
   }
   if (code && NETWORK_CODES.has(code)) return fromNodeError(error, { key: ctx.key, operation: ctx.operation, backend: "postgres", retryable: true });
   if (CONNECTION_TEXTS.some((t) => message.startsWith(t))) {

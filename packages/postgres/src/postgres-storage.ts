@@ -23,7 +23,7 @@ import {
   compareKeys,
 } from "@pepperpy/storage-core";
 import pg from "pg";
-import { mapPostgresError } from "./errors.js";
+import { type PostgresErrorContext, mapPostgresError } from "./errors.js";
 
 /**
  * Largest value PostgresStorage stores: 256 MiB. A `bytea` field may hold up to 1 GiB; a
@@ -248,6 +248,8 @@ export class PostgresDriver implements StorageDriver {
   readonly #sql: string;
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
+  /** The option that set the pool's `statement_timeout`, if one did. */
+  readonly #statementTimeoutOption: string | undefined;
   readonly #createTable: boolean;
   readonly #where: string;
   /** The storage's clock (epoch ms): every expiry judgement compares deadlines with it. */
@@ -275,6 +277,7 @@ export class PostgresDriver implements StorageDriver {
     if (options.pool) {
       this.#pool = options.pool;
       this.#ownsPool = false;
+      this.#statementTimeoutOption = undefined;
       this.#where = "a caller's pool";
     } else {
       const { connectionString: poolConnectionString, password: poolPassword, Client: poolClient, ...poolConfig } = options.poolConfig ?? {};
@@ -298,6 +301,8 @@ export class PostgresDriver implements StorageDriver {
       if (options.statementTimeout !== undefined) config.statement_timeout = options.statementTimeout;
       this.#pool = new pg.Pool(config);
       this.#ownsPool = true;
+      this.#statementTimeoutOption =
+        options.statementTimeout !== undefined ? "statementTimeout" : poolConfig.statement_timeout !== undefined ? "poolConfig.statement_timeout" : undefined;
       this.#where =
         connectionString !== undefined
           ? redactConnectionString(connectionString.reveal())
@@ -343,12 +348,27 @@ export class PostgresDriver implements StorageDriver {
     return this.#ready;
   }
 
+  /** The pool's time limits, named by the options that set them, for timeout messages. */
+  #timeouts(): Pick<PostgresErrorContext, "connectionTimeout" | "statementTimeout" | "queryTimeout"> {
+    const o = (this.#pool as { options?: { connectionTimeoutMillis?: unknown; statement_timeout?: unknown; query_timeout?: unknown } }).options ?? {};
+    const ms = (v: unknown) => (typeof v === "number" && v > 0 ? v : undefined);
+    const own = this.#ownsPool;
+    return {
+      connectionTimeout: { option: own ? "connectionTimeout" : "the pool's connectionTimeoutMillis", ms: ms(o.connectionTimeoutMillis) },
+      statementTimeout: {
+        option: own ? (this.#statementTimeoutOption ?? "the server's statement_timeout") : ms(o.statement_timeout) ? "the pool's statement_timeout" : "the server's statement_timeout",
+        ms: ms(o.statement_timeout),
+      },
+      queryTimeout: { option: own ? "poolConfig.query_timeout" : "the pool's query_timeout", ms: ms(o.query_timeout) },
+    };
+  }
+
   async #query<R extends pg.QueryResultRow>(key: string | undefined, ctx: DriverContext, text: string, values: unknown[], write = false): Promise<pg.QueryResult<R>> {
     try {
       await this.#ensureTable();
       return await this.#pool.query<R>(text, values);
     } catch (error) {
-      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write });
+      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write, ...this.#timeouts() });
     }
   }
 
@@ -416,7 +436,7 @@ export class PostgresDriver implements StorageDriver {
     } catch (error) {
       broken = true;
       await client?.query("ROLLBACK").catch(() => undefined);
-      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write: false });
+      throw mapPostgresError(error, { key, operation: ctx.operation, signal: ctx.signal, write: false, ...this.#timeouts() });
     } finally {
       // A connection that failed mid-transaction is dropped, not handed back to the pool.
       client?.release(broken);

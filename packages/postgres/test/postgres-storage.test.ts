@@ -24,7 +24,7 @@ import { RetryStorage } from "@pepperpy/storage-retry";
 import { freePort, startPostgresServer } from "@pepperpy/storage-testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_VALUE_BYTES, PostgresDriver, PostgresStorage, createTableSql, prefixUpperBound } from "../src/index.js";
+import { MAX_VALUE_BYTES, PostgresDriver, PostgresStorage, createTableSql, mapPostgresError, prefixUpperBound } from "../src/index.js";
 import { describePostgres, pgBinDir, pgStorageFor, usePostgresServer } from "./helpers.js";
 
 async function caught(p: Promise<unknown>): Promise<StorageError> {
@@ -225,6 +225,9 @@ describePostgres("PostgresStorage on a real PostgreSQL", () => {
     expect(error).toBeInstanceOf(StorageTimeoutError);
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/57014/);
+    // The message names the limit that ran out: the option and its value.
+    expect(error.message).toContain("after 200 ms (statementTimeout)");
+    expect(error).toMatchObject({ key: "k", operation: "put", backend: "postgres" });
     expect(await storage.get("k")).toBe("old");
     await storage.close();
   });
@@ -238,11 +241,38 @@ describePostgres("PostgresStorage on a real PostgreSQL", () => {
       expect(error).toBeInstanceOf(StorageTimeoutError);
       expect(error.retryable).toBe(true);
       expect(error.message).toMatch(/no pooled connection/);
+      expect(error.message).toContain("within 200 ms (connectionTimeout)");
+      expect(error).toMatchObject({ key: "k", operation: "get", backend: "postgres" });
     } finally {
       held.release();
     }
     expect(await storage.get("k")).toBe("v");
     await storage.close();
+  });
+
+  it("a client-side query_timeout (poolConfig) that runs out names the option and its value", async () => {
+    const storage = pgStorageFor(server.server, { table: "slowreply", poolConfig: { query_timeout: 300 } });
+    await storage.put("k", "old");
+    // Another session holds the row lock: pg gives up waiting for the reply after query_timeout.
+    await raw.query("BEGIN");
+    await raw.query("SELECT * FROM slowreply WHERE key = 'k' FOR UPDATE");
+    const error = await caught(storage.put("k", "new"));
+    await raw.query("ROLLBACK");
+    expect(error).toBeInstanceOf(StorageTimeoutError);
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("no reply within 300 ms (poolConfig.query_timeout)");
+    expect(error).toMatchObject({ key: "k", operation: "put", backend: "postgres" });
+    await storage.close();
+  });
+
+  it("a cancel by request names no limit; a statement_timeout this storage did not set is named as the server's", () => {
+    const cancelled = mapPostgresError(Object.assign(new Error("canceling statement due to user request"), { code: "57014", severity: "ERROR" }), {
+      statementTimeout: { option: "statementTimeout", ms: 50 },
+    });
+    expect(cancelled.message).toMatch(/^PostgreSQL cancelled the statement: canceling statement due to user request \(SQLSTATE 57014\)/);
+    const fallback = mapPostgresError(Object.assign(new Error("canceling statement due to statement timeout"), { code: "57014", severity: "ERROR" }), {});
+    expect(fallback).toBeInstanceOf(StorageTimeoutError);
+    expect(fallback.message).toContain("cancelled the statement after the server's statement_timeout");
   });
 
   it("enforces the documented value size limit", async () => {

@@ -19,6 +19,24 @@ export interface RedisErrorContext {
   signal?: AbortSignal | undefined;
   /** The call changes data: a connection lost mid-call leaves its outcome unknown. */
   write?: boolean | undefined;
+  /** The client's command timeout (ms) and the option it was set with, named when a command times out. */
+  commandTimeout?: TimeoutLimit | undefined;
+  /** The client's connect timeout (ms) and the option it was set with, named when connecting times out. */
+  connectTimeout?: TimeoutLimit | undefined;
+}
+
+/** A configured time limit and the option that set it. */
+export interface TimeoutLimit {
+  /** The option, as the user set it (e.g. `redisOptions.commandTimeout`). */
+  option: string;
+  /** Its value in ms; `undefined` when unknown. */
+  ms: number | undefined;
+}
+
+/** " after N ms (option)", or " (option)" when the value is unknown. */
+function limitText(limit: TimeoutLimit | undefined): string {
+  if (!limit) return "";
+  return limit.ms !== undefined ? ` after ${limit.ms} ms (${limit.option})` : ` (${limit.option})`;
 }
 
 /** Redis reply error codes (the first word of an error reply) that a retry may cure. */
@@ -37,7 +55,8 @@ const CONNECTION_TEXTS = ["Connection is closed.", "Stream isn't writeable", "Co
  * - reply `NOAUTH`, `WRONGPASS`, `NOPERM` → {@link StoragePermissionError}, not retryable
  * - reply `OOM` (maxmemory reached) → {@link StorageQuotaError}
  * - reply `WRONGTYPE` → {@link StorageConfigError}: another program writes non-storage data under the key prefix
- * - `ETIMEDOUT`, ioredis `commandTimeout` → {@link StorageTimeoutError}, retryable
+ * - `ETIMEDOUT`, ioredis `commandTimeout` → {@link StorageTimeoutError}, retryable; the message
+ *   names the limit (`commandTimeout` / `connectTimeout`) and its value
  *
  * Messages carry the Redis reply code and ioredis's text, never the command's arguments,
  * so they cannot carry values or the password.
@@ -67,8 +86,13 @@ export function mapRedisError(error: unknown, ctx: RedisErrorContext): StorageEr
   if (e.name === "MaxRetriesPerRequestError") {
     return new StorageUnavailableError(`Redis is unreachable (the client is reconnecting)${unknownOutcome}`, { ...base, retryable: true });
   }
-  if (message === "Command timed out" || e.code === "ETIMEDOUT") {
-    return new StorageTimeoutError(`Redis command timed out${unknownOutcome}`, { ...base, retryable: true });
+  if (message === "Command timed out") {
+    return new StorageTimeoutError(`Redis command timed out${limitText(ctx.commandTimeout)}${unknownOutcome}`, { ...base, retryable: true });
+  }
+  if (e.code === "ETIMEDOUT") {
+    // ioredis's connect timeout is "connect ETIMEDOUT" (syscall connect); any other is the OS's.
+    const limit = message === "connect ETIMEDOUT" ? limitText(ctx.connectTimeout) : " (ETIMEDOUT)";
+    return new StorageTimeoutError(`Redis connection timed out${limit}${unknownOutcome}`, { ...base, retryable: true });
   }
   if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) {
     return fromNodeError(sanitize(error), { key: ctx.key, operation: ctx.operation, backend: "redis", retryable: true });

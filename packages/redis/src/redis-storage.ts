@@ -21,7 +21,7 @@ import {
   compareKeys,
 } from "@pepperpy/storage-core";
 import { type ChainableCommander, Redis, type RedisOptions } from "ioredis";
-import { mapRedisError } from "./errors.js";
+import { type TimeoutLimit, mapRedisError } from "./errors.js";
 
 /** Options of {@link RedisStorage}. */
 export interface RedisStorageOptions extends BaseStorageOptions {
@@ -362,11 +362,21 @@ export class RedisDriver implements StorageDriver {
     return this.#index;
   }
 
+  /** The client's time limits, as its options hold them, for timeout messages. */
+  #timeouts(): { commandTimeout: TimeoutLimit; connectTimeout: TimeoutLimit } {
+    const { commandTimeout, connectTimeout } = this.#client.options;
+    const own = this.#ownsClient;
+    return {
+      commandTimeout: { option: own ? "redisOptions.commandTimeout" : "the client's commandTimeout", ms: commandTimeout },
+      connectTimeout: { option: own ? "connectTimeout" : "the client's connectTimeout", ms: connectTimeout },
+    };
+  }
+
   async #call<T>(key: string | undefined, ctx: DriverContext, fn: () => Promise<T>, write = false): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      throw mapRedisError(error, { key, operation: ctx.operation, signal: ctx.signal, write });
+      throw mapRedisError(error, { key, operation: ctx.operation, signal: ctx.signal, write, ...this.#timeouts() });
     }
   }
 

@@ -17,7 +17,7 @@ import { RetryStorage } from "@pepperpy/storage-retry";
 import { startRedisServer } from "@pepperpy/storage-testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RedisDriver, RedisStorage } from "../src/index.js";
+import { RedisDriver, RedisStorage, mapRedisError } from "../src/index.js";
 import { describeRedis, redisBinary, redisStorageFor, useRedisServer } from "./helpers.js";
 
 /**
@@ -204,6 +204,37 @@ describeRedis("RedisStorage on a real redis-server", () => {
       expect(text).not.toContain(hex);
     }
     await storage.close();
+  });
+
+  it("a command over commandTimeout is a retryable timeout whose message names the option and its value", async () => {
+    const storage = redisStorageFor(redis.server, { keyPrefix: "slow", redisOptions: { commandTimeout: 50 } });
+    const client = new Redis({ host: redis.server.host, port: redis.server.port, commandTimeout: 80 });
+    const given = new RedisStorage({ client, keyPrefix: "slow" });
+    await storage.put("k", "v");
+    expect(await given.get("k")).toBe("v");
+    // The server holds every client's commands for 400 ms: the reads outlive their commandTimeout.
+    await raw.client("PAUSE", 400, "ALL");
+    const [own, theirs] = await Promise.all([caught(storage.get("k")), caught(given.get("k"))]);
+    for (const error of [own, theirs]) {
+      expect(error.code).toBe("TIMEOUT");
+      expect(error.retryable).toBe(true);
+      expect(error).toMatchObject({ key: "k", operation: "get", backend: "redis" });
+    }
+    expect(own.message).toBe('Redis command timed out after 50 ms (redisOptions.commandTimeout) [get "k" on redis]');
+    expect(theirs.message).toBe('Redis command timed out after 80 ms (the client\'s commandTimeout) [get "k" on redis]');
+    await expect.poll(() => storage.get("k").catch(() => "paused"), { timeout: 5000, interval: 100 }).toBe("v");
+    await storage.close();
+    await given.close();
+    client.disconnect();
+  });
+
+  it("ioredis's connect timeout names connectTimeout and its value; an OS ETIMEDOUT names none", () => {
+    const ctx = { key: "k", operation: "put", write: true, connectTimeout: { option: "connectTimeout", ms: 250 } };
+    const connect = mapRedisError(Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT", syscall: "connect" }), ctx);
+    expect(connect.code).toBe("TIMEOUT");
+    expect(connect.message).toContain("Redis connection timed out after 250 ms (connectTimeout); the write may or may not have been applied");
+    const os = mapRedisError(Object.assign(new Error("read ETIMEDOUT"), { code: "ETIMEDOUT" }), ctx);
+    expect(os.message).toContain("Redis connection timed out (ETIMEDOUT); the write may or may not have been applied");
   });
 
   it("copy and move run in Redis and keep content type, metadata and expiry", async () => {

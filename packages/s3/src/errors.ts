@@ -25,6 +25,8 @@ export interface S3ErrorContext {
   operation?: string | undefined;
   /** The signal of the call: an abort it caused is reported as abort or timeout, never as a network error. */
   signal?: AbortSignal | undefined;
+  /** The storage's `requestTimeout` option (ms), when set: named in the message of a timeout it caused. */
+  requestTimeout?: number | undefined;
 }
 
 /** The fields of an AWS SDK v3 error this mapper reads. */
@@ -82,7 +84,8 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT
  *   on an SDK retry (attempt > 1) → {@link StorageOutcomeUnknownError}, since the earlier
  *   attempt may have been applied and caused the failed condition
  * - 429, 503 `SlowDown`, 500 / 502 / 504, other 5xx → {@link StorageUnavailableError}, retryable
- * - socket timeouts, `RequestTimeout` → {@link StorageTimeoutError}, retryable
+ * - socket timeouts, `RequestTimeout` → {@link StorageTimeoutError}, retryable; the message
+ *   names the limit: `requestTimeout` and its value, or the SDK's own timeout and its value
  * - `ECONNREFUSED`, `ECONNRESET` / `socket hang up` (even when the SDK names it
  *   `TimeoutError`), `EPIPE`, … → {@link StorageUnavailableError}, retryable; a connection
  *   that was never made is marked `applied: false`
@@ -141,7 +144,8 @@ export function mapS3Error(error: unknown, ctx: S3ErrorContext): StorageError {
     return new StorageUnavailableError("S3 connection failed (socket hang up)", { ...base, retryable: true });
   }
   if (code === "TimeoutError" || code === "RequestTimeout" || code === "RequestTimeoutException" || code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT") {
-    return new StorageTimeoutError(`S3 request timed out (${label})`, { ...base, retryable: true });
+    const limit = timeoutLimit(e, code, status, ctx);
+    return new StorageTimeoutError(`S3 request timed out${limit.after} (${[limit.which, label].filter(Boolean).join("; ")})`, { ...base, retryable: true });
   }
   if ((code !== undefined && (THROTTLING_CODES.has(code) || TRANSIENT_CODES.has(code))) || status === 429 || (status !== undefined && status >= 500)) {
     return new StorageUnavailableError(`S3 is unavailable or throttling (${label}${requestId})`, { ...base, retryable: true });
@@ -160,6 +164,32 @@ export function mapS3Error(error: unknown, ctx: S3ErrorContext): StorageError {
   }
   const retryable = e.$retryable !== undefined;
   return new StorageIOError(`S3 request failed (${label || "unknown error"}${requestId})`, { ...base, retryable });
+}
+
+/**
+ * The limit a timeout ran into, for its message: the storage's `requestTimeout` (the SDK's
+ * connection and socket timeouts are set from it), else the limit the SDK's HTTP handler
+ * states in its own text (its default socket timeout, or one set in `clientConfig` or on a
+ * given client), else S3's own idle timeout for its `RequestTimeout` answer.
+ */
+function timeoutLimit(e: SdkErrorShape, code: string | undefined, status: number | undefined, ctx: S3ErrorContext): { after: string; which: string | undefined } {
+  if (status !== undefined) return { after: "", which: code === "RequestTimeout" || code === "RequestTimeoutException" ? "S3's own idle-connection timeout" : undefined };
+  // ETIMEDOUT and the like without the handler's TimeoutError: the OS gave up, no option of ours.
+  if (e.name !== "TimeoutError") return { after: "", which: undefined };
+  if (ctx.requestTimeout !== undefined) return { after: ` after ${ctx.requestTimeout} ms`, which: "requestTimeout" };
+  // The handler's own texts: "…within the configured timeout of N ms", "…timed out after N ms of
+  // inactivity (service default socket timeout)", "…exceeded the configured N ms requestTimeout".
+  const text = e.message ?? "";
+  const ms = /(?:after|timeout of|configured) (\d+) ms/.exec(text)?.[1];
+  if (ms === undefined) return { after: "", which: "the SDK's HTTP handler timeout" };
+  const which = /service default/.test(text)
+    ? "the SDK's default socket timeout"
+    : /establish a connection/.test(text)
+      ? "the SDK HTTP handler's connectionTimeout"
+      : /requestTimeout/.test(text)
+        ? "the SDK HTTP handler's requestTimeout"
+        : "the SDK HTTP handler's socketTimeout";
+  return { after: ` after ${ms} ms`, which };
 }
 
 /** Errors the HTTP layer raises without a status: a socket that closed or never answered. */

@@ -202,6 +202,8 @@ export class S3Driver implements StorageDriver {
   #client: S3Client | undefined;
   /** The settings of the client this driver builds, when none was given. */
   readonly #clientConfig: S3ClientConfig | undefined;
+  /** `requestTimeout`, when it applies (not to a given client): named in timeout errors. */
+  readonly #requestTimeout: number | undefined;
   /** The SDK and the client, once loaded: later calls use them without awaiting anything. */
   #sdk: LoadedSdk | undefined;
   #loading: Promise<LoadedSdk> | undefined;
@@ -248,6 +250,7 @@ export class S3Driver implements StorageDriver {
     if (options.client) {
       this.#client = options.client;
       this.#clientConfig = undefined;
+      this.#requestTimeout = undefined;
       this.ownsClient = false;
     } else {
       const region = options.region ?? (options.endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1") : undefined);
@@ -264,6 +267,7 @@ export class S3Driver implements StorageDriver {
       }
       // The client is built with the SDK, on the first request (see sdk.ts).
       this.#clientConfig = config;
+      this.#requestTimeout = options.requestTimeout;
       this.ownsClient = true;
     }
   }
@@ -305,7 +309,7 @@ export class S3Driver implements StorageDriver {
   }
 
   private errorContext(key: string | undefined, ctx: DriverContext) {
-    return { bucket: this.bucket, key, operation: ctx.operation, signal: ctx.signal };
+    return { bucket: this.bucket, key, operation: ctx.operation, signal: ctx.signal, requestTimeout: this.#requestTimeout };
   }
 
   /** Sends one SDK call and maps its failure. */

@@ -177,6 +177,28 @@ describe("mapS3Error", () => {
     expect(e.code).toBe("UNAVAILABLE");
     expect(e.retryable).toBe(true);
   });
+  it("a timeout names the limit that ran out: requestTimeout, else the SDK's own timeout as its text states it", () => {
+    const sdkTimeout = (message: string) => Object.assign(new Error(message), { name: "TimeoutError", $metadata: {} });
+    const configured = mapS3Error(sdkTimeout("@smithy/node-http-handler - the request socket timed out after 2500 ms of inactivity (configured by client requestHandler)."), {
+      ...ctx,
+      requestTimeout: 2500,
+    });
+    expect(configured.code).toBe("TIMEOUT");
+    expect(configured.message).toContain("S3 request timed out after 2500 ms (requestTimeout; TimeoutError)");
+    expect(configured).toMatchObject({ key: "k", operation: "get", backend: "s3" });
+    const byDefault = mapS3Error(sdkTimeout("@smithy/node-http-handler - the request socket timed out after 120000 ms of inactivity (service default socket timeout)."), ctx);
+    expect(byDefault.message).toContain("S3 request timed out after 120000 ms (the SDK's default socket timeout; TimeoutError)");
+    const connect = mapS3Error(
+      sdkTimeout("@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 900 ms."),
+      ctx,
+    );
+    expect(connect.message).toContain("after 900 ms (the SDK HTTP handler's connectionTimeout; TimeoutError)");
+    expect(mapS3Error(sdkTimeout("timeout"), ctx).message).toContain("S3 request timed out (the SDK's HTTP handler timeout; TimeoutError)");
+    // S3's own RequestTimeout answer is the server's idle timeout, not requestTimeout.
+    expect(mapS3Error(sdkError("RequestTimeout", 400), { ...ctx, requestTimeout: 2500 }).message).toContain(
+      "S3 request timed out (S3's own idle-connection timeout; RequestTimeout, HTTP 400)",
+    );
+  });
   it("an abort of the call's signal is reported as such, not as a network error", () => {
     const c = new AbortController();
     c.abort();

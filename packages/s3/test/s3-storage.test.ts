@@ -259,6 +259,9 @@ describe("S3 errors", () => {
     const e2 = await caught(perRequest.put("a", "x"));
     expect(e2.code).toBe("TIMEOUT");
     expect(e2.retryable).toBe(true);
+    // The message names the limit that ran out: the option and its value.
+    expect(e2.message).toContain("S3 request timed out after 300 ms (requestTimeout; TimeoutError)");
+    expect(e2).toMatchObject({ key: "a", operation: "put", backend: "s3" });
     await storage.close();
     await perRequest.close();
     await hole.close();
