@@ -114,6 +114,8 @@ export interface PostgresConfig {
   poolSize?: number | undefined;
   connectionTimeout?: ConfigDuration | undefined;
   statementTimeout?: ConfigDuration | undefined;
+  /** Values larger than this are read in slices of this size (default 4 MiB, at most 64 MiB). */
+  readChunkSize?: ConfigSize | undefined;
 }
 
 /** `type: sqlite`. */

@@ -129,11 +129,11 @@ const storageTypeFields: { [T in BuiltinType]: Fields<StorageConfigTypes[T]> } =
   redis: { url: true, host: true, port: true, username: true, password: true, db: true, keyPrefix: true, connectTimeout: true } satisfies Fields<RedisConfig>,
   postgres: {
     connectionString: true, host: true, port: true, user: true, password: true, database: true, table: true, createTable: true, poolSize: true,
-    connectionTimeout: true, statementTimeout: true,
+    connectionTimeout: true, statementTimeout: true, readChunkSize: true,
   } satisfies Fields<PostgresConfig>,
   postgresql: {
     connectionString: true, host: true, port: true, user: true, password: true, database: true, table: true, createTable: true, poolSize: true,
-    connectionTimeout: true, statementTimeout: true,
+    connectionTimeout: true, statementTimeout: true, readChunkSize: true,
   },
   sqlite: { path: true, table: true, synchronous: true, busyTimeout: true } satisfies Fields<SqliteConfig>,
   "azure-blob": {
